@@ -1,0 +1,75 @@
+//! Every command-line flag, defined once.
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "regtrust", version, about = "Make containerd trust your registries: \
+    renders and applies hosts.toml + config_path from one registry spec")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// The registry spec (YAML or JSON)
+    #[arg(long, short = 's', value_name = "FILE")]
+    pub spec: PathBuf,
+    /// containerd version of the node: 1.6, 1.7, 2.0, 2.1, 2.2, 2.3 (a patch level may follow)
+    #[arg(long, value_name = "VERSION")]
+    pub containerd: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate a spec; print every problem with file:line:column
+    #[command(after_help = "Example:\n  regtrust check --spec examples/registries.yaml")]
+    Check(SpecArgs),
+    /// Print or write one output for a spec
+    #[command(after_help = "Examples:\n  regtrust render --spec examples/registries.yaml --target hosts --out ./certs.d\n  \
+        regtrust render --spec examples/registries.yaml --target containerd-config --containerd 1.7")]
+    Render(RenderArgs),
+    /// Write the certs.d tree and patch config.toml on a node or image root
+    #[command(after_help = "Examples:\n  regtrust apply --spec registries.yaml --dry-run\n  \
+        regtrust apply --spec registries.yaml --root /mnt/image --containerd 1.7\n  \
+        regtrust apply --spec registries.yaml --check   # exit 1 when the node drifted")]
+    Apply(ApplyArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    /// The certs.d tree: <out>/<host>/hosts.toml plus CA and client files
+    Hosts,
+    /// The config.toml fragment for the containerd version
+    ContainerdConfig,
+}
+
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[arg(long, short = 't', value_enum)]
+    pub target: Target,
+    /// Output directory (required for --target hosts)
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// The node's root directory (an image being built, a chroot)
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// config.toml, as a path on the node
+    #[arg(long, value_name = "PATH", default_value = crate::node::DEFAULT_CONFIG_FILE)]
+    pub config: String,
+    /// Print a diff of what would change; write nothing
+    #[arg(long, conflicts_with = "check")]
+    pub dry_run: bool,
+    /// Exit 1 when the node differs from the spec, 0 when in sync; write nothing
+    #[arg(long)]
+    pub check: bool,
+}

@@ -1,0 +1,75 @@
+//! The command line: argument types in `args`, one module per subcommand, one dispatch.
+pub mod apply;
+pub mod args;
+pub mod check;
+pub mod render;
+
+use crate::containerd::Version;
+use crate::diag::Diagnostics;
+use crate::spec::load::Loaded;
+
+/// Exit codes, documented in README.md.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// `apply --check`: the node differs from the spec.
+    pub const DRIFT: u8 = 1;
+    /// The spec is invalid, or the arguments are.
+    pub const INVALID: u8 = 2;
+    /// The node could not be read or written (I/O, unreadable config.toml, unknown version).
+    pub const FAILED: u8 = 3;
+}
+
+pub fn run(cli: args::Cli) -> u8 {
+    match cli.command {
+        args::Command::Check(a) => check::run(&a),
+        args::Command::Render(a) => render::run(&a),
+        args::Command::Apply(a) => apply::run(&a),
+    }
+}
+
+/// Loads and validates the spec, printing warnings; on error prints every problem.
+pub(crate) fn load(a: &args::SpecArgs) -> Result<(Loaded, Option<Version>), u8> {
+    let version = match a.containerd.as_deref().map(Version::parse).transpose() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: --containerd: {e}");
+            return Err(exit::INVALID);
+        }
+    };
+    match crate::spec::load_file(&a.spec) {
+        Ok(mut loaded) => {
+            if let Some(v) = version {
+                // Re-check the version-dependent rules against the version given on the command line.
+                loaded = recheck(a, v, loaded)?;
+            }
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            Ok((loaded, version))
+        }
+        Err(d) => {
+            print_diags(&d);
+            Err(exit::INVALID)
+        }
+    }
+}
+
+fn recheck(a: &args::SpecArgs, v: Version, loaded: Loaded) -> Result<Loaded, u8> {
+    if loaded.spec.containerd == Some(v) {
+        return Ok(loaded);
+    }
+    let text = std::fs::read_to_string(&a.spec).unwrap_or_default();
+    match crate::spec::load::load_str_for(&a.spec.display().to_string(), &text, Some(v)) {
+        Ok(l) => Ok(l),
+        Err(d) => {
+            print_diags(&d);
+            Err(exit::INVALID)
+        }
+    }
+}
+
+pub(crate) fn print_diags(d: &Diagnostics) {
+    eprint!("{d}");
+    let n = d.0.iter().filter(|d| d.is_error()).count();
+    eprintln!("{n} error{} in the spec; nothing was written", if n == 1 { "" } else { "s" });
+}

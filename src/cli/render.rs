@@ -1,0 +1,75 @@
+//! `regtrust render`: one output of the plan, to stdout or a directory.
+use std::path::Path;
+
+use super::args::{RenderArgs, Target};
+use super::{exit, load};
+use crate::emit::config_fragment;
+use crate::fs::Transaction;
+use crate::plan::Plan;
+use crate::spec::DEFAULT_CONFIG_PATH;
+
+pub fn run(a: &RenderArgs) -> u8 {
+    let (loaded, cli_version) = match load(&a.spec) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let spec = &loaded.spec;
+    let version = cli_version.or(spec.containerd);
+    let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
+    let plan = Plan::build(spec, &[], config_path, version);
+    match a.target {
+        Target::Hosts => {
+            let Some(out) = &a.out else {
+                eprintln!("error: --target hosts writes a directory tree: pass --out DIR");
+                return exit::INVALID;
+            };
+            match write_tree(&plan, out) {
+                Ok(n) => {
+                    eprintln!("wrote {n} files under {} (config_path on the node: {})", out.display(), plan.config_path);
+                    exit::OK
+                }
+                Err(e) => {
+                    eprintln!("error: {e}; nothing was written");
+                    exit::FAILED
+                }
+            }
+        }
+        Target::ContainerdConfig => {
+            let Some(v) = version else {
+                eprintln!("error: the config.toml layout depends on the containerd version: pass \
+                    --containerd (1.6 … 2.3) or set containerd.version in the spec");
+                return exit::INVALID;
+            };
+            let text = config_fragment::render(v, &plan.config_path);
+            match &a.out {
+                Some(path) => write_one(path, &text),
+                None => {
+                    print!("{text}");
+                    exit::OK
+                }
+            }
+        }
+    }
+}
+
+/// Writes the plan's files with paths relative to config_path, under `out`.
+fn write_tree(plan: &Plan, out: &Path) -> std::io::Result<usize> {
+    let mut tx = Transaction::default();
+    for f in &plan.files {
+        let rel = f.path.strip_prefix(&plan.config_path).unwrap_or(&f.path).trim_start_matches('/');
+        tx.stage(&out.join(rel), f.content.as_bytes(), f.mode)?;
+    }
+    tx.commit()?;
+    Ok(plan.files.len())
+}
+
+fn write_one(path: &Path, text: &str) -> u8 {
+    let mut tx = Transaction::default();
+    match tx.stage(path, text.as_bytes(), 0o644).and_then(|_| tx.commit()) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::FAILED
+        }
+    }
+}

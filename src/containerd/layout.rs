@@ -1,0 +1,53 @@
+//! Where `config_path` lives in config.toml, by the file's `version` key.
+
+/// The config.toml schema version (`version = N` at the top of the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigLayout {
+    /// `version = 2` (containerd 1.x; 2.x migrates it in memory at start).
+    V2,
+    /// `version = 3` (containerd 2.0 – 2.2).
+    V3,
+    /// `version = 4` (containerd 2.3+).
+    V4,
+}
+
+impl ConfigLayout {
+    pub fn from_number(n: i64) -> Option<ConfigLayout> {
+        match n {
+            2 => Some(ConfigLayout::V2),
+            3 => Some(ConfigLayout::V3),
+            4 => Some(ConfigLayout::V4),
+            _ => None,
+        }
+    }
+
+    /// The layout containerd of this version writes for a new file.
+    pub fn native_for(v: &super::Version) -> ConfigLayout {
+        match (v.major, v.minor) {
+            (1, _) => ConfigLayout::V2,
+            (2, m) if m < 3 => ConfigLayout::V3,
+            _ => ConfigLayout::V4,
+        }
+    }
+
+    pub fn number(self) -> i64 {
+        match self {
+            ConfigLayout::V2 => 2,
+            ConfigLayout::V3 => 3,
+            ConfigLayout::V4 => 4,
+        }
+    }
+
+    /// The plugin whose `registry` table holds `config_path`.
+    pub fn cri_plugin(self) -> &'static str {
+        match self {
+            ConfigLayout::V2 => "io.containerd.grpc.v1.cri",
+            ConfigLayout::V3 | ConfigLayout::V4 => "io.containerd.cri.v1.images",
+        }
+    }
+
+    /// Human-readable dotted path of the registry table.
+    pub fn registry_table(self) -> String {
+        format!("plugins.\"{}\".registry", self.cri_plugin())
+    }
+}

@@ -1,0 +1,6 @@
+//! What regtrust knows about containerd: versions, config layouts and feature gates.
+pub mod layout;
+pub mod version;
+
+pub use layout::ConfigLayout;
+pub use version::Version;

@@ -1,0 +1,156 @@
+//! containerd release versions (1.6 → 2.3) and the hosts.toml features each one has.
+use std::fmt;
+
+/// A containerd release, `major.minor` with an optional patch level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: Option<u32>,
+}
+
+/// The release lines regtrust supports.
+pub const SUPPORTED: &[(u32, u32)] = &[(1, 6), (1, 7), (2, 0), (2, 1), (2, 2), (2, 3)];
+
+/// Whether a feature is present, absent, or depends on a patch level we do not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    Yes,
+    No,
+    /// Present from this patch level of the release line; the patch level is unknown.
+    FromPatch(u32),
+}
+
+impl Version {
+    /// Parses `1.7`, `1.7.24`, `v2.1.9`, `1.6.20~ds1`.
+    pub fn parse(text: &str) -> Result<Version, String> {
+        let t = text.trim().trim_start_matches('v');
+        let core: String = t
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let mut parts = core.split('.').filter(|p| !p.is_empty());
+        let num = |p: Option<&str>| p.and_then(|s| s.parse::<u32>().ok());
+        let (Some(major), Some(minor)) = (num(parts.next()), num(parts.next())) else {
+            return Err(format!(
+                "`{text}` is not a containerd version: expected one of {}",
+                supported_list()
+            ));
+        };
+        let patch = num(parts.next());
+        let v = Version {
+            major,
+            minor,
+            patch,
+        };
+        if !SUPPORTED.contains(&(major, minor)) {
+            return Err(format!(
+                "containerd {major}.{minor} is not supported: expected one of {}",
+                supported_list()
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Finds the version in `containerd --version` output, e.g.
+    /// `containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3`.
+    pub fn from_version_output(out: &str) -> Option<Version> {
+        out.split_whitespace()
+            .filter(|w| w.starts_with(|c: char| c.is_ascii_digit() || c == 'v'))
+            .find_map(|w| Version::parse(w).ok())
+    }
+
+    pub fn is_1x(&self) -> bool {
+        self.major == 1
+    }
+
+    fn at_least(&self, major: u32, minor: u32) -> bool {
+        (self.major, self.minor) >= (major, minor)
+    }
+
+    fn from_patch(&self, major: u32, minor: u32, patch: u32) -> Support {
+        if (self.major, self.minor) != (major, minor) {
+            return if self.at_least(major, minor) {
+                Support::Yes
+            } else {
+                Support::No
+            };
+        }
+        match self.patch {
+            Some(p) if p >= patch => Support::Yes,
+            Some(_) => Support::No,
+            None => Support::FromPatch(patch),
+        }
+    }
+
+    /// `_default` (the `"*"` catch-all host directory): 1.6.17 and 1.7.0 on.
+    pub fn default_host_dir(&self) -> Support {
+        self.from_patch(1, 6, 17)
+    }
+
+    /// `dial_timeout` in hosts.toml: 2.0.7 on.
+    pub fn dial_timeout(&self) -> Support {
+        self.from_patch(2, 0, 7)
+    }
+
+    /// The `referrers` capability: 2.2 on.
+    pub fn referrers(&self) -> bool {
+        self.at_least(2, 2)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.patch {
+            Some(p) => write!(f, "{}.{}.{}", self.major, self.minor, p),
+            None => write!(f, "{}.{}", self.major, self.minor),
+        }
+    }
+}
+
+pub fn supported_list() -> String {
+    SUPPORTED
+        .iter()
+        .map(|(a, b)| format!("{a}.{b}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_debian_version_output() {
+        let v = Version::from_version_output(
+            "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3",
+        )
+        .unwrap();
+        assert_eq!((v.major, v.minor, v.patch), (1, 6, Some(20)));
+        let v = Version::from_version_output(
+            "containerd github.com/containerd/containerd/v2 2.1.9+unknown ",
+        )
+        .unwrap();
+        assert_eq!((v.major, v.minor, v.patch), (2, 1, Some(9)));
+    }
+
+    #[test]
+    fn rejects_unsupported_lines() {
+        assert!(Version::parse("1.5").unwrap_err().contains("not supported"));
+        assert!(Version::parse("abc").unwrap_err().contains("not a containerd version"));
+    }
+
+    #[test]
+    fn feature_gates_follow_patch_levels() {
+        let v = |s| Version::parse(s).unwrap();
+        assert_eq!(v("1.6.16").default_host_dir(), Support::No);
+        assert_eq!(v("1.6.17").default_host_dir(), Support::Yes);
+        assert_eq!(v("1.6").default_host_dir(), Support::FromPatch(17));
+        assert_eq!(v("1.7").default_host_dir(), Support::Yes);
+        assert_eq!(v("1.7.24").dial_timeout(), Support::No);
+        assert_eq!(v("2.0.6").dial_timeout(), Support::No);
+        assert_eq!(v("2.1").dial_timeout(), Support::Yes);
+        assert!(!v("2.1").referrers());
+        assert!(v("2.2").referrers());
+    }
+}

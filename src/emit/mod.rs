@@ -1,0 +1,4 @@
+//! Serialisations of the plan. Emitters never touch the disk.
+pub mod config_fragment;
+pub mod config_patch;
+pub mod hosts_toml;

@@ -1,0 +1,121 @@
+//! The only code that writes to disk: root prefixes, atomic writes (temp file + rename), backups.
+use std::fs::{self, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// `root` + an absolute node path.
+pub fn under_root(root: &Path, node_path: &str) -> PathBuf {
+    root.join(node_path.trim_start_matches('/'))
+}
+
+/// Reads a file that may be absent. Any other error is an error.
+pub fn read_optional(path: &Path) -> io::Result<Option<String>> {
+    match fs::read(path) {
+        Ok(b) => String::from_utf8(b)
+            .map(Some)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn temp_name(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!(".{name}.regtrust-tmp"))
+}
+
+/// A set of files written as one step: staged to temp files, then renamed into place.
+/// If staging fails, everything staged (and every directory created) is removed again.
+#[derive(Default)]
+pub struct Transaction {
+    staged: Vec<(PathBuf, PathBuf)>,
+    created_dirs: Vec<PathBuf>,
+}
+
+impl Transaction {
+    pub fn stage(&mut self, path: &Path, content: &[u8], mode: u32) -> io::Result<()> {
+        let result = self.stage_inner(path, content, mode);
+        if let Err(e) = result {
+            self.abort();
+            return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display())));
+        }
+        Ok(())
+    }
+
+    fn stage_inner(&mut self, path: &Path, content: &[u8], mode: u32) -> io::Result<()> {
+        if let Some(parent) = path.parent() {
+            self.create_dirs(parent)?;
+        }
+        let tmp = temp_name(path);
+        let _ = fs::remove_file(&tmp);
+        let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        self.staged.push((tmp.clone(), path.to_path_buf()));
+        f.write_all(content)?;
+        f.set_permissions(Permissions::from_mode(mode))?;
+        f.sync_all()?;
+        Ok(())
+    }
+
+    fn create_dirs(&mut self, dir: &Path) -> io::Result<()> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent() {
+            self.create_dirs(parent)?;
+        }
+        fs::create_dir(dir)?;
+        fs::set_permissions(dir, Permissions::from_mode(0o755))?;
+        self.created_dirs.push(dir.to_path_buf());
+        Ok(())
+    }
+
+    /// Removes everything staged so far.
+    pub fn abort(&mut self) {
+        for (tmp, _) in self.staged.drain(..) {
+            let _ = fs::remove_file(tmp);
+        }
+        for d in self.created_dirs.drain(..).rev() {
+            let _ = fs::remove_dir(d);
+        }
+    }
+
+    /// Renames every staged file into place, in staging order.
+    pub fn commit(mut self) -> io::Result<()> {
+        let staged = std::mem::take(&mut self.staged);
+        for (tmp, dest) in &staged {
+            fs::rename(tmp, dest)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dest.display())))?;
+            if let Some(parent) = dest.parent() {
+                if let Ok(d) = fs::File::open(parent) {
+                    let _ = d.sync_all();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+/// Removes a file if present.
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Removes a directory if it is empty; keeps it otherwise.
+pub fn remove_dir_if_empty(path: &Path) {
+    let _ = fs::remove_dir(path);
+}
+
+/// The file's permission bits, if it exists.
+pub fn mode_of(path: &Path) -> Option<u32> {
+    fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+}

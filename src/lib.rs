@@ -1,0 +1,10 @@
+//! regtrust: one registry spec → everything a containerd node needs to trust those registries.
+pub mod cli;
+pub mod containerd;
+pub mod diag;
+pub mod emit;
+pub mod fs;
+pub mod node;
+pub mod plan;
+pub mod spec;
+pub mod templates;

@@ -1,0 +1,337 @@
+//! `apply`: brings a node (or an image root) in line with the spec. First everything is computed
+//! (the config patch, the plan, the changes); only then is anything written, as one transaction.
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::containerd::{ConfigLayout, Version};
+use crate::emit::config_patch::{self, PatchRequest, Patched};
+use crate::fs::{self, Transaction, under_root};
+use crate::plan::{Action, FileKind, Plan};
+use crate::spec::ValidSpec;
+
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/containerd/config.toml";
+/// First bytes of every hosts.toml regtrust manages (see templates/hosts-header.j2).
+pub const MANAGED_MARK: &str = "# Managed by regtrust.";
+
+pub struct NodeOptions {
+    pub root: PathBuf,
+    /// config.toml as a node path.
+    pub config_file: String,
+    /// `--containerd`.
+    pub containerd: Option<Version>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Write { node_path: String, path: PathBuf, mode: u32, content: String, old: Option<String>, kind: FileKind },
+    Remove { node_path: String, path: PathBuf, old: String },
+}
+
+#[derive(Debug)]
+pub struct Prepared {
+    pub plan: Plan,
+    pub version: Version,
+    pub version_source: String,
+    pub config: Patched,
+    pub config_node_path: String,
+    pub config_path: PathBuf,
+    pub config_existed: bool,
+    pub changes: Vec<Change>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug)]
+pub enum NodeError {
+    NoVersion,
+    Io(String),
+    Config(String),
+}
+
+impl std::fmt::Display for NodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeError::NoVersion => f.write_str(
+                "cannot tell the containerd version: pass --containerd (1.6 … 2.3), set \
+                 containerd.version in the spec, or run where `containerd --version` works",
+            ),
+            NodeError::Io(m) | NodeError::Config(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Decides the containerd version: --containerd, the spec, the installed binary, the file.
+fn resolve_version(
+    opts: &NodeOptions,
+    spec: &ValidSpec,
+    existing: Option<&str>,
+) -> Result<(Version, String), NodeError> {
+    if let Some(v) = opts.containerd {
+        return Ok((v, "--containerd".into()));
+    }
+    if let Some(v) = spec.containerd {
+        return Ok((v, "the spec's containerd.version".into()));
+    }
+    let binaries: Vec<PathBuf> = if opts.root == Path::new("/") {
+        vec![PathBuf::from("containerd")]
+    } else {
+        ["usr/bin/containerd", "usr/local/bin/containerd"].iter().map(|p| opts.root.join(p)).collect()
+    };
+    for b in binaries {
+        if let Ok(out) = Command::new(&b).arg("--version").output() {
+            if let Some(v) = Version::from_version_output(&String::from_utf8_lossy(&out.stdout)) {
+                return Ok((v, format!("`{} --version`", b.display())));
+            }
+        }
+    }
+    let layout = existing
+        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
+        .and_then(|d| d.get("version").and_then(|v| v.as_integer()))
+        .and_then(ConfigLayout::from_number);
+    let inferred = match layout {
+        Some(ConfigLayout::V2) => Some(("1.6", 2)),
+        Some(ConfigLayout::V3) => Some(("2.0", 3)),
+        Some(ConfigLayout::V4) => Some(("2.3", 4)),
+        None => None,
+    };
+    match inferred {
+        Some((v, n)) => Ok((
+            Version::parse(v).expect("known version"),
+            format!("inferred from `version = {n}` in config.toml (the oldest containerd that writes it; pass --containerd to be exact)"),
+        )),
+        None => Err(NodeError::NoVersion),
+    }
+}
+
+pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeError> {
+    let link = under_root(&opts.root, &opts.config_file);
+    let config_path = resolve_symlink(&opts.root, &link)?;
+    let existing = fs::read_optional(&config_path)
+        .map_err(|e| NodeError::Io(format!("cannot read {}: {e}", config_path.display())))?;
+    let (version, version_source) = resolve_version(opts, spec, existing.as_deref())?;
+    let covered: BTreeSet<String> = spec.registries.iter().map(|r| r.dir_name.clone()).collect();
+    let config = config_patch::patch(&PatchRequest {
+        existing: existing.as_deref(),
+        containerd: version,
+        config_path: spec.config_path.as_deref(),
+        covered_dirs: &covered,
+    })
+    .map_err(|e| NodeError::Config(format!("{}: {e}", config_path.display())))?;
+    let mut plan = Plan::build(spec, &config.migrated, &config.config_path, Some(version));
+    let mut notes = config.notes.clone();
+    if config.changed {
+        plan.actions.push(Action::RestartContainerd);
+    }
+    let mut changes = Vec::new();
+    let mut planned: BTreeSet<PathBuf> = BTreeSet::new();
+    for f in &plan.files {
+        let path = under_root(&opts.root, &f.path);
+        planned.insert(path.clone());
+        let old = fs::read_optional(&path).unwrap_or(None);
+        let migrated_dir = f.kind == FileKind::HostsToml && !is_managed_path(&plan, &f.path);
+        if migrated_dir && old.is_some() {
+            notes.push(format!("kept the existing {}; the legacy settings were:\n{}", f.path, f.content));
+            continue;
+        }
+        if old.as_deref() == Some(f.content.as_str()) && fs::mode_of(&path) == Some(f.mode) {
+            continue;
+        }
+        if f.kind == FileKind::HostsToml && old.as_deref().is_some_and(|o| !o.starts_with(MANAGED_MARK)) {
+            notes.push(format!("replaced {}, which regtrust did not write", f.path));
+        }
+        changes.push(Change::Write {
+            node_path: f.path.clone(),
+            path,
+            mode: f.mode,
+            content: f.content.clone(),
+            old,
+            kind: f.kind,
+        });
+    }
+    changes.extend(stale_files(&opts.root, &plan, &planned));
+    if config.changed {
+        changes.push(Change::Write {
+            node_path: opts.config_file.clone(),
+            path: config_path.clone(),
+            mode: fs::mode_of(&config_path).unwrap_or(0o644),
+            content: config.text.clone(),
+            old: existing.clone(),
+            kind: FileKind::HostsToml,
+        });
+    }
+    Ok(Prepared {
+        plan,
+        version,
+        version_source,
+        config_existed: existing.is_some(),
+        config,
+        config_node_path: opts.config_file.clone(),
+        config_path,
+        changes,
+        notes,
+    })
+}
+
+fn is_managed_path(plan: &Plan, node_path: &str) -> bool {
+    plan.managed_dirs
+        .iter()
+        .any(|d| node_path.starts_with(&format!("{}/{d}/", plan.config_path)))
+}
+
+/// A config.toml that is a symlink is edited where it points (inside the root).
+fn resolve_symlink(root: &Path, path: &Path) -> Result<PathBuf, NodeError> {
+    let mut p = path.to_path_buf();
+    for _ in 0..8 {
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&p).map_err(|e| NodeError::Io(e.to_string()))?;
+                p = if target.is_absolute() {
+                    under_root(root, &target.to_string_lossy())
+                } else {
+                    p.parent().unwrap_or(root).join(target)
+                };
+            }
+            Ok(m) if m.is_dir() => {
+                return Err(NodeError::Io(format!("{} is a directory, not a file", p.display())));
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(NodeError::Io(format!("{}: too many symlinks", path.display())))
+}
+
+/// Files regtrust wrote earlier that the plan no longer has: only in directories it manages.
+fn stale_files(root: &Path, plan: &Plan, planned: &BTreeSet<PathBuf>) -> Vec<Change> {
+    let base = under_root(root, &plan.config_path);
+    let Ok(dirs) = std::fs::read_dir(&base) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut dirs: Vec<_> = dirs.flatten().filter(|d| d.path().is_dir()).collect();
+    dirs.sort_by_key(|d| d.file_name());
+    for d in dirs {
+        let hosts = d.path().join("hosts.toml");
+        let managed = std::fs::read_to_string(&hosts).is_ok_and(|t| t.starts_with(MANAGED_MARK));
+        if !managed {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(d.path()) else { continue };
+        let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for f in files {
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if planned.contains(&f) || !is_regtrust_file_name(&name) || !f.is_file() {
+                continue;
+            }
+            let node_path = format!("{}/{}/{name}", plan.config_path, d.file_name().to_string_lossy());
+            let old = std::fs::read_to_string(&f).unwrap_or_default();
+            out.push(Change::Remove { node_path, path: f, old });
+        }
+    }
+    out
+}
+
+/// Names of the files regtrust writes into a hosts directory.
+fn is_regtrust_file_name(name: &str) -> bool {
+    let base = match name.strip_prefix("endpoint") {
+        Some(rest) => rest.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start_matches('-'),
+        None => name,
+    };
+    base == "hosts.toml"
+        || base == "client.cert"
+        || base == "client.key"
+        || base == "ca.crt"
+        || (base.starts_with("ca-") && base.ends_with(".crt"))
+}
+
+/// Writes every change as one transaction; keeps `config.toml.bak` on the first change.
+pub fn execute(p: &Prepared) -> Result<(), NodeError> {
+    let io = |e: std::io::Error| NodeError::Io(e.to_string());
+    let mut tx = Transaction::default();
+    let backup = p.config_path.with_file_name(format!(
+        "{}.bak",
+        p.config_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    ));
+    for c in &p.changes {
+        if let Change::Write { path, mode, content, old, .. } = c {
+            if *path == p.config_path && old.is_some() && !backup.exists() {
+                tx.stage(&backup, old.as_deref().unwrap_or("").as_bytes(), *mode).map_err(io)?;
+            }
+            tx.stage(path, content.as_bytes(), *mode).map_err(io)?;
+        }
+    }
+    tx.commit().map_err(io)?;
+    let mut emptied = BTreeSet::new();
+    for c in &p.changes {
+        if let Change::Remove { path, .. } = c {
+            fs::remove_file(path).map_err(io)?;
+            if let Some(parent) = path.parent() {
+                emptied.insert(parent.to_path_buf());
+            }
+        }
+    }
+    for d in emptied {
+        fs::remove_dir_if_empty(&d);
+    }
+    Ok(())
+}
+
+/// The human report of what apply did (or would do).
+pub fn report(p: &Prepared, done: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "containerd {} ({})", p.version, p.version_source);
+    for n in &p.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    if p.changes.is_empty() {
+        let _ = writeln!(s, "nothing to do: the node matches the spec");
+        return s;
+    }
+    let verb = |a: &str, b: &str| if done { a.to_string() } else { format!("would {b}") };
+    for c in &p.changes {
+        match c {
+            Change::Write { node_path, old: None, .. } => {
+                let _ = writeln!(s, "{} {node_path}", verb("created", "create"));
+            }
+            Change::Write { node_path, .. } => {
+                let _ = writeln!(s, "{} {node_path}", verb("updated", "update"));
+            }
+            Change::Remove { node_path, .. } => {
+                let _ = writeln!(s, "{} {node_path}", verb("removed", "remove"));
+            }
+        }
+    }
+    if p.config.changed {
+        if p.config_existed {
+            let _ = writeln!(s, "backup of the original config: {}.bak (kept from the first change on)", p.config_node_path);
+        }
+        let _ = writeln!(
+            s,
+            "containerd must be restarted to read config.toml: systemctl restart containerd"
+        );
+    } else {
+        let _ = writeln!(s, "no restart needed: containerd reads hosts.toml on every pull");
+    }
+    s
+}
+
+/// A unified diff of every change, for `--dry-run`. Private keys are not shown.
+pub fn diff(p: &Prepared) -> String {
+    let mut s = String::new();
+    for c in &p.changes {
+        let (node_path, old, new, secret) = match c {
+            Change::Write { node_path, old, content, kind, .. } => {
+                (node_path, old.clone().unwrap_or_default(), content.clone(), *kind == FileKind::PrivateKey)
+            }
+            Change::Remove { node_path, old, .. } => (node_path, old.clone(), String::new(), false),
+        };
+        if secret {
+            let _ = writeln!(s, "--- {node_path}\n+++ {node_path}\n(private key, {} bytes, not shown)", new.len());
+            continue;
+        }
+        let d = similar::TextDiff::from_lines(&old, &new);
+        let _ = write!(s, "{}", d.unified_diff().context_radius(3).header(node_path, node_path));
+    }
+    s
+}

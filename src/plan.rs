@@ -1,0 +1,201 @@
+//! The plan: the one intermediate representation every output serialises. It holds the files a
+//! node must have (path, mode, content), the config.toml requirement, and what must happen after.
+use std::collections::BTreeMap;
+
+use crate::containerd::Version;
+use crate::emit::hosts_toml;
+use crate::spec::{Capability, ClientPair, Endpoint, FileSource, Registry, ValidSpec};
+
+/// Who a hosts directory belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// From the spec: regtrust rewrites it and removes it when the registry leaves the spec.
+    Spec,
+    /// Migrated from legacy config.toml settings: written once, never removed by regtrust.
+    Migrated,
+}
+
+/// One `[host."url"]` table (or the root of hosts.toml), with node paths resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostEntry {
+    pub capabilities: Option<Vec<Capability>>,
+    pub ca: Vec<String>,
+    /// `(cert, key)` node paths.
+    pub client: Option<(String, Option<String>)>,
+    pub skip_verify: Option<bool>,
+    pub headers: BTreeMap<String, Vec<String>>,
+    pub override_path: bool,
+    pub dial_timeout: Option<String>,
+}
+
+/// The content of one `hosts.toml`, before serialisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostsConfig {
+    /// The registry host as written in image references.
+    pub host: String,
+    pub dir_name: String,
+    pub origin: Origin,
+    /// What legacy settings a migrated file came from (for its header).
+    pub legacy: String,
+    pub server: Option<String>,
+    pub root: HostEntry,
+    /// `[host."url"]` tables, in the order containerd tries them.
+    pub hosts: Vec<(String, HostEntry)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    HostsToml,
+    Certificate,
+    PrivateKey,
+}
+
+/// A file the node must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    /// Absolute path on the node.
+    pub path: String,
+    pub mode: u32,
+    pub content: String,
+    pub kind: FileKind,
+}
+
+/// What must happen after the files are in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// config.toml changed: containerd reads it only at start.
+    RestartContainerd,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The one directory containerd's `config_path` must name.
+    pub config_path: String,
+    pub containerd: Option<Version>,
+    pub hosts: Vec<HostsConfig>,
+    pub files: Vec<PlannedFile>,
+    /// Host directories (under config_path) that belong to the spec.
+    pub managed_dirs: Vec<String>,
+    pub actions: Vec<Action>,
+}
+
+impl Plan {
+    /// Builds the plan for a spec, with `config_path` already decided.
+    pub fn build(
+        spec: &ValidSpec,
+        migrated: &[(Registry, String)],
+        config_path: &str,
+        containerd: Option<Version>,
+    ) -> Plan {
+        let mut plan = Plan {
+            config_path: config_path.trim_end_matches('/').to_string(),
+            containerd,
+            hosts: Vec::new(),
+            files: Vec::new(),
+            managed_dirs: Vec::new(),
+            actions: Vec::new(),
+        };
+        let entries = spec
+            .registries
+            .iter()
+            .map(|r| (r, Origin::Spec, String::new()))
+            .chain(migrated.iter().map(|(r, l)| (r, Origin::Migrated, l.clone())));
+        for (reg, origin, legacy) in entries {
+            plan.add_registry(reg, origin, legacy);
+        }
+        plan
+    }
+
+    fn add_registry(&mut self, reg: &Registry, origin: Origin, legacy: String) {
+        let dir = format!("{}/{}", self.config_path, reg.dir_name);
+        let mut files = Vec::new();
+        let mut root = self.entry(&reg.upstream, &dir, "", &mut files);
+        if !reg.fallback {
+            root.capabilities = Some(Vec::new());
+        }
+        let mut hosts = Vec::new();
+        for (i, ep) in reg.endpoints.iter().enumerate() {
+            let prefix = format!("endpoint{}-", i + 1);
+            hosts.push((ep.url.clone(), self.entry(ep, &dir, &prefix, &mut files)));
+        }
+        if hosts.is_empty() {
+            // containerd 1.6 and 1.7 < 1.7.32 reject a hosts.toml without a [host] table.
+            let mut table = root.clone();
+            table.capabilities.get_or_insert_with(|| {
+                vec![Capability::Pull, Capability::Resolve, Capability::Push]
+            });
+            hosts.push((reg.upstream.url.clone(), table));
+        }
+        let server = (!reg.upstream.url.is_empty()).then(|| reg.upstream.url.clone());
+        let cfg = HostsConfig {
+            host: reg.host.clone(),
+            dir_name: reg.dir_name.clone(),
+            origin,
+            legacy,
+            server,
+            root,
+            hosts,
+        };
+        self.files.push(PlannedFile {
+            path: format!("{dir}/hosts.toml"),
+            mode: 0o644,
+            content: hosts_toml::render(&cfg),
+            kind: FileKind::HostsToml,
+        });
+        self.files.extend(files);
+        if origin == Origin::Spec {
+            self.managed_dirs.push(reg.dir_name.clone());
+        }
+        self.hosts.push(cfg);
+    }
+
+    /// Resolves an endpoint's settings to node paths, planning inline PEM files.
+    fn entry(&self, ep: &Endpoint, dir: &str, prefix: &str, files: &mut Vec<PlannedFile>) -> HostEntry {
+        let mut e = HostEntry {
+            capabilities: ep.capabilities.clone(),
+            skip_verify: ep.tls.skip_verify,
+            headers: ep.headers.clone(),
+            override_path: ep.override_path,
+            dial_timeout: ep.dial_timeout.clone(),
+            ..HostEntry::default()
+        };
+        let inline_cas = ep.tls.ca.iter().filter(|c| matches!(c, FileSource::Inline(_))).count();
+        let mut n = 0;
+        for ca in &ep.tls.ca {
+            match ca {
+                FileSource::Path(p) => e.ca.push(p.clone()),
+                FileSource::Inline(pem) => {
+                    n += 1;
+                    let name = if inline_cas == 1 {
+                        format!("{prefix}ca.crt")
+                    } else {
+                        format!("{prefix}ca-{n}.crt")
+                    };
+                    let path = format!("{dir}/{name}");
+                    files.push(pem_file(&path, pem, 0o644, FileKind::Certificate));
+                    e.ca.push(path);
+                }
+            }
+        }
+        if let Some(ClientPair { cert, key }) = &ep.tls.client {
+            let mut place = |src: &FileSource, name: &str, mode, kind| match src {
+                FileSource::Path(p) => p.clone(),
+                FileSource::Inline(pem) => {
+                    let path = format!("{dir}/{prefix}{name}");
+                    files.push(pem_file(&path, pem, mode, kind));
+                    path
+                }
+            };
+            let c = place(cert, "client.cert", 0o644, FileKind::Certificate);
+            let k = key.as_ref().map(|k| place(k, "client.key", 0o600, FileKind::PrivateKey));
+            e.client = Some((c, k));
+        }
+        e
+    }
+}
+
+fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
+    let mut content = pem.trim_end_matches('\n').to_string();
+    content.push('\n');
+    PlannedFile { path: path.to_string(), mode, content, kind }
+}

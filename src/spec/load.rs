@@ -1,0 +1,108 @@
+//! Reads a spec file (YAML, or JSON — JSON is read by the same YAML 1.2 parser so that every
+//! error carries a line and column) and validates it.
+use std::path::Path;
+
+use super::model::RawSpec;
+use super::valid::ValidSpec;
+use super::validate::validate;
+use crate::diag::{Diagnostic, Diagnostics, Pos};
+
+/// Limit on the size of a spec file: far above any real spec, low enough to bound memory.
+pub const MAX_SPEC_BYTES: usize = 64 * 1024 * 1024;
+
+/// A validated spec plus the warnings validation produced.
+#[derive(Debug)]
+pub struct Loaded {
+    pub spec: ValidSpec,
+    pub warnings: Vec<Diagnostic>,
+}
+
+pub fn load_file(path: &Path) -> Result<Loaded, Diagnostics> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostics(vec![Diagnostic::error(
+            "spec-unreadable",
+            &name,
+            None,
+            format!("cannot read the spec: {e}"),
+        )])
+    })?;
+    if bytes.len() > MAX_SPEC_BYTES {
+        return Err(one(&name, None, "spec-too-large", format!(
+            "the spec is {} bytes; the limit is {MAX_SPEC_BYTES}",
+            bytes.len()
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let (line, column) = line_col_of_byte(e.as_bytes(), e.utf8_error().valid_up_to());
+        one(&name, Some(Pos { line, column }), "spec-not-utf8",
+            "the spec is not UTF-8 text".to_string())
+    })?;
+    load_str(&name, &text)
+}
+
+
+pub fn load_str(name: &str, text: &str) -> Result<Loaded, Diagnostics> {
+    load_str_for(name, text, None)
+}
+
+/// Like [`load_str`], with the containerd version given outside the spec (`--containerd`),
+/// which takes precedence over the spec's for the version-dependent rules.
+pub fn load_str_for(name: &str, text: &str, version: Option<crate::containerd::Version>) -> Result<Loaded, Diagnostics> {
+    let looks_json = name.ends_with(".json") || text.trim_start().starts_with('{');
+    if looks_json {
+        // JSON syntax errors are reported as JSON errors (not as YAML ones).
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            return Err(one(name, Some(Pos { line: e.line() as u64, column: e.column() as u64 }),
+                "spec-syntax", format!("invalid JSON: {}", strip_json_position(&e.to_string()))));
+        }
+    }
+    let raw: RawSpec = serde_saphyr::from_str_with_options(text, parse_options())
+        .map_err(|e| {
+            let pos = e.location().map(|l| Pos { line: l.line(), column: l.column() });
+            one(name, pos, "spec-syntax", describe_parse_error(&e))
+        })?;
+    let (spec, diags) = validate(name, raw, version);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Diagnostics(diags));
+    }
+    Ok(Loaded { spec: spec.expect("no errors means a spec"), warnings: diags })
+}
+
+fn parse_options() -> serde_saphyr::Options {
+    // The defaults already bound alias expansion and nesting; keep duplicate keys an error.
+    serde_saphyr::Options::default()
+}
+
+fn describe_parse_error(e: &serde_saphyr::Error) -> String {
+    let msg = e.without_snippet().to_string();
+    // The crate's message may carry its own "at line X column Y"; ours is in front already.
+    let msg = msg.lines().next().unwrap_or("").trim().to_string();
+    let msg = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    if msg.contains("unknown field") {
+        format!("{msg}; unknown keys are errors (see the spec reference in README.md)")
+    } else {
+        msg
+    }
+}
+
+fn strip_json_position(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn one(name: &str, pos: Option<Pos>, code: &'static str, message: String) -> Diagnostics {
+    Diagnostics(vec![Diagnostic::error(code, name, pos, message)])
+}
+
+fn line_col_of_byte(bytes: &[u8], at: usize) -> (u64, u64) {
+    let before = &bytes[..at];
+    let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let col = before.iter().rev().take_while(|&&b| b != b'\n').count() as u64 + 1;
+    (line, col)
+}

@@ -1,0 +1,12 @@
+//! The registry spec: its serde model, loading (YAML or JSON) and validation into [`ValidSpec`].
+pub mod host;
+pub mod load;
+pub mod model;
+pub mod valid;
+pub mod validate;
+
+pub use load::{load_file, load_str};
+pub use valid::{
+    Capability, ClientPair, Endpoint, FileSource, Registry, Tls, ValidSpec,
+    DEFAULT_CONFIG_PATH,
+};

@@ -1,0 +1,118 @@
+//! The validated spec: every value checked, every default filled in.
+use std::collections::BTreeMap;
+
+use crate::containerd::Version;
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/containerd/certs.d";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidSpec {
+    /// `containerd.version` from the spec, if given.
+    pub containerd: Option<Version>,
+    /// `containerd.config_path` from the spec, if given (one absolute directory).
+    pub config_path: Option<String>,
+    pub registries: Vec<Registry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registry {
+    /// The host as written in image references (`"*"` for the catch-all).
+    pub host: String,
+    /// The directory under config_path: the host, or `_default` for `"*"`.
+    pub dir_name: String,
+    /// The upstream registry (hosts.toml `server`) and its settings.
+    pub upstream: Endpoint,
+    /// Mirrors, tried in order before the upstream.
+    pub endpoints: Vec<Endpoint>,
+    /// Whether the upstream is contacted at all.
+    pub fallback: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    /// `None`: containerd's default (pull, resolve, push).
+    pub capabilities: Option<Vec<Capability>>,
+    pub tls: Tls,
+    pub headers: BTreeMap<String, Vec<String>>,
+    pub override_path: bool,
+    pub dial_timeout: Option<String>,
+}
+
+impl Endpoint {
+    pub fn new(url: String) -> Endpoint {
+        Endpoint {
+            url,
+            capabilities: None,
+            tls: Tls::default(),
+            headers: BTreeMap::new(),
+            override_path: false,
+            dial_timeout: None,
+        }
+    }
+
+    pub fn is_http(&self) -> bool {
+        self.url.starts_with("http://")
+    }
+
+    /// `host[:port]` of the URL.
+    pub fn authority(&self) -> &str {
+        let rest = self.url.split_once("://").map_or(self.url.as_str(), |(_, r)| r);
+        rest.split('/').next().unwrap_or(rest)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    pub ca: Vec<FileSource>,
+    pub client: Option<ClientPair>,
+    pub skip_verify: Option<bool>,
+}
+
+impl Tls {
+    pub fn is_empty(&self) -> bool {
+        self.ca.is_empty() && self.client.is_none() && self.skip_verify.is_none()
+    }
+}
+
+/// A file the node must have: an existing node path, or content regtrust writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileSource {
+    Path(String),
+    Inline(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientPair {
+    pub cert: FileSource,
+    pub key: Option<FileSource>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Capability {
+    Pull,
+    Resolve,
+    Push,
+    Referrers,
+}
+
+impl Capability {
+    pub fn parse(s: &str) -> Option<Capability> {
+        match s {
+            "pull" => Some(Capability::Pull),
+            "resolve" => Some(Capability::Resolve),
+            "push" => Some(Capability::Push),
+            "referrers" => Some(Capability::Referrers),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Pull => "pull",
+            Capability::Resolve => "resolve",
+            Capability::Push => "push",
+            Capability::Referrers => "referrers",
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! Semantic checks of a parsed spec. Every problem is collected, each with its position.
+use std::collections::{BTreeMap, HashMap};
+
+use serde_saphyr::Spanned;
+
+use super::host::{check_host, check_url, dir_name};
+use super::model::{OneOrMany, RawClient, RawEndpoint, RawRegistry, RawSpec};
+use super::valid::{Capability, ClientPair, Endpoint, FileSource, Registry, ValidSpec};
+use crate::containerd::version::Support;
+use crate::containerd::Version;
+use crate::diag::{Diagnostic, Pos};
+
+struct Ctx<'a> {
+    file: &'a str,
+    version: Option<Version>,
+    diags: Vec<Diagnostic>,
+}
+
+fn pos<T>(s: &Spanned<T>) -> Option<Pos> {
+    let l = s.referenced;
+    (l.line() > 0).then(|| Pos { line: l.line(), column: l.column() })
+}
+
+impl Ctx<'_> {
+    fn error<T>(&mut self, at: &Spanned<T>, code: &'static str, msg: String) {
+        self.diags.push(Diagnostic::error(code, self.file, pos(at), msg));
+    }
+    fn warn<T>(&mut self, at: &Spanned<T>, code: &'static str, msg: String) {
+        self.diags.push(Diagnostic::warning(code, self.file, pos(at), msg));
+    }
+}
+
+/// Returns the valid spec (when there is no error) and every diagnostic, warnings included.
+pub fn validate(file: &str, raw: RawSpec, version: Option<Version>) -> (Option<ValidSpec>, Vec<Diagnostic>) {
+    let mut cx = Ctx { file, version: None, diags: Vec::new() };
+    let mut config_path = None;
+    if let Some(c) = raw.containerd {
+        if let Some(v) = c.version {
+            match Version::parse(&v.value) {
+                Ok(ver) => cx.version = Some(ver),
+                Err(e) => cx.error(&v, "bad-containerd-version", e),
+            }
+        }
+        if let Some(p) = c.config_path {
+            if let Err(e) = check_config_path(&p.value) {
+                cx.error(&p, "bad-config-path", e);
+            }
+            config_path = Some(p.value.clone());
+        }
+    }
+    let spec_version = cx.version;
+    if version.is_some() {
+        cx.version = version;
+    }
+    let mut seen: HashMap<String, Option<Pos>> = HashMap::new();
+    let mut registries = Vec::new();
+    for reg in raw.registries.value {
+        let at = pos(&reg);
+        let host = reg.value.host.value.clone();
+        let dir = dir_name(&host);
+        if let Some(first) = seen.get(&dir) {
+            let where_ = first.map(|p| format!(" (first at line {})", p.line)).unwrap_or_default();
+            cx.error(&reg.value.host, "duplicate-host",
+                format!("host `{host}` is listed twice{where_}: merge the two entries"));
+        } else {
+            seen.insert(dir.clone(), at);
+        }
+        if let Some(r) = registry(&mut cx, reg.value) {
+            registries.push(r);
+        }
+    }
+    let failed = cx.diags.iter().any(Diagnostic::is_error);
+    let spec = (!failed).then_some(ValidSpec { containerd: spec_version, config_path, registries });
+    (spec, cx.diags)
+}
+
+pub fn check_config_path(p: &str) -> Result<(), String> {
+    if p.contains(':') {
+        return Err(format!(
+            "`{p}` is a `:`-separated list: config_path must be one directory, because \
+             containerd 2.1+ CRI pulls do not split the list and silently fall back to HTTPS"
+        ));
+    }
+    if !p.starts_with('/') {
+        return Err(format!("`{p}` is not an absolute path: expected e.g. /etc/containerd/certs.d"));
+    }
+    if p.split('/').any(|c| c == ".." || c == ".") || p.contains('\0') {
+        return Err(format!("`{p}` contains `.` or `..` components: expected a plain absolute path"));
+    }
+    Ok(())
+}
+
+fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
+    let errors_before = cx.diags.iter().filter(|d| d.is_error()).count();
+    let host = r.host.value.clone();
+    if let Err(e) = check_host(&host) {
+        cx.error(&r.host, "bad-host", e);
+        return None;
+    }
+    let is_default = host == "*";
+    if is_default {
+        match cx.version.map(|v| v.default_host_dir()) {
+            Some(Support::No) => cx.error(&r.host, "default-host-unsupported", format!(
+                "host \"*\" (the `_default` directory) needs containerd 1.6.17 or later; this spec targets {}",
+                cx.version.map(|v| v.to_string()).unwrap_or_default())),
+            Some(Support::FromPatch(p)) => cx.warn(&r.host, "default-host-patch", format!(
+                "host \"*\" (the `_default` directory) needs containerd 1.6.{p} or later")),
+            _ => {}
+        }
+    }
+    let http = r.http.as_ref().is_some_and(|h| h.value);
+    if let Some(h) = r.http.as_ref().filter(|h| h.value) {
+        let tls_keys = [
+            r.ca.is_some().then_some("ca"),
+            r.ca_pem.is_some().then_some("ca_pem"),
+            r.client.is_some().then_some("client"),
+            r.skip_verify.is_some().then_some("skip_verify"),
+        ];
+        for k in tls_keys.into_iter().flatten() {
+            cx.error(h, "http-with-tls", format!(
+                "`http: true` together with `{k}`: a plain-HTTP registry has no TLS; drop `{k}`, \
+                 or drop `http: true` to reach it over HTTPS"));
+        }
+        if let Some(s) = &r.server {
+            cx.error(s, "http-with-server", "`http: true` together with `server`: write the \
+                upstream URL once, in `server` (http://…)".to_string());
+        }
+        if is_default {
+            cx.error(h, "default-host-http", "host \"*\" cannot take `http: true`: hosts.toml \
+                cannot name the upstream of every registry; list the registries, or add endpoints"
+                .to_string());
+        }
+    }
+    let upstream_url = match &r.server {
+        Some(s) => {
+            if let Err(e) = check_url(&s.value) {
+                cx.error(s, "bad-url", e);
+            }
+            if is_default {
+                cx.error(s, "default-host-server", "host \"*\" cannot take `server`: it stands \
+                    for every registry".to_string());
+            }
+            s.value.trim_end_matches('/').to_string()
+        }
+        None if is_default => String::new(),
+        None if host == "docker.io" => "https://registry-1.docker.io".to_string(),
+        None => format!("{}://{host}", if http { "http" } else { "https" }),
+    };
+    let mut upstream = Endpoint::new(upstream_url);
+    settings(cx, &mut upstream, Settings {
+        capabilities: r.capabilities,
+        ca: r.ca,
+        ca_pem: r.ca_pem,
+        client: r.client,
+        skip_verify: r.skip_verify,
+        headers: r.headers,
+        override_path: r.override_path,
+        dial_timeout: r.dial_timeout,
+    });
+    let mut endpoints = Vec::new();
+    let mut seen_urls: BTreeMap<String, ()> = BTreeMap::new();
+    let endpoints_span = r.endpoints.as_ref().map(pos);
+    if let Some(list) = r.endpoints {
+        for e in list.value {
+            let e = e.value;
+            let url = e.url.value.trim_end_matches('/').to_string();
+            if let Err(msg) = check_url(&url) {
+                cx.error(&e.url, "bad-url", msg);
+                continue;
+            }
+            if seen_urls.insert(url.clone(), ()).is_some() {
+                cx.error(&e.url, "duplicate-endpoint",
+                    format!("endpoint `{url}` is listed twice for `{host}`"));
+                continue;
+            }
+            endpoints.push(endpoint(cx, url, e));
+        }
+    }
+    let fallback = r.fallback.as_ref().is_none_or(|f| f.value);
+    if let Some(f) = r.fallback.as_ref().filter(|f| !f.value) {
+        if endpoints.is_empty() {
+            cx.error(f, "no-fallback-without-endpoints", format!(
+                "`fallback: false` for `{host}` with no endpoints leaves nothing to pull from: \
+                 add `endpoints`, or drop `fallback: false`"));
+        }
+    }
+    if is_default && endpoints.is_empty() && errors_before == cx.diags.iter().filter(|d| d.is_error()).count() {
+        let d = Diagnostic::error("default-host-needs-endpoints", cx.file, endpoints_span.flatten().or(pos(&r.host)),
+            "host \"*\" needs at least one endpoint: containerd 1.x rejects a hosts.toml without a \
+             [host] table, and the upstream of every registry cannot be named".to_string());
+        cx.diags.push(d);
+    }
+    let errors_after = cx.diags.iter().filter(|d| d.is_error()).count();
+    (errors_after == errors_before).then(|| Registry {
+        dir_name: dir_name(&host),
+        host,
+        upstream,
+        endpoints,
+        fallback,
+    })
+}
+
+fn endpoint(cx: &mut Ctx<'_>, url: String, e: RawEndpoint) -> Endpoint {
+    let mut ep = Endpoint::new(url);
+    settings(cx, &mut ep, Settings {
+        capabilities: e.capabilities,
+        ca: e.ca,
+        ca_pem: e.ca_pem,
+        client: e.client,
+        skip_verify: e.skip_verify,
+        headers: e.headers,
+        override_path: e.override_path,
+        dial_timeout: e.dial_timeout,
+    });
+    if ep.capabilities.is_none() {
+        // A mirror serves pulls; pushing to a mirror is never what people mean.
+        ep.capabilities = Some(vec![Capability::Pull, Capability::Resolve]);
+    }
+    ep
+}
+
+struct Settings {
+    capabilities: Option<Spanned<Vec<Spanned<String>>>>,
+    ca: Option<Spanned<OneOrMany>>,
+    ca_pem: Option<Spanned<String>>,
+    client: Option<Spanned<RawClient>>,
+    skip_verify: Option<Spanned<bool>>,
+    headers: Option<Spanned<BTreeMap<String, OneOrMany>>>,
+    override_path: Option<Spanned<bool>>,
+    dial_timeout: Option<Spanned<String>>,
+}
+
+fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings) {
+    let url = ep.url.clone();
+    let http = ep.is_http();
+    if let Some(caps) = s.capabilities {
+        let mut out = Vec::new();
+        for c in &caps.value {
+            match Capability::parse(&c.value) {
+                Some(Capability::Referrers) if cx.version.is_some_and(|v| !v.referrers()) => {
+                    cx.error(c, "capability-unsupported", format!(
+                        "capability `referrers` needs containerd 2.2 or later; this spec targets {}",
+                        cx.version.map(|v| v.to_string()).unwrap_or_default()));
+                }
+                Some(cap) if out.contains(&cap) => {
+                    cx.error(c, "duplicate-capability", format!("capability `{}` is listed twice", c.value));
+                }
+                Some(cap) => out.push(cap),
+                None => cx.error(c, "bad-capability", format!(
+                    "`{}` is not a capability: expected pull, resolve, push (or referrers on 2.2+)",
+                    c.value)),
+            }
+        }
+        ep.capabilities = Some(out);
+    }
+    if http {
+        if let Some(sv) = &s.skip_verify {
+            cx.error(sv, "skip-verify-on-http", format!(
+                "`skip_verify` on `{url}` does nothing: it only disables certificate checks on \
+                 HTTPS, and an http:// endpoint has no certificate; drop it"));
+        }
+        for (present, key) in [(s.ca.is_some() || s.ca_pem.is_some(), "ca"), (s.client.is_some(), "client")] {
+            if present {
+                let at = s.ca.as_ref().map(pos).or(s.ca_pem.as_ref().map(pos)).or(s.client.as_ref().map(pos)).flatten();
+                cx.diags.push(Diagnostic::error("tls-on-http", cx.file, at, format!(
+                    "`{key}` on `{url}`: TLS settings on an http:// endpoint make containerd try \
+                     HTTPS first; use an https:// URL, or drop `{key}`")));
+            }
+        }
+    }
+    if let Some(ca) = s.ca {
+        for p in ca.value.clone().into_vec() {
+            if !p.starts_with('/') {
+                cx.error(&ca, "relative-ca-path", format!(
+                    "ca `{p}` is not an absolute path: containerd resolves relative paths against the \
+                     hosts directory, which is a known trap; write the full node path, or use `ca_pem`"));
+            } else {
+                ep.tls.ca.push(FileSource::Path(p));
+            }
+        }
+    }
+    if let Some(pem) = s.ca_pem {
+        if !pem.value.contains("-----BEGIN CERTIFICATE-----") {
+            cx.error(&pem, "bad-ca-pem", "`ca_pem` holds no `-----BEGIN CERTIFICATE-----` block: \
+                expected a PEM certificate".to_string());
+        } else {
+            ep.tls.ca.push(FileSource::Inline(pem.value));
+        }
+    }
+    if let Some(c) = s.client {
+        ep.tls.client = client(cx, &c);
+    }
+    if let Some(sv) = s.skip_verify {
+        ep.tls.skip_verify = Some(sv.value);
+    }
+    if let Some(h) = s.headers {
+        for (name, values) in h.value.clone() {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+                cx.error(&h, "bad-header-name", format!("header name `{name}` is not a valid HTTP token"));
+                continue;
+            }
+            let values = values.into_vec();
+            if values.iter().any(|v| v.contains(['\r', '\n', '\0'])) {
+                cx.error(&h, "bad-header-value", format!("header `{name}` has a line break or NUL in its value"));
+                continue;
+            }
+            ep.headers.insert(name, values);
+        }
+    }
+    if let Some(o) = s.override_path {
+        ep.override_path = o.value;
+    }
+    if let Some(d) = s.dial_timeout {
+        if !is_go_duration(&d.value) {
+            cx.error(&d, "bad-dial-timeout", format!(
+                "dial_timeout `{}` is not a duration: expected e.g. 500ms, 5s, 1m30s", d.value));
+        }
+        match cx.version.map(|v| v.dial_timeout()) {
+            Some(Support::No) => cx.error(&d, "dial-timeout-unsupported", format!(
+                "dial_timeout needs containerd 2.0.7 or later; this spec targets {}",
+                cx.version.map(|v| v.to_string()).unwrap_or_default())),
+            Some(Support::FromPatch(p)) => cx.warn(&d, "dial-timeout-patch", format!(
+                "dial_timeout needs containerd 2.0.{p} or later; older 2.0 releases ignore it")),
+            _ => {}
+        }
+        ep.dial_timeout = Some(d.value);
+    }
+}
+
+fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {
+    let v = &c.value;
+    let cert = match (&v.cert, &v.cert_pem) {
+        (Some(p), None) => FileSource::Path(p.clone()),
+        (None, Some(pem)) => FileSource::Inline(pem.clone()),
+        _ => {
+            cx.error(c, "bad-client", "`client` needs exactly one of `cert` (node path) or \
+                `cert_pem` (inline PEM)".to_string());
+            return None;
+        }
+    };
+    let key = match (&v.key, &v.key_pem) {
+        (Some(p), None) => Some(FileSource::Path(p.clone())),
+        (None, Some(pem)) => Some(FileSource::Inline(pem.clone())),
+        (None, None) => None,
+        _ => {
+            cx.error(c, "bad-client", "`client` takes `key` or `key_pem`, not both".to_string());
+            return None;
+        }
+    };
+    for f in std::iter::once(&cert).chain(key.as_ref()) {
+        match f {
+            FileSource::Path(p) if !p.starts_with('/') => {
+                cx.error(c, "relative-client-path", format!("client path `{p}` is not absolute"));
+                return None;
+            }
+            FileSource::Inline(pem) if !pem.contains("-----BEGIN ") => {
+                cx.error(c, "bad-client-pem", "inline client PEM holds no `-----BEGIN` block".to_string());
+                return None;
+            }
+            _ => {}
+        }
+    }
+    Some(ClientPair { cert, key })
+}
+
+/// Go's `time.ParseDuration` syntax, without sign: `300ms`, `1.5h`, `2h45m`.
+fn is_go_duration(s: &str) -> bool {
+    let mut rest = s;
+    if rest.is_empty() {
+        return false;
+    }
+    if rest == "0" {
+        return true;
+    }
+    while !rest.is_empty() {
+        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if n == 0 {
+            return false;
+        }
+        rest = &rest[n..];
+        let unit = ["ns", "us", "µs", "ms", "s", "m", "h"]
+            .into_iter()
+            .filter(|u| rest.starts_with(u))
+            .max_by_key(|u| u.len());
+        match unit {
+            Some(u) => rest = &rest[u.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_go_duration;
+
+    #[test]
+    fn go_durations() {
+        for d in ["5s", "500ms", "1m30s", "1.5h", "0"] {
+            assert!(is_go_duration(d), "{d}");
+        }
+        for d in ["", "5", "s", "5x", "-1s", "5 s"] {
+            assert!(!is_go_duration(d), "{d}");
+        }
+    }
+}
