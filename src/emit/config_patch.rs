@@ -134,6 +134,11 @@ fn child_table<'t>(parent: &'t mut dyn TableLike, key: &str, implicit: bool) -> 
     if !parent.contains_key(key) {
         let mut t = Table::new();
         t.set_implicit(implicit);
+        if !implicit {
+            // A new table goes at the end of the file, after a blank line.
+            t.set_position(Some(isize::MAX));
+            t.decor_mut().set_prefix("\n");
+        }
         parent.insert(key, Item::Table(t));
     }
     parent

@@ -1,0 +1,254 @@
+//! Real parts for the end-to-end tests: docker-registry, skopeo, containerd in a private mount
+//! namespace, and a CRI client. Nothing here is mocked; a missing tool fails the test loudly.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PYTHON: &str = "/usr/bin/python3";
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn regtrust_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_regtrust"))
+}
+
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("REGTRUST_E2E_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/regtrust-e2e"))
+}
+
+/// Panics with a clear message when the machine lacks what the end-to-end tests need.
+pub fn require_e2e_prerequisites() {
+    let uid = run(Command::new("id").arg("-u"));
+    assert_eq!(
+        String::from_utf8_lossy(&uid.stdout).trim(),
+        "0",
+        "the end-to-end tests run containerd and mount namespaces: run them as root (CI does)"
+    );
+    for tool in ["docker-registry", "skopeo", "unshare", "mount"] {
+        let ok = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "`{tool}` is missing: run .ci/install-deps (as root)");
+    }
+    let grpc = Command::new(PYTHON).args(["-c", "import grpc"]).status();
+    assert!(
+        grpc.is_ok_and(|s| s.success()),
+        "{PYTHON} cannot import grpc: install Debian's python3-grpcio (.ci/install-deps)"
+    );
+    for v in ["1.6", "1.7", "2.1"] {
+        let b = containerd_bin(v);
+        assert!(b.exists(), "{} is missing: run .ci/install-deps", b.display());
+    }
+}
+
+pub fn containerd_bin(version: &str) -> PathBuf {
+    cache_dir().join(format!("containerd-{version}/usr/bin/containerd"))
+}
+
+/// The config.toml Debian ships in the containerd package of this version.
+pub fn debian_config(version: &str) -> String {
+    let p = cache_dir().join(format!("containerd-{version}/etc/containerd/config.toml"));
+    fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// `containerd config default` of this version.
+pub fn default_config(version: &str) -> String {
+    let out = run(Command::new(containerd_bin(version)).args(["config", "default"]));
+    assert!(out.status.success(), "containerd {version} config default failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// A fresh, empty work directory under target/e2e (kept after the run for inspection).
+pub fn work_dir(name: &str) -> PathBuf {
+    let d = manifest_dir().join("target/e2e").join(name);
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub fn wait_for_port(addr: &str, timeout: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if TcpStream::connect(addr).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// A plain-HTTP docker-registry (distribution) on a loopback address.
+pub struct Registry {
+    child: Child,
+    pub addr: String,
+}
+
+impl Registry {
+    pub fn start(dir: &Path, ip: &str) -> Registry {
+        fs::create_dir_all(dir).unwrap();
+        let addr = format!("{ip}:5000");
+        let cfg = dir.join("config.yml");
+        fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+                dir.join("data").display()
+            ),
+        )
+        .unwrap();
+        let log = fs::File::create(dir.join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        assert!(
+            wait_for_port(&addr, Duration::from_secs(20)),
+            "docker-registry did not listen on {addr}; see {}",
+            dir.join("registry.log").display()
+        );
+        Registry { child, addr }
+    }
+
+    /// Pushes an OCI layout image with skopeo, over plain HTTP.
+    pub fn push(&self, layout: &Path, repo_tag: &str) {
+        let out = run(Command::new("skopeo").args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:latest", layout.display()),
+            &format!("docker://{}/{repo_tag}", self.addr),
+        ]));
+        assert!(
+            out.status.success(),
+            "skopeo push to {} failed: {}",
+            self.addr,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a small single-layer OCI image layout.
+pub fn make_image(dir: &Path, message: &str) -> PathBuf {
+    let layout = dir.join("oci");
+    let out = run(Command::new(PYTHON)
+        .arg(manifest_dir().join("tests/e2e/make_oci_image.py"))
+        .arg(&layout)
+        .args(["latest", message]));
+    assert!(out.status.success(), "make_oci_image: {}", String::from_utf8_lossy(&out.stderr));
+    layout
+}
+
+/// containerd started on `<root>/etc/containerd/config.toml`, inside a private mount namespace
+/// where that directory is /etc/containerd and `hosts` is /etc/hosts. Its state lives in `state`.
+pub struct Containerd {
+    child: Child,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+}
+
+const NAMESPACE_SCRIPT: &str = r#"set -e
+mount -t tmpfs regtrust-e2e /run
+mount -t tmpfs regtrust-e2e /opt
+mount -t tmpfs regtrust-e2e /var/lib
+mount --bind "$E2E_ROOT/etc/containerd" /etc/containerd
+mount --bind "$E2E_HOSTS" /etc/hosts
+exec "$E2E_BIN" --config /etc/containerd/config.toml --root "$E2E_STATE/root" --state "$E2E_STATE/state" --address "$E2E_STATE/containerd.sock"
+"#;
+
+impl Containerd {
+    pub fn start(bin: &Path, root: &Path, hosts: &Path, state: &Path) -> Containerd {
+        fs::create_dir_all(state).unwrap();
+        let log = state.join("containerd.log");
+        let logf = fs::File::create(&log).unwrap();
+        let socket = state.join("containerd.sock");
+        let mut child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", NAMESPACE_SCRIPT])
+            .env("E2E_ROOT", root)
+            .env("E2E_HOSTS", hosts)
+            .env("E2E_STATE", state)
+            .env("E2E_BIN", bin)
+            .stdout(logf.try_clone().unwrap())
+            .stderr(logf)
+            .spawn()
+            .expect("start containerd");
+        let start = Instant::now();
+        while !socket.exists() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("containerd exited ({status}) before serving:\n{}", tail(&log));
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "containerd did not create {} in 30 s:\n{}",
+                socket.display(),
+                tail(&log)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Containerd { child, socket, log }
+    }
+
+    /// A CRI `runtime.v1.ImageService/PullImage` call: Ok(image ref) or Err(gRPC error).
+    pub fn cri_pull(&self, image: &str) -> Result<String, String> {
+        let out = run(Command::new(PYTHON)
+            .arg(manifest_dir().join("tests/e2e/cri_pull.py"))
+            .arg(&self.socket)
+            .args([image, "60"]));
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        match text.strip_prefix("PULLED ") {
+            Some(r) if out.status.success() => Ok(r.to_string()),
+            _ => Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr))),
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        tail(&self.log)
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn tail(path: &Path) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = fs::File::open(path) {
+        let _ = f.read_to_string(&mut s);
+    }
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// Runs the regtrust binary.
+pub fn regtrust(args: &[&str]) -> Output {
+    run(Command::new(regtrust_bin()).args(args))
+}
