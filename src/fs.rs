@@ -21,7 +21,10 @@ pub fn read_optional(path: &Path) -> io::Result<Option<String>> {
 }
 
 fn temp_name(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.regtrust-tmp"))
 }
 
@@ -49,7 +52,11 @@ impl Transaction {
         }
         let tmp = temp_name(path);
         let _ = fs::remove_file(&tmp);
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
         self.staged.push((tmp.clone(), path.to_path_buf()));
         f.write_all(content)?;
         f.set_permissions(Permissions::from_mode(mode))?;
@@ -86,10 +93,8 @@ impl Transaction {
         for (tmp, dest) in &staged {
             fs::rename(tmp, dest)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dest.display())))?;
-            if let Some(parent) = dest.parent() {
-                if let Ok(d) = fs::File::open(parent) {
-                    let _ = d.sync_all();
-                }
+            if let Some(Ok(d)) = dest.parent().map(fs::File::open) {
+                let _ = d.sync_all();
             }
         }
         Ok(())
@@ -117,5 +122,7 @@ pub fn remove_dir_if_empty(path: &Path) {
 
 /// The file's permission bits, if it exists.
 pub fn mode_of(path: &Path) -> Option<u32> {
-    fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+    fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
 }

@@ -25,8 +25,19 @@ pub struct NodeOptions {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Write { node_path: String, path: PathBuf, mode: u32, content: String, old: Option<String>, kind: FileKind },
-    Remove { node_path: String, path: PathBuf, old: String },
+    Write {
+        node_path: String,
+        path: PathBuf,
+        mode: u32,
+        content: String,
+        old: Option<String>,
+        kind: FileKind,
+    },
+    Remove {
+        node_path: String,
+        path: PathBuf,
+        old: String,
+    },
 }
 
 #[derive(Debug)]
@@ -76,13 +87,18 @@ fn resolve_version(
     let binaries: Vec<PathBuf> = if opts.root == Path::new("/") {
         vec![PathBuf::from("containerd")]
     } else {
-        ["usr/bin/containerd", "usr/local/bin/containerd"].iter().map(|p| opts.root.join(p)).collect()
+        ["usr/bin/containerd", "usr/local/bin/containerd"]
+            .iter()
+            .map(|p| opts.root.join(p))
+            .collect()
     };
     for b in binaries {
-        if let Ok(out) = Command::new(&b).arg("--version").output() {
-            if let Some(v) = Version::from_version_output(&String::from_utf8_lossy(&out.stdout)) {
-                return Ok((v, format!("`{} --version`", b.display())));
-            }
+        let out = Command::new(&b).arg("--version").output();
+        let found = out
+            .ok()
+            .and_then(|o| Version::from_version_output(&String::from_utf8_lossy(&o.stdout)));
+        if let Some(v) = found {
+            return Ok((v, format!("`{} --version`", b.display())));
         }
     }
     let layout = existing
@@ -98,7 +114,9 @@ fn resolve_version(
     match inferred {
         Some((v, n)) => Ok((
             Version::parse(v).expect("known version"),
-            format!("inferred from `version = {n}` in config.toml (the oldest containerd that writes it; pass --containerd to be exact)"),
+            format!(
+                "inferred from `version = {n}` in config.toml (the oldest containerd that writes it; pass --containerd to be exact)"
+            ),
         )),
         None => Err(NodeError::NoVersion),
     }
@@ -131,13 +149,18 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
         let old = fs::read_optional(&path).unwrap_or(None);
         let migrated_dir = f.kind == FileKind::HostsToml && !is_managed_path(&plan, &f.path);
         if migrated_dir && old.is_some() {
-            notes.push(format!("kept the existing {}; the legacy settings were:\n{}", f.path, f.content));
+            notes.push(format!(
+                "kept the existing {}; the legacy settings were:\n{}",
+                f.path, f.content
+            ));
             continue;
         }
         if old.as_deref() == Some(f.content.as_str()) && fs::mode_of(&path) == Some(f.mode) {
             continue;
         }
-        if f.kind == FileKind::HostsToml && old.as_deref().is_some_and(|o| !o.starts_with(MANAGED_MARK)) {
+        if f.kind == FileKind::HostsToml
+            && old.as_deref().is_some_and(|o| !o.starts_with(MANAGED_MARK))
+        {
             notes.push(format!("replaced {}, which regtrust did not write", f.path));
         }
         changes.push(Change::Write {
@@ -193,12 +216,18 @@ fn resolve_symlink(root: &Path, path: &Path) -> Result<PathBuf, NodeError> {
                 };
             }
             Ok(m) if m.is_dir() => {
-                return Err(NodeError::Io(format!("{} is a directory, not a file", p.display())));
+                return Err(NodeError::Io(format!(
+                    "{} is a directory, not a file",
+                    p.display()
+                )));
             }
             _ => return Ok(p),
         }
     }
-    Err(NodeError::Io(format!("{}: too many symlinks", path.display())))
+    Err(NodeError::Io(format!(
+        "{}: too many symlinks",
+        path.display()
+    )))
 }
 
 /// Files regtrust wrote earlier that the plan no longer has: only in directories it manages.
@@ -216,17 +245,30 @@ fn stale_files(root: &Path, plan: &Plan, planned: &BTreeSet<PathBuf>) -> Vec<Cha
         if !managed {
             continue;
         }
-        let Ok(entries) = std::fs::read_dir(d.path()) else { continue };
+        let Ok(entries) = std::fs::read_dir(d.path()) else {
+            continue;
+        };
         let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
         files.sort();
         for f in files {
-            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if planned.contains(&f) || !is_regtrust_file_name(&name) || !f.is_file() {
                 continue;
             }
-            let node_path = format!("{}/{}/{name}", plan.config_path, d.file_name().to_string_lossy());
+            let node_path = format!(
+                "{}/{}/{name}",
+                plan.config_path,
+                d.file_name().to_string_lossy()
+            );
             let old = std::fs::read_to_string(&f).unwrap_or_default();
-            out.push(Change::Remove { node_path, path: f, old });
+            out.push(Change::Remove {
+                node_path,
+                path: f,
+                old,
+            });
         }
     }
     out
@@ -235,7 +277,9 @@ fn stale_files(root: &Path, plan: &Plan, planned: &BTreeSet<PathBuf>) -> Vec<Cha
 /// Names of the files regtrust writes into a hosts directory.
 fn is_regtrust_file_name(name: &str) -> bool {
     let base = match name.strip_prefix("endpoint") {
-        Some(rest) => rest.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start_matches('-'),
+        Some(rest) => rest
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start_matches('-'),
         None => name,
     };
     base == "hosts.toml"
@@ -251,12 +295,23 @@ pub fn execute(p: &Prepared) -> Result<(), NodeError> {
     let mut tx = Transaction::default();
     let backup = p.config_path.with_file_name(format!(
         "{}.bak",
-        p.config_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        p.config_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     ));
     for c in &p.changes {
-        if let Change::Write { path, mode, content, old, .. } = c {
+        if let Change::Write {
+            path,
+            mode,
+            content,
+            old,
+            ..
+        } = c
+        {
             if *path == p.config_path && old.is_some() && !backup.exists() {
-                tx.stage(&backup, old.as_deref().unwrap_or("").as_bytes(), *mode).map_err(io)?;
+                tx.stage(&backup, old.as_deref().unwrap_or("").as_bytes(), *mode)
+                    .map_err(io)?;
             }
             tx.stage(path, content.as_bytes(), *mode).map_err(io)?;
         }
@@ -288,10 +343,20 @@ pub fn report(p: &Prepared, done: bool) -> String {
         let _ = writeln!(s, "nothing to do: the node matches the spec");
         return s;
     }
-    let verb = |a: &str, b: &str| if done { a.to_string() } else { format!("would {b}") };
+    let verb = |a: &str, b: &str| {
+        if done {
+            a.to_string()
+        } else {
+            format!("would {b}")
+        }
+    };
     for c in &p.changes {
         match c {
-            Change::Write { node_path, old: None, .. } => {
+            Change::Write {
+                node_path,
+                old: None,
+                ..
+            } => {
                 let _ = writeln!(s, "{} {node_path}", verb("created", "create"));
             }
             Change::Write { node_path, .. } => {
@@ -304,14 +369,21 @@ pub fn report(p: &Prepared, done: bool) -> String {
     }
     if p.config.changed {
         if p.config_existed {
-            let _ = writeln!(s, "backup of the original config: {}.bak (kept from the first change on)", p.config_node_path);
+            let _ = writeln!(
+                s,
+                "backup of the original config: {}.bak (kept from the first change on)",
+                p.config_node_path
+            );
         }
         let _ = writeln!(
             s,
             "containerd must be restarted to read config.toml: systemctl restart containerd"
         );
     } else {
-        let _ = writeln!(s, "no restart needed: containerd reads hosts.toml on every pull");
+        let _ = writeln!(
+            s,
+            "no restart needed: containerd reads hosts.toml on every pull"
+        );
     }
     s
 }
@@ -321,17 +393,36 @@ pub fn diff(p: &Prepared) -> String {
     let mut s = String::new();
     for c in &p.changes {
         let (node_path, old, new, secret) = match c {
-            Change::Write { node_path, old, content, kind, .. } => {
-                (node_path, old.clone().unwrap_or_default(), content.clone(), *kind == FileKind::PrivateKey)
-            }
+            Change::Write {
+                node_path,
+                old,
+                content,
+                kind,
+                ..
+            } => (
+                node_path,
+                old.clone().unwrap_or_default(),
+                content.clone(),
+                *kind == FileKind::PrivateKey,
+            ),
             Change::Remove { node_path, old, .. } => (node_path, old.clone(), String::new(), false),
         };
         if secret {
-            let _ = writeln!(s, "--- {node_path}\n+++ {node_path}\n(private key, {} bytes, not shown)", new.len());
+            let _ = writeln!(
+                s,
+                "--- {node_path}\n+++ {node_path}\n(private key, {} bytes, not shown)",
+                new.len()
+            );
             continue;
         }
         let d = similar::TextDiff::from_lines(&old, &new);
-        let _ = write!(s, "{}", d.unified_diff().context_radius(3).header(node_path, node_path));
+        let _ = write!(
+            s,
+            "{}",
+            d.unified_diff()
+                .context_radius(3)
+                .header(node_path, node_path)
+        );
     }
     s
 }

@@ -99,7 +99,11 @@ impl Plan {
             .registries
             .iter()
             .map(|r| (r, Origin::Spec, String::new()))
-            .chain(migrated.iter().map(|(r, l)| (r, Origin::Migrated, l.clone())));
+            .chain(
+                migrated
+                    .iter()
+                    .map(|(r, l)| (r, Origin::Migrated, l.clone())),
+            );
         for (reg, origin, legacy) in entries {
             plan.add_registry(reg, origin, legacy);
         }
@@ -150,7 +154,13 @@ impl Plan {
     }
 
     /// Resolves an endpoint's settings to node paths, planning inline PEM files.
-    fn entry(&self, ep: &Endpoint, dir: &str, prefix: &str, files: &mut Vec<PlannedFile>) -> HostEntry {
+    fn entry(
+        &self,
+        ep: &Endpoint,
+        dir: &str,
+        prefix: &str,
+        files: &mut Vec<PlannedFile>,
+    ) -> HostEntry {
         let mut e = HostEntry {
             capabilities: ep.capabilities.clone(),
             skip_verify: ep.tls.skip_verify,
@@ -159,7 +169,12 @@ impl Plan {
             dial_timeout: ep.dial_timeout.clone(),
             ..HostEntry::default()
         };
-        let inline_cas = ep.tls.ca.iter().filter(|c| matches!(c, FileSource::Inline(_))).count();
+        let inline_cas = ep
+            .tls
+            .ca
+            .iter()
+            .filter(|c| matches!(c, FileSource::Inline(_)))
+            .count();
         let mut n = 0;
         for ca in &ep.tls.ca {
             match ca {
@@ -187,7 +202,9 @@ impl Plan {
                 }
             };
             let c = place(cert, "client.cert", 0o644, FileKind::Certificate);
-            let k = key.as_ref().map(|k| place(k, "client.key", 0o600, FileKind::PrivateKey));
+            let k = key
+                .as_ref()
+                .map(|k| place(k, "client.key", 0o600, FileKind::PrivateKey));
             e.client = Some((c, k));
         }
         e
@@ -197,5 +214,10 @@ impl Plan {
 fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
     let mut content = pem.trim_end_matches('\n').to_string();
     content.push('\n');
-    PlannedFile { path: path.to_string(), mode, content, kind }
+    PlannedFile {
+        path: path.to_string(),
+        mode,
+        content,
+        kind,
+    }
 }

@@ -3,7 +3,10 @@ use minijinja::{Environment, Value};
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("hosts-header", include_str!("../templates/hosts-header.j2")),
-    ("config-fragment", include_str!("../templates/config-fragment.j2")),
+    (
+        "config-fragment",
+        include_str!("../templates/config-fragment.j2"),
+    ),
 ];
 
 /// Renders a template shipped in the binary; the templates are fixed, so failure is a bug.

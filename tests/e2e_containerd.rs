@@ -58,19 +58,61 @@ fn e2e(version: &str, ip_base: u8) {
         ] {
             let root = work.join(&case).join("root");
             seed_root(&root, &config);
-            let first = regtrust(&["apply", "--spec", spec.to_str().unwrap(), "--root", root.to_str().unwrap(), "--containerd", version]);
+            let first = regtrust(&[
+                "apply",
+                "--spec",
+                spec.to_str().unwrap(),
+                "--root",
+                root.to_str().unwrap(),
+                "--containerd",
+                version,
+            ]);
             let first_out = String::from_utf8_lossy(&first.stdout).to_string();
-            assert!(first.status.success(), "{case}: apply failed: {}{}", first_out, String::from_utf8_lossy(&first.stderr));
-            assert!(first_out.contains("containerd must be restarted"), "{case}: {first_out}");
-            assert!(root.join("etc/containerd/config.toml.bak").exists(), "{case}: no backup");
-            let second = regtrust(&["apply", "--spec", spec.to_str().unwrap(), "--root", root.to_str().unwrap(), "--containerd", version]);
+            assert!(
+                first.status.success(),
+                "{case}: apply failed: {}{}",
+                first_out,
+                String::from_utf8_lossy(&first.stderr)
+            );
+            assert!(
+                first_out.contains("containerd must be restarted"),
+                "{case}: {first_out}"
+            );
+            assert!(
+                root.join("etc/containerd/config.toml.bak").exists(),
+                "{case}: no backup"
+            );
+            let second = regtrust(&[
+                "apply",
+                "--spec",
+                spec.to_str().unwrap(),
+                "--root",
+                root.to_str().unwrap(),
+                "--containerd",
+                version,
+            ]);
             let second_out = String::from_utf8_lossy(&second.stdout);
-            assert!(second.status.success() && second_out.contains("nothing to do"), "{case}: second apply: {second_out}");
-            let check = regtrust(&["apply", "--spec", spec.to_str().unwrap(), "--root", root.to_str().unwrap(), "--containerd", version, "--check"]);
+            assert!(
+                second.status.success() && second_out.contains("nothing to do"),
+                "{case}: second apply: {second_out}"
+            );
+            let check = regtrust(&[
+                "apply",
+                "--spec",
+                spec.to_str().unwrap(),
+                "--root",
+                root.to_str().unwrap(),
+                "--containerd",
+                version,
+                "--check",
+            ]);
             assert_eq!(check.status.code(), Some(0), "{case}: --check after apply");
             if case.contains("recipe") {
                 let patched = fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
-                assert!(!patched.contains("insecure_skip_verify"), "{case}: recipe left in place:\n{patched}");
+                assert!(
+                    !patched.contains("insecure_skip_verify"),
+                    "{case}: recipe left in place:\n{patched}"
+                );
             }
 
             let ctrd = Containerd::start(&bin, &root, &hosts, &work.join(&case).join("state"));
@@ -79,7 +121,10 @@ fn e2e(version: &str, ip_base: u8) {
                 "upstream.corp.example:5000/demo/mirrored:1",
             ] {
                 if let Err(e) = ctrd.cri_pull(image) {
-                    failures.push(format!("{version} {case}: pull {image} failed: {e}\n{}", ctrd.log_tail()));
+                    failures.push(format!(
+                        "{version} {case}: pull {image} failed: {e}\n{}",
+                        ctrd.log_tail()
+                    ));
                 }
             }
         }
@@ -95,7 +140,9 @@ fn e2e(version: &str, ip_base: u8) {
             match ctrd.cri_pull("my.private.registry:5000/demo/hello:latest") {
                 Ok(r) => failures.push(format!("{version} {case}: negative control pulled {r}")),
                 Err(e) if e.contains(HTTP_ERROR) => {}
-                Err(e) => failures.push(format!("{version} {case}: expected `{HTTP_ERROR}`, got: {e}")),
+                Err(e) => failures.push(format!(
+                    "{version} {case}: expected `{HTTP_ERROR}`, got: {e}"
+                )),
             }
         }
     }

@@ -8,7 +8,11 @@ pub fn run(a: &ApplyArgs) -> u8 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let opts = NodeOptions { root: a.root.clone(), config_file: a.config.clone(), containerd };
+    let opts = NodeOptions {
+        root: a.root.clone(),
+        config_file: a.config.clone(),
+        containerd,
+    };
     let prepared = match node::prepare(&loaded.spec, &opts) {
         Ok(p) => p,
         Err(e) => {
@@ -18,7 +22,11 @@ pub fn run(a: &ApplyArgs) -> u8 {
     };
     if a.check {
         print!("{}", node::report(&prepared, false));
-        return if prepared.changes.is_empty() { exit::OK } else { exit::DRIFT };
+        return if prepared.changes.is_empty() {
+            exit::OK
+        } else {
+            exit::DRIFT
+        };
     }
     if a.dry_run {
         print!("{}", node::diff(&prepared));

@@ -4,8 +4,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "regtrust", version, about = "Make containerd trust your registries: \
-    renders and applies hosts.toml + config_path from one registry spec")]
+#[command(
+    name = "regtrust",
+    version,
+    about = "Make containerd trust your registries: \
+    renders and applies hosts.toml + config_path from one registry spec"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -27,13 +31,17 @@ pub enum Command {
     #[command(after_help = "Example:\n  regtrust check --spec examples/registries.yaml")]
     Check(SpecArgs),
     /// Print or write one output for a spec
-    #[command(after_help = "Examples:\n  regtrust render --spec examples/registries.yaml --target hosts --out ./certs.d\n  \
-        regtrust render --spec examples/registries.yaml --target containerd-config --containerd 1.7")]
+    #[command(
+        after_help = "Examples:\n  regtrust render --spec examples/registries.yaml --target hosts --out ./certs.d\n  \
+        regtrust render --spec examples/registries.yaml --target containerd-config --containerd 1.7"
+    )]
     Render(RenderArgs),
     /// Write the certs.d tree and patch config.toml on a node or image root
-    #[command(after_help = "Examples:\n  regtrust apply --spec registries.yaml --dry-run\n  \
+    #[command(
+        after_help = "Examples:\n  regtrust apply --spec registries.yaml --dry-run\n  \
         regtrust apply --spec registries.yaml --root /mnt/image --containerd 1.7\n  \
-        regtrust apply --spec registries.yaml --check   # exit 1 when the node drifted")]
+        regtrust apply --spec registries.yaml --check   # exit 1 when the node drifted"
+    )]
     Apply(ApplyArgs),
 }
 

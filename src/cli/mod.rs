@@ -71,5 +71,8 @@ fn recheck(a: &args::SpecArgs, v: Version, loaded: Loaded) -> Result<Loaded, u8>
 pub(crate) fn print_diags(d: &Diagnostics) {
     eprint!("{d}");
     let n = d.0.iter().filter(|d| d.is_error()).count();
-    eprintln!("{n} error{} in the spec; nothing was written", if n == 1 { "" } else { "s" });
+    eprintln!(
+        "{n} error{} in the spec; nothing was written",
+        if n == 1 { "" } else { "s" }
+    );
 }

@@ -25,7 +25,11 @@ pub fn run(a: &RenderArgs) -> u8 {
             };
             match write_tree(&plan, out) {
                 Ok(n) => {
-                    eprintln!("wrote {n} files under {} (config_path on the node: {})", out.display(), plan.config_path);
+                    eprintln!(
+                        "wrote {n} files under {} (config_path on the node: {})",
+                        out.display(),
+                        plan.config_path
+                    );
                     exit::OK
                 }
                 Err(e) => {
@@ -36,8 +40,10 @@ pub fn run(a: &RenderArgs) -> u8 {
         }
         Target::ContainerdConfig => {
             let Some(v) = version else {
-                eprintln!("error: the config.toml layout depends on the containerd version: pass \
-                    --containerd (1.6 … 2.3) or set containerd.version in the spec");
+                eprintln!(
+                    "error: the config.toml layout depends on the containerd version: pass \
+                    --containerd (1.6 … 2.3) or set containerd.version in the spec"
+                );
                 return exit::INVALID;
             };
             let text = config_fragment::render(v, &plan.config_path);
@@ -56,7 +62,11 @@ pub fn run(a: &RenderArgs) -> u8 {
 fn write_tree(plan: &Plan, out: &Path) -> std::io::Result<usize> {
     let mut tx = Transaction::default();
     for f in &plan.files {
-        let rel = f.path.strip_prefix(&plan.config_path).unwrap_or(&f.path).trim_start_matches('/');
+        let rel = f
+            .path
+            .strip_prefix(&plan.config_path)
+            .unwrap_or(&f.path)
+            .trim_start_matches('/');
         tx.stage(&out.join(rel), f.content.as_bytes(), f.mode)?;
     }
     tx.commit()?;
@@ -65,7 +75,10 @@ fn write_tree(plan: &Plan, out: &Path) -> std::io::Result<usize> {
 
 fn write_one(path: &Path, text: &str) -> u8 {
     let mut tx = Transaction::default();
-    match tx.stage(path, text.as_bytes(), 0o644).and_then(|_| tx.commit()) {
+    match tx
+        .stage(path, text.as_bytes(), 0o644)
+        .and_then(|_| tx.commit())
+    {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("error: {e}");

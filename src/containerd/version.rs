@@ -68,7 +68,7 @@ impl Version {
         (self.major, self.minor) >= (major, minor)
     }
 
-    fn from_patch(&self, major: u32, minor: u32, patch: u32) -> Support {
+    fn since_patch(&self, major: u32, minor: u32, patch: u32) -> Support {
         if (self.major, self.minor) != (major, minor) {
             return if self.at_least(major, minor) {
                 Support::Yes
@@ -85,12 +85,12 @@ impl Version {
 
     /// `_default` (the `"*"` catch-all host directory): 1.6.17 and 1.7.0 on.
     pub fn default_host_dir(&self) -> Support {
-        self.from_patch(1, 6, 17)
+        self.since_patch(1, 6, 17)
     }
 
     /// `dial_timeout` in hosts.toml: 2.0.7 on.
     pub fn dial_timeout(&self) -> Support {
-        self.from_patch(2, 0, 7)
+        self.since_patch(2, 0, 7)
     }
 
     /// The `referrers` capability: 2.2 on.
@@ -137,7 +137,11 @@ mod tests {
     #[test]
     fn rejects_unsupported_lines() {
         assert!(Version::parse("1.5").unwrap_err().contains("not supported"));
-        assert!(Version::parse("abc").unwrap_err().contains("not a containerd version"));
+        assert!(
+            Version::parse("abc")
+                .unwrap_err()
+                .contains("not a containerd version")
+        );
     }
 
     #[test]

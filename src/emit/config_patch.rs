@@ -33,7 +33,11 @@ pub struct Patched {
 #[derive(Debug, PartialEq, Eq)]
 pub enum PatchError {
     /// config.toml is not valid TOML.
-    Syntax { line: usize, column: usize, message: String },
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A config this containerd cannot read, or a shape regtrust will not guess about.
     Unsupported(String),
 }
@@ -41,7 +45,11 @@ pub enum PatchError {
 impl std::fmt::Display for PatchError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PatchError::Syntax { line, column, message } => {
+            PatchError::Syntax {
+                line,
+                column,
+                message,
+            } => {
                 write!(f, "{line}:{column}: not valid TOML: {message}")
             }
             PatchError::Unsupported(m) => f.write_str(m),
@@ -57,7 +65,11 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, PatchError> {
             .map(|s| line_col(original, s.start))
             .unwrap_or((1, 1));
         let message = e.message().trim().to_string();
-        PatchError::Syntax { line, column, message }
+        PatchError::Syntax {
+            line,
+            column,
+            message,
+        }
     })?;
     let mut notes = Vec::new();
     let blank = doc.as_table().is_empty();
@@ -71,7 +83,10 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, PatchError> {
     let plugin = layout.cri_plugin();
     let registry = registry_table(&mut doc, plugin)?;
 
-    let existing_path = registry.get("config_path").and_then(Item::as_str).map(str::to_string);
+    let existing_path = registry
+        .get("config_path")
+        .and_then(Item::as_str)
+        .map(str::to_string);
     let config_path = decide_config_path(req.config_path, existing_path.as_deref(), &mut notes);
     let legacy = take_legacy(registry, &mut notes)?;
     set_config_path(registry, &config_path);
@@ -80,15 +95,29 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, PatchError> {
     let text = doc.to_string();
     let changed = req.existing.is_none_or(|old| old != text);
     if changed {
-        notes.insert(0, format!(
-            "config_path = \"{config_path}\" in [{}]",
-            layout.registry_table()
-        ));
+        notes.insert(
+            0,
+            format!(
+                "config_path = \"{config_path}\" in [{}]",
+                layout.registry_table()
+            ),
+        );
     }
-    Ok(Patched { text, changed, layout, config_path, notes, migrated })
+    Ok(Patched {
+        text,
+        changed,
+        layout,
+        config_path,
+        notes,
+        migrated,
+    })
 }
 
-fn file_layout(doc: &DocumentMut, v: &Version, notes: &mut Vec<String>) -> Result<ConfigLayout, PatchError> {
+fn file_layout(
+    doc: &DocumentMut,
+    v: &Version,
+    notes: &mut Vec<String>,
+) -> Result<ConfigLayout, PatchError> {
     let Some(item) = doc.get("version") else {
         return Err(PatchError::Unsupported(
             "config.toml has no `version` key, so containerd reads it as a version 1 file \
@@ -124,13 +153,20 @@ fn file_layout(doc: &DocumentMut, v: &Version, notes: &mut Vec<String>) -> Resul
 }
 
 /// `plugins."<plugin>".registry`, created when missing.
-fn registry_table<'d>(doc: &'d mut DocumentMut, plugin: &str) -> Result<&'d mut dyn TableLike, PatchError> {
+fn registry_table<'d>(
+    doc: &'d mut DocumentMut,
+    plugin: &str,
+) -> Result<&'d mut dyn TableLike, PatchError> {
     let plugins = child_table(doc.as_table_mut(), "plugins", true)?;
     let cri = child_table(plugins, plugin, true)?;
     child_table(cri, "registry", false)
 }
 
-fn child_table<'t>(parent: &'t mut dyn TableLike, key: &str, implicit: bool) -> Result<&'t mut dyn TableLike, PatchError> {
+fn child_table<'t>(
+    parent: &'t mut dyn TableLike,
+    key: &str,
+    implicit: bool,
+) -> Result<&'t mut dyn TableLike, PatchError> {
     if !parent.contains_key(key) {
         let mut t = Table::new();
         t.set_implicit(implicit);
@@ -147,10 +183,18 @@ fn child_table<'t>(parent: &'t mut dyn TableLike, key: &str, implicit: bool) -> 
         .ok_or_else(|| PatchError::Unsupported(format!("config.toml: `{key}` is not a table")))
 }
 
-fn decide_config_path(spec: Option<&str>, existing: Option<&str>, notes: &mut Vec<String>) -> String {
+fn decide_config_path(
+    spec: Option<&str>,
+    existing: Option<&str>,
+    notes: &mut Vec<String>,
+) -> String {
     let existing = existing.filter(|p| !p.is_empty());
     let first = existing.and_then(|p| p.split(':').find(|d| !d.is_empty()));
-    let chosen = spec.or(first).unwrap_or(DEFAULT_CONFIG_PATH).trim_end_matches('/').to_string();
+    let chosen = spec
+        .or(first)
+        .unwrap_or(DEFAULT_CONFIG_PATH)
+        .trim_end_matches('/')
+        .to_string();
     if let Some(old) = existing {
         if old.contains(':') {
             notes.push(format!(
@@ -158,7 +202,9 @@ fn decide_config_path(spec: Option<&str>, existing: Option<&str>, notes: &mut Ve
                  (and fall back to HTTPS), so it is now the one directory \"{chosen}\""
             ));
         } else if old.trim_end_matches('/') != chosen {
-            notes.push(format!("config_path changed from \"{old}\" to \"{chosen}\" (the spec's)"));
+            notes.push(format!(
+                "config_path changed from \"{old}\" to \"{chosen}\" (the spec's)"
+            ));
         }
     }
     chosen
@@ -195,7 +241,10 @@ struct Legacy {
 }
 
 /// Removes `mirrors` (non-empty) and `configs.*.tls` / `configs.*.http`, returning what they said.
-fn take_legacy(registry: &mut dyn TableLike, notes: &mut Vec<String>) -> Result<Legacy, PatchError> {
+fn take_legacy(
+    registry: &mut dyn TableLike,
+    notes: &mut Vec<String>,
+) -> Result<Legacy, PatchError> {
     let mut legacy = Legacy::default();
     let mirrors_nonempty = registry
         .get("mirrors")
@@ -209,17 +258,29 @@ fn take_legacy(registry: &mut dyn TableLike, notes: &mut Vec<String>) -> Result<
                 .as_table_like()
                 .and_then(|t| t.get("endpoint"))
                 .and_then(Item::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             legacy.mirrors.push((host.to_string(), endpoints));
         }
         notes.push(format!(
             "removed `registry.mirrors` ({}): it cannot coexist with config_path (the CRI plugin \
              would not load)",
-            legacy.mirrors.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>().join(", ")
+            legacy
+                .mirrors
+                .iter()
+                .map(|(h, _)| h.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
-    if let Some(configs) = registry.get_mut("configs").and_then(Item::as_table_like_mut) {
+    if let Some(configs) = registry
+        .get_mut("configs")
+        .and_then(Item::as_table_like_mut)
+    {
         let hosts: Vec<String> = configs.iter().map(|(k, _)| k.to_string()).collect();
         for host in hosts {
             let Some(entry) = configs.get_mut(&host).and_then(Item::as_table_like_mut) else {
@@ -227,15 +288,22 @@ fn take_legacy(registry: &mut dyn TableLike, notes: &mut Vec<String>) -> Result<
             };
             if let Some(tls) = entry.remove("tls") {
                 let t = tls.as_table_like();
-                let s = |k: &str| t.and_then(|t| t.get(k)).and_then(Item::as_str).map(str::to_string);
-                legacy.tls.insert(host.clone(), LegacyTls {
-                    ca_file: s("ca_file").filter(|p| !p.is_empty()),
-                    cert_file: s("cert_file").filter(|p| !p.is_empty()),
-                    key_file: s("key_file").filter(|p| !p.is_empty()),
-                    insecure_skip_verify: t
-                        .and_then(|t| t.get("insecure_skip_verify"))
-                        .and_then(Item::as_bool),
-                });
+                let s = |k: &str| {
+                    t.and_then(|t| t.get(k))
+                        .and_then(Item::as_str)
+                        .map(str::to_string)
+                };
+                legacy.tls.insert(
+                    host.clone(),
+                    LegacyTls {
+                        ca_file: s("ca_file").filter(|p| !p.is_empty()),
+                        cert_file: s("cert_file").filter(|p| !p.is_empty()),
+                        key_file: s("key_file").filter(|p| !p.is_empty()),
+                        insecure_skip_verify: t
+                            .and_then(|t| t.get("insecure_skip_verify"))
+                            .and_then(Item::as_bool),
+                    },
+                );
                 notes.push(format!(
                     "removed `registry.configs.\"{host}\".tls`: TLS settings belong in hosts.toml \
                      (next to config_path, containerd 1.x refuses them; 2.x ignores them)"
@@ -276,21 +344,33 @@ fn tls_of(t: Option<&LegacyTls>) -> crate::spec::Tls {
     tls
 }
 
-fn migrate(mut legacy: Legacy, covered: &BTreeSet<String>, notes: &mut Vec<String>) -> Vec<(Registry, String)> {
+fn migrate(
+    mut legacy: Legacy,
+    covered: &BTreeSet<String>,
+    notes: &mut Vec<String>,
+) -> Vec<(Registry, String)> {
     let mut out: Vec<(Registry, String)> = Vec::new();
     let mut used_tls: BTreeSet<String> = BTreeSet::new();
     for (host, endpoints) in std::mem::take(&mut legacy.mirrors) {
         let dir = dir_name(strip_scheme(&host));
         if covered.contains(&dir) {
-            notes.push(format!("legacy mirror for `{host}` dropped: the spec covers {dir}"));
+            notes.push(format!(
+                "legacy mirror for `{host}` dropped: the spec covers {dir}"
+            ));
             continue;
         }
         let h = strip_scheme(&host).to_string();
         if check_host(&h).is_err() {
-            notes.push(format!("legacy mirror key `{host}` is not a registry host: not migrated"));
+            notes.push(format!(
+                "legacy mirror key `{host}` is not a registry host: not migrated"
+            ));
             continue;
         }
-        let default_host = if h == "docker.io" { "registry-1.docker.io" } else { h.as_str() };
+        let default_host = if h == "docker.io" {
+            "registry-1.docker.io"
+        } else {
+            h.as_str()
+        };
         let mut upstream = None;
         let mut eps = Vec::new();
         for url in endpoints {
@@ -308,7 +388,11 @@ fn migrate(mut legacy: Legacy, covered: &BTreeSet<String>, notes: &mut Vec<Strin
             eps.push(ep);
         }
         let upstream = upstream.unwrap_or_else(|| {
-            let url = if h == "*" { String::new() } else { format!("https://{default_host}") };
+            let url = if h == "*" {
+                String::new()
+            } else {
+                format!("https://{default_host}")
+            };
             let mut ep = Endpoint::new(url);
             ep.tls = tls_of(legacy.tls.get(&h));
             used_tls.insert(h.clone());
@@ -319,7 +403,13 @@ fn migrate(mut legacy: Legacy, covered: &BTreeSet<String>, notes: &mut Vec<Strin
             continue;
         }
         out.push((
-            Registry { dir_name: dir, host: h, upstream, endpoints: eps, fallback: true },
+            Registry {
+                dir_name: dir,
+                host: h,
+                upstream,
+                endpoints: eps,
+                fallback: true,
+            },
             "registry.mirrors".to_string(),
         ));
     }
@@ -329,14 +419,18 @@ fn migrate(mut legacy: Legacy, covered: &BTreeSet<String>, notes: &mut Vec<Strin
         }
         let h = strip_scheme(host).to_string();
         if h != host.as_str() {
-            notes.push(format!("legacy `configs.\"{host}\"` is a URL; migrated as host `{h}`"));
+            notes.push(format!(
+                "legacy `configs.\"{host}\"` is a URL; migrated as host `{h}`"
+            ));
         }
         let dir = dir_name(&h);
         if covered.contains(&dir) || out.iter().any(|(r, _)| r.dir_name == dir) {
             continue;
         }
         if check_host(&h).is_err() || h == "*" {
-            notes.push(format!("legacy `configs.\"{host}\".tls` is not for a registry host: not migrated"));
+            notes.push(format!(
+                "legacy `configs.\"{host}\".tls` is not for a registry host: not migrated"
+            ));
             continue;
         }
         let t = tls_of(Some(tls));
@@ -346,12 +440,21 @@ fn migrate(mut legacy: Legacy, covered: &BTreeSet<String>, notes: &mut Vec<Strin
         let mut upstream = Endpoint::new(format!("https://{h}"));
         upstream.tls = t;
         out.push((
-            Registry { dir_name: dir, host: h, upstream, endpoints: Vec::new(), fallback: true },
+            Registry {
+                dir_name: dir,
+                host: h,
+                upstream,
+                endpoints: Vec::new(),
+                fallback: true,
+            },
             "registry.configs.*.tls".to_string(),
         ));
     }
     for (r, from) in &out {
-        notes.push(format!("migrated {from} for `{}` into {}/hosts.toml", r.host, r.dir_name));
+        notes.push(format!(
+            "migrated {from} for `{}` into {}/hosts.toml",
+            r.host, r.dir_name
+        ));
     }
     out
 }

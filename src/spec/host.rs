@@ -27,7 +27,11 @@ pub fn check_host(host: &str) -> Result<(), String> {
     if let Some(p) = port {
         match p.parse::<u32>() {
             Ok(n) if (1..=65535).contains(&n) && !p.starts_with('0') => {}
-            _ => return Err(format!("`{host}`: port `{p}` is not a number from 1 to 65535")),
+            _ => {
+                return Err(format!(
+                    "`{host}`: port `{p}` is not a number from 1 to 65535"
+                ));
+            }
         }
     }
     if let Some(inner) = name.strip_prefix('[') {
@@ -73,12 +77,18 @@ fn check_dns_name(host: &str, name: &str) -> Result<(), String> {
     }
     for label in name.split('.') {
         if label.is_empty() {
-            return Err(format!("`{host}` has an empty label (`..` or a leading/trailing dot): {expected}"));
+            return Err(format!(
+                "`{host}` has an empty label (`..` or a leading/trailing dot): {expected}"
+            ));
         }
         if label.len() > 63 {
-            return Err(format!("`{host}`: label `{label}` is longer than 63 characters"));
+            return Err(format!(
+                "`{host}`: label `{label}` is longer than 63 characters"
+            ));
         }
-        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        if !label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             || label.starts_with('-')
             || label.ends_with('-')
         {
@@ -114,7 +124,9 @@ pub fn check_url(url: &str) -> Result<(), String> {
         None => (rest, ""),
     };
     if path.contains("..") || path.contains(['?', '#', ' ']) {
-        return Err(format!("`{url}`: the path may not contain `..`, `?`, `#` or spaces"));
+        return Err(format!(
+            "`{url}`: the path may not contain `..`, `?`, `#` or spaces"
+        ));
     }
     if authority.contains('@') {
         return Err(format!(
@@ -148,15 +160,26 @@ mod tests {
     #[test]
     fn rejects_urls_paths_and_bad_ports() {
         let e = check_host("http://my.private.registry:5000").unwrap_err();
-        assert!(e.contains("is a URL") && e.contains("host: my.private.registry:5000"), "{e}");
+        assert!(
+            e.contains("is a URL") && e.contains("host: my.private.registry:5000"),
+            "{e}"
+        );
         assert!(check_host("../x").unwrap_err().contains("path separator"));
         assert!(check_host("a..b").unwrap_err().contains("empty label"));
         assert!(check_host("reg:0").unwrap_err().contains("1 to 65535"));
         assert!(check_host("reg:99999").unwrap_err().contains("1 to 65535"));
         assert!(check_host("fd00::1").unwrap_err().contains("brackets"));
-        assert!(check_host("[fd00::zz]:5").unwrap_err().contains("not an IPv6"));
+        assert!(
+            check_host("[fd00::zz]:5")
+                .unwrap_err()
+                .contains("not an IPv6")
+        );
         assert!(check_host("").unwrap_err().contains("empty"));
-        assert!(check_host("a b").unwrap_err().contains("not a valid host name label"));
+        assert!(
+            check_host("a b")
+                .unwrap_err()
+                .contains("not a valid host name label")
+        );
         assert!(check_host("x\0y").is_err());
     }
 
@@ -165,8 +188,16 @@ mod tests {
         assert_eq!(check_url("http://cache.corp.example:5000"), Ok(()));
         assert_eq!(check_url("https://mirror.example/v2/proxy"), Ok(()));
         assert!(check_url("cache:5000").unwrap_err().contains("no scheme"));
-        assert!(check_url("ftp://x").unwrap_err().contains("not http or https"));
-        assert!(check_url("http://u:p@x").unwrap_err().contains("credentials"));
+        assert!(
+            check_url("ftp://x")
+                .unwrap_err()
+                .contains("not http or https")
+        );
+        assert!(
+            check_url("http://u:p@x")
+                .unwrap_err()
+                .contains("credentials")
+        );
     }
 
     #[test]

@@ -28,19 +28,27 @@ pub fn load_file(path: &Path) -> Result<Loaded, Diagnostics> {
         )])
     })?;
     if bytes.len() > MAX_SPEC_BYTES {
-        return Err(one(&name, None, "spec-too-large", format!(
-            "the spec is {} bytes; the limit is {MAX_SPEC_BYTES}",
-            bytes.len()
-        )));
+        return Err(one(
+            &name,
+            None,
+            "spec-too-large",
+            format!(
+                "the spec is {} bytes; the limit is {MAX_SPEC_BYTES}",
+                bytes.len()
+            ),
+        ));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
         let (line, column) = line_col_of_byte(e.as_bytes(), e.utf8_error().valid_up_to());
-        one(&name, Some(Pos { line, column }), "spec-not-utf8",
-            "the spec is not UTF-8 text".to_string())
+        one(
+            &name,
+            Some(Pos { line, column }),
+            "spec-not-utf8",
+            "the spec is not UTF-8 text".to_string(),
+        )
     })?;
     load_str(&name, &text)
 }
-
 
 pub fn load_str(name: &str, text: &str) -> Result<Loaded, Diagnostics> {
     load_str_for(name, text, None)
@@ -48,25 +56,47 @@ pub fn load_str(name: &str, text: &str) -> Result<Loaded, Diagnostics> {
 
 /// Like [`load_str`], with the containerd version given outside the spec (`--containerd`),
 /// which takes precedence over the spec's for the version-dependent rules.
-pub fn load_str_for(name: &str, text: &str, version: Option<crate::containerd::Version>) -> Result<Loaded, Diagnostics> {
+pub fn load_str_for(
+    name: &str,
+    text: &str,
+    version: Option<crate::containerd::Version>,
+) -> Result<Loaded, Diagnostics> {
     let looks_json = name.ends_with(".json") || text.trim_start().starts_with('{');
     if looks_json {
         // JSON syntax errors are reported as JSON errors (not as YAML ones).
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            return Err(one(name, Some(Pos { line: e.line() as u64, column: e.column() as u64 }),
-                "spec-syntax", format!("invalid JSON: {}", strip_json_position(&e.to_string()))));
+            return Err(one(
+                name,
+                Some(Pos {
+                    line: e.line() as u64,
+                    column: e.column() as u64,
+                }),
+                "spec-syntax",
+                format!("invalid JSON: {}", strip_json_position(&e.to_string())),
+            ));
         }
     }
-    let raw: RawSpec = serde_saphyr::from_str_with_options(text, parse_options())
-        .map_err(|e| {
-            let pos = e.location().map(|l| Pos { line: l.line(), column: l.column() });
-            one(name, pos, "spec-syntax", describe_parse_error(&e))
-        })?;
+    let raw: RawSpec = serde_saphyr::from_str_with_options(text, parse_options()).map_err(|e| {
+        let pos = e.location().map(|l| Pos {
+            line: l.line(),
+            column: l.column(),
+        });
+        let msg = describe_parse_error(&e);
+        let code = if msg.contains("unknown field") {
+            "unknown-key"
+        } else {
+            "spec-syntax"
+        };
+        one(name, pos, code, msg)
+    })?;
     let (spec, diags) = validate(name, raw, version);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Diagnostics(diags));
     }
-    Ok(Loaded { spec: spec.expect("no errors means a spec"), warnings: diags })
+    Ok(Loaded {
+        spec: spec.expect("no errors means a spec"),
+        warnings: diags,
+    })
 }
 
 fn parse_options() -> serde_saphyr::Options {

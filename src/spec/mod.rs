@@ -7,6 +7,5 @@ pub mod validate;
 
 pub use load::{load_file, load_str};
 pub use valid::{
-    Capability, ClientPair, Endpoint, FileSource, Registry, Tls, ValidSpec,
-    DEFAULT_CONFIG_PATH,
+    Capability, ClientPair, DEFAULT_CONFIG_PATH, Endpoint, FileSource, Registry, Tls, ValidSpec,
 };

@@ -6,8 +6,8 @@ use serde_saphyr::Spanned;
 use super::host::{check_host, check_url, dir_name};
 use super::model::{OneOrMany, RawClient, RawEndpoint, RawRegistry, RawSpec};
 use super::valid::{Capability, ClientPair, Endpoint, FileSource, Registry, ValidSpec};
-use crate::containerd::version::Support;
 use crate::containerd::Version;
+use crate::containerd::version::Support;
 use crate::diag::{Diagnostic, Pos};
 
 struct Ctx<'a> {
@@ -18,21 +18,34 @@ struct Ctx<'a> {
 
 fn pos<T>(s: &Spanned<T>) -> Option<Pos> {
     let l = s.referenced;
-    (l.line() > 0).then(|| Pos { line: l.line(), column: l.column() })
+    (l.line() > 0).then(|| Pos {
+        line: l.line(),
+        column: l.column(),
+    })
 }
 
 impl Ctx<'_> {
     fn error<T>(&mut self, at: &Spanned<T>, code: &'static str, msg: String) {
-        self.diags.push(Diagnostic::error(code, self.file, pos(at), msg));
+        self.diags
+            .push(Diagnostic::error(code, self.file, pos(at), msg));
     }
     fn warn<T>(&mut self, at: &Spanned<T>, code: &'static str, msg: String) {
-        self.diags.push(Diagnostic::warning(code, self.file, pos(at), msg));
+        self.diags
+            .push(Diagnostic::warning(code, self.file, pos(at), msg));
     }
 }
 
 /// Returns the valid spec (when there is no error) and every diagnostic, warnings included.
-pub fn validate(file: &str, raw: RawSpec, version: Option<Version>) -> (Option<ValidSpec>, Vec<Diagnostic>) {
-    let mut cx = Ctx { file, version: None, diags: Vec::new() };
+pub fn validate(
+    file: &str,
+    raw: RawSpec,
+    version: Option<Version>,
+) -> (Option<ValidSpec>, Vec<Diagnostic>) {
+    let mut cx = Ctx {
+        file,
+        version: None,
+        diags: Vec::new(),
+    };
     let mut config_path = None;
     if let Some(c) = raw.containerd {
         if let Some(v) = c.version {
@@ -59,9 +72,14 @@ pub fn validate(file: &str, raw: RawSpec, version: Option<Version>) -> (Option<V
         let host = reg.value.host.value.clone();
         let dir = dir_name(&host);
         if let Some(first) = seen.get(&dir) {
-            let where_ = first.map(|p| format!(" (first at line {})", p.line)).unwrap_or_default();
-            cx.error(&reg.value.host, "duplicate-host",
-                format!("host `{host}` is listed twice{where_}: merge the two entries"));
+            let where_ = first
+                .map(|p| format!(" (first at line {})", p.line))
+                .unwrap_or_default();
+            cx.error(
+                &reg.value.host,
+                "duplicate-host",
+                format!("host `{host}` is listed twice{where_}: merge the two entries"),
+            );
         } else {
             seen.insert(dir.clone(), at);
         }
@@ -69,8 +87,13 @@ pub fn validate(file: &str, raw: RawSpec, version: Option<Version>) -> (Option<V
             registries.push(r);
         }
     }
+    cx.diags.sort_by_key(|d| d.pos.map(|p| (p.line, p.column)));
     let failed = cx.diags.iter().any(Diagnostic::is_error);
-    let spec = (!failed).then_some(ValidSpec { containerd: spec_version, config_path, registries });
+    let spec = (!failed).then_some(ValidSpec {
+        containerd: spec_version,
+        config_path,
+        registries,
+    });
     (spec, cx.diags)
 }
 
@@ -82,10 +105,14 @@ pub fn check_config_path(p: &str) -> Result<(), String> {
         ));
     }
     if !p.starts_with('/') {
-        return Err(format!("`{p}` is not an absolute path: expected e.g. /etc/containerd/certs.d"));
+        return Err(format!(
+            "`{p}` is not an absolute path: expected e.g. /etc/containerd/certs.d"
+        ));
     }
     if p.split('/').any(|c| c == ".." || c == ".") || p.contains('\0') {
-        return Err(format!("`{p}` contains `.` or `..` components: expected a plain absolute path"));
+        return Err(format!(
+            "`{p}` contains `.` or `..` components: expected a plain absolute path"
+        ));
     }
     Ok(())
 }
@@ -122,13 +149,22 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
                  or drop `http: true` to reach it over HTTPS"));
         }
         if let Some(s) = &r.server {
-            cx.error(s, "http-with-server", "`http: true` together with `server`: write the \
-                upstream URL once, in `server` (http://…)".to_string());
+            cx.error(
+                s,
+                "http-with-server",
+                "`http: true` together with `server`: write the \
+                upstream URL once, in `server` (http://…)"
+                    .to_string(),
+            );
         }
         if is_default {
-            cx.error(h, "default-host-http", "host \"*\" cannot take `http: true`: hosts.toml \
+            cx.error(
+                h,
+                "default-host-http",
+                "host \"*\" cannot take `http: true`: hosts.toml \
                 cannot name the upstream of every registry; list the registries, or add endpoints"
-                .to_string());
+                    .to_string(),
+            );
         }
     }
     let upstream_url = match &r.server {
@@ -137,8 +173,13 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
                 cx.error(s, "bad-url", e);
             }
             if is_default {
-                cx.error(s, "default-host-server", "host \"*\" cannot take `server`: it stands \
-                    for every registry".to_string());
+                cx.error(
+                    s,
+                    "default-host-server",
+                    "host \"*\" cannot take `server`: it stands \
+                    for every registry"
+                        .to_string(),
+                );
             }
             s.value.trim_end_matches('/').to_string()
         }
@@ -147,16 +188,22 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
         None => format!("{}://{host}", if http { "http" } else { "https" }),
     };
     let mut upstream = Endpoint::new(upstream_url);
-    settings(cx, &mut upstream, Settings {
-        capabilities: r.capabilities,
-        ca: r.ca,
-        ca_pem: r.ca_pem,
-        client: r.client,
-        skip_verify: r.skip_verify,
-        headers: r.headers,
-        override_path: r.override_path,
-        dial_timeout: r.dial_timeout,
-    });
+    let tls_reported = http;
+    settings(
+        cx,
+        &mut upstream,
+        Settings {
+            capabilities: r.capabilities,
+            ca: r.ca,
+            ca_pem: r.ca_pem,
+            client: r.client,
+            skip_verify: r.skip_verify,
+            headers: r.headers,
+            override_path: r.override_path,
+            dial_timeout: r.dial_timeout,
+        },
+        tls_reported,
+    );
     let mut endpoints = Vec::new();
     let mut seen_urls: BTreeMap<String, ()> = BTreeMap::new();
     let endpoints_span = r.endpoints.as_ref().map(pos);
@@ -169,22 +216,35 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
                 continue;
             }
             if seen_urls.insert(url.clone(), ()).is_some() {
-                cx.error(&e.url, "duplicate-endpoint",
-                    format!("endpoint `{url}` is listed twice for `{host}`"));
+                cx.error(
+                    &e.url,
+                    "duplicate-endpoint",
+                    format!("endpoint `{url}` is listed twice for `{host}`"),
+                );
                 continue;
             }
             endpoints.push(endpoint(cx, url, e));
         }
     }
     let fallback = r.fallback.as_ref().is_none_or(|f| f.value);
-    if let Some(f) = r.fallback.as_ref().filter(|f| !f.value) {
-        if endpoints.is_empty() {
-            cx.error(f, "no-fallback-without-endpoints", format!(
+    if let Some(f) = r
+        .fallback
+        .as_ref()
+        .filter(|f| !f.value && endpoints.is_empty())
+    {
+        cx.error(
+            f,
+            "no-fallback-without-endpoints",
+            format!(
                 "`fallback: false` for `{host}` with no endpoints leaves nothing to pull from: \
-                 add `endpoints`, or drop `fallback: false`"));
-        }
+                 add `endpoints`, or drop `fallback: false`"
+            ),
+        );
     }
-    if is_default && endpoints.is_empty() && errors_before == cx.diags.iter().filter(|d| d.is_error()).count() {
+    if is_default
+        && endpoints.is_empty()
+        && errors_before == cx.diags.iter().filter(|d| d.is_error()).count()
+    {
         let d = Diagnostic::error("default-host-needs-endpoints", cx.file, endpoints_span.flatten().or(pos(&r.host)),
             "host \"*\" needs at least one endpoint: containerd 1.x rejects a hosts.toml without a \
              [host] table, and the upstream of every registry cannot be named".to_string());
@@ -202,16 +262,21 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
 
 fn endpoint(cx: &mut Ctx<'_>, url: String, e: RawEndpoint) -> Endpoint {
     let mut ep = Endpoint::new(url);
-    settings(cx, &mut ep, Settings {
-        capabilities: e.capabilities,
-        ca: e.ca,
-        ca_pem: e.ca_pem,
-        client: e.client,
-        skip_verify: e.skip_verify,
-        headers: e.headers,
-        override_path: e.override_path,
-        dial_timeout: e.dial_timeout,
-    });
+    settings(
+        cx,
+        &mut ep,
+        Settings {
+            capabilities: e.capabilities,
+            ca: e.ca,
+            ca_pem: e.ca_pem,
+            client: e.client,
+            skip_verify: e.skip_verify,
+            headers: e.headers,
+            override_path: e.override_path,
+            dial_timeout: e.dial_timeout,
+        },
+        false,
+    );
     if ep.capabilities.is_none() {
         // A mirror serves pulls; pushing to a mirror is never what people mean.
         ep.capabilities = Some(vec![Capability::Pull, Capability::Resolve]);
@@ -230,9 +295,10 @@ struct Settings {
     dial_timeout: Option<Spanned<String>>,
 }
 
-fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings) {
+/// Checks and copies per-host settings. `tls_reported`: TLS-on-HTTP was already reported.
+fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool) {
     let url = ep.url.clone();
-    let http = ep.is_http();
+    let http = ep.is_http() && !tls_reported;
     if let Some(caps) = s.capabilities {
         let mut out = Vec::new();
         for c in &caps.value {
@@ -255,13 +321,26 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings) {
     }
     if http {
         if let Some(sv) = &s.skip_verify {
-            cx.error(sv, "skip-verify-on-http", format!(
-                "`skip_verify` on `{url}` does nothing: it only disables certificate checks on \
-                 HTTPS, and an http:// endpoint has no certificate; drop it"));
+            cx.error(
+                sv,
+                "skip-verify-on-http",
+                format!(
+                    "`skip_verify` on `{url}` does nothing: it only disables certificate checks on \
+                 HTTPS, and an http:// endpoint has no certificate; drop it"
+                ),
+            );
         }
-        for (present, key) in [(s.ca.is_some() || s.ca_pem.is_some(), "ca"), (s.client.is_some(), "client")] {
+        for (present, key) in [
+            (s.ca.is_some() || s.ca_pem.is_some(), "ca"),
+            (s.client.is_some(), "client"),
+        ] {
             if present {
-                let at = s.ca.as_ref().map(pos).or(s.ca_pem.as_ref().map(pos)).or(s.client.as_ref().map(pos)).flatten();
+                let at =
+                    s.ca.as_ref()
+                        .map(pos)
+                        .or(s.ca_pem.as_ref().map(pos))
+                        .or(s.client.as_ref().map(pos))
+                        .flatten();
                 cx.diags.push(Diagnostic::error("tls-on-http", cx.file, at, format!(
                     "`{key}` on `{url}`: TLS settings on an http:// endpoint make containerd try \
                      HTTPS first; use an https:// URL, or drop `{key}`")));
@@ -281,8 +360,13 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings) {
     }
     if let Some(pem) = s.ca_pem {
         if !pem.value.contains("-----BEGIN CERTIFICATE-----") {
-            cx.error(&pem, "bad-ca-pem", "`ca_pem` holds no `-----BEGIN CERTIFICATE-----` block: \
-                expected a PEM certificate".to_string());
+            cx.error(
+                &pem,
+                "bad-ca-pem",
+                "`ca_pem` holds no `-----BEGIN CERTIFICATE-----` block: \
+                expected a PEM certificate"
+                    .to_string(),
+            );
         } else {
             ep.tls.ca.push(FileSource::Inline(pem.value));
         }
@@ -295,13 +379,25 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings) {
     }
     if let Some(h) = s.headers {
         for (name, values) in h.value.clone() {
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
-                cx.error(&h, "bad-header-name", format!("header name `{name}` is not a valid HTTP token"));
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+            {
+                cx.error(
+                    &h,
+                    "bad-header-name",
+                    format!("header name `{name}` is not a valid HTTP token"),
+                );
                 continue;
             }
             let values = values.into_vec();
             if values.iter().any(|v| v.contains(['\r', '\n', '\0'])) {
-                cx.error(&h, "bad-header-value", format!("header `{name}` has a line break or NUL in its value"));
+                cx.error(
+                    &h,
+                    "bad-header-value",
+                    format!("header `{name}` has a line break or NUL in its value"),
+                );
                 continue;
             }
             ep.headers.insert(name, values);
@@ -312,15 +408,31 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings) {
     }
     if let Some(d) = s.dial_timeout {
         if !is_go_duration(&d.value) {
-            cx.error(&d, "bad-dial-timeout", format!(
-                "dial_timeout `{}` is not a duration: expected e.g. 500ms, 5s, 1m30s", d.value));
+            cx.error(
+                &d,
+                "bad-dial-timeout",
+                format!(
+                    "dial_timeout `{}` is not a duration: expected e.g. 500ms, 5s, 1m30s",
+                    d.value
+                ),
+            );
         }
         match cx.version.map(|v| v.dial_timeout()) {
-            Some(Support::No) => cx.error(&d, "dial-timeout-unsupported", format!(
-                "dial_timeout needs containerd 2.0.7 or later; this spec targets {}",
-                cx.version.map(|v| v.to_string()).unwrap_or_default())),
-            Some(Support::FromPatch(p)) => cx.warn(&d, "dial-timeout-patch", format!(
-                "dial_timeout needs containerd 2.0.{p} or later; older 2.0 releases ignore it")),
+            Some(Support::No) => cx.error(
+                &d,
+                "dial-timeout-unsupported",
+                format!(
+                    "dial_timeout needs containerd 2.0.7 or later; this spec targets {}",
+                    cx.version.map(|v| v.to_string()).unwrap_or_default()
+                ),
+            ),
+            Some(Support::FromPatch(p)) => cx.warn(
+                &d,
+                "dial-timeout-patch",
+                format!(
+                    "dial_timeout needs containerd 2.0.{p} or later; older 2.0 releases ignore it"
+                ),
+            ),
             _ => {}
         }
         ep.dial_timeout = Some(d.value);
@@ -333,8 +445,13 @@ fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {
         (Some(p), None) => FileSource::Path(p.clone()),
         (None, Some(pem)) => FileSource::Inline(pem.clone()),
         _ => {
-            cx.error(c, "bad-client", "`client` needs exactly one of `cert` (node path) or \
-                `cert_pem` (inline PEM)".to_string());
+            cx.error(
+                c,
+                "bad-client",
+                "`client` needs exactly one of `cert` (node path) or \
+                `cert_pem` (inline PEM)"
+                    .to_string(),
+            );
             return None;
         }
     };
@@ -343,18 +460,30 @@ fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {
         (None, Some(pem)) => Some(FileSource::Inline(pem.clone())),
         (None, None) => None,
         _ => {
-            cx.error(c, "bad-client", "`client` takes `key` or `key_pem`, not both".to_string());
+            cx.error(
+                c,
+                "bad-client",
+                "`client` takes `key` or `key_pem`, not both".to_string(),
+            );
             return None;
         }
     };
     for f in std::iter::once(&cert).chain(key.as_ref()) {
         match f {
             FileSource::Path(p) if !p.starts_with('/') => {
-                cx.error(c, "relative-client-path", format!("client path `{p}` is not absolute"));
+                cx.error(
+                    c,
+                    "relative-client-path",
+                    format!("client path `{p}` is not absolute"),
+                );
                 return None;
             }
             FileSource::Inline(pem) if !pem.contains("-----BEGIN ") => {
-                cx.error(c, "bad-client-pem", "inline client PEM holds no `-----BEGIN` block".to_string());
+                cx.error(
+                    c,
+                    "bad-client-pem",
+                    "inline client PEM holds no `-----BEGIN` block".to_string(),
+                );
                 return None;
             }
             _ => {}
@@ -373,7 +502,9 @@ fn is_go_duration(s: &str) -> bool {
         return true;
     }
     while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if n == 0 {
             return false;
         }

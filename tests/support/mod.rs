@@ -48,7 +48,11 @@ pub fn require_e2e_prerequisites() {
     );
     for v in ["1.6", "1.7", "2.1"] {
         let b = containerd_bin(v);
-        assert!(b.exists(), "{} is missing: run .ci/install-deps", b.display());
+        assert!(
+            b.exists(),
+            "{} is missing: run .ci/install-deps",
+            b.display()
+        );
     }
 }
 
@@ -65,7 +69,10 @@ pub fn debian_config(version: &str) -> String {
 /// `containerd config default` of this version.
 pub fn default_config(version: &str) -> String {
     let out = run(Command::new(containerd_bin(version)).args(["config", "default"]));
-    assert!(out.status.success(), "containerd {version} config default failed");
+    assert!(
+        out.status.success(),
+        "containerd {version} config default failed"
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -161,7 +168,11 @@ pub fn make_image(dir: &Path, message: &str) -> PathBuf {
         .arg(manifest_dir().join("tests/e2e/make_oci_image.py"))
         .arg(&layout)
         .args(["latest", message]));
-    assert!(out.status.success(), "make_oci_image: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "make_oci_image: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     layout
 }
 
@@ -189,7 +200,14 @@ impl Containerd {
         let logf = fs::File::create(&log).unwrap();
         let socket = state.join("containerd.sock");
         let mut child = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "sh", "-c", NAMESPACE_SCRIPT])
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                NAMESPACE_SCRIPT,
+            ])
             .env("E2E_ROOT", root)
             .env("E2E_HOSTS", hosts)
             .env("E2E_STATE", state)
@@ -201,7 +219,10 @@ impl Containerd {
         let start = Instant::now();
         while !socket.exists() {
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("containerd exited ({status}) before serving:\n{}", tail(&log));
+                panic!(
+                    "containerd exited ({status}) before serving:\n{}",
+                    tail(&log)
+                );
             }
             assert!(
                 start.elapsed() < Duration::from_secs(30),

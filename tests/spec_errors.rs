@@ -1,0 +1,217 @@
+//! Every validation error: its code, its message, and the file:line:column it points at.
+use std::process::Command;
+
+fn check(name: &str, spec: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, spec).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args(["check", "--spec"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(&format!("{}", path.display()), name);
+    (out.status.code().unwrap(), stderr)
+}
+
+/// Asserts the spec is rejected with exit 2 and a diagnostic starting with `expected`
+/// (`file:line:col: error[code]: ...`) that also contains `words`.
+fn rejects(spec: &str, expected: &str, words: &str) {
+    let (code, stderr) = check("spec.yaml", spec);
+    assert_eq!(code, 2, "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with(expected))
+        .unwrap_or_else(|| panic!("no `{expected}` in:\n{stderr}"));
+    assert!(line.contains(words), "`{words}` not in `{line}`");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+}
+
+#[test]
+fn host_given_as_url() {
+    rejects(
+        "registries:\n  - host: http://my.private.registry:5000\n",
+        "spec.yaml:2:11: error[bad-host]:",
+        "write `host: my.private.registry:5000`, and `http: true`",
+    );
+}
+
+#[test]
+fn host_with_path_traversal() {
+    rejects("registries:\n  - host: ../x\n", "spec.yaml:2:11: error[bad-host]:", "path separator");
+}
+
+#[test]
+fn ipv6_without_brackets() {
+    rejects("registries:\n  - host: \"fd00::1\"\n", "spec.yaml:2:11: error[bad-host]:", "brackets");
+}
+
+#[test]
+fn unknown_key_names_the_allowed_ones() {
+    rejects(
+        "registries:\n  - host: a.example\n    insecure: true\n",
+        "spec.yaml:3:5: error[unknown-key]:",
+        "unknown field `insecure`",
+    );
+}
+
+#[test]
+fn unknown_top_level_key() {
+    rejects("registry:\n  - host: a.example\n", "spec.yaml:1:1: error[unknown-key]:", "`registry`");
+}
+
+#[test]
+fn duplicate_hosts_point_at_the_second_and_name_the_first() {
+    rejects(
+        "registries:\n  - host: a.example\n  - host: b.example\n  - host: a.example\n",
+        "spec.yaml:4:11: error[duplicate-host]:",
+        "(first at line 2)",
+    );
+}
+
+#[test]
+fn duplicate_endpoints() {
+    rejects(
+        "registries:\n  - host: docker.io\n    endpoints:\n      - url: http://m.example\n      - url: http://m.example/\n",
+        "spec.yaml:5:14: error[duplicate-endpoint]:",
+        "`http://m.example` is listed twice",
+    );
+}
+
+#[test]
+fn capability_outside_the_known_set() {
+    rejects(
+        "registries:\n  - host: docker.io\n    endpoints:\n      - url: http://m.example\n        capabilities: [pull, fetch]\n",
+        "spec.yaml:5:30: error[bad-capability]:",
+        "expected pull, resolve, push",
+    );
+}
+
+#[test]
+fn referrers_needs_2_2() {
+    let spec = "containerd:\n  version: \"2.1\"\nregistries:\n  - host: docker.io\n    endpoints:\n      - url: http://m.example\n        capabilities: [pull, referrers]\n";
+    rejects(spec, "spec.yaml:7:30: error[capability-unsupported]:", "2.2 or later");
+    let ok = spec.replace("\"2.1\"", "\"2.2\"");
+    assert_eq!(check("spec.yaml", &ok).0, 0);
+}
+
+#[test]
+fn http_together_with_tls_settings() {
+    rejects(
+        "registries:\n  - host: a.example:5000\n    http: true\n    skip_verify: true\n",
+        "spec.yaml:3:11: error[http-with-tls]:",
+        "`http: true` together with `skip_verify`",
+    );
+}
+
+#[test]
+fn skip_verify_on_an_http_endpoint_explains_it_does_nothing() {
+    rejects(
+        "registries:\n  - host: docker.io\n    endpoints:\n      - url: http://m.example\n        skip_verify: true\n",
+        "spec.yaml:5:22: error[skip-verify-on-http]:",
+        "does nothing: it only disables certificate checks on HTTPS",
+    );
+}
+
+#[test]
+fn config_path_list_is_rejected() {
+    rejects(
+        "containerd:\n  config_path: /etc/containerd/certs.d:/etc/docker/certs.d\nregistries: []\n",
+        "spec.yaml:2:16: error[bad-config-path]:",
+        "must be one directory",
+    );
+}
+
+#[test]
+fn unsupported_containerd_version() {
+    rejects(
+        "containerd:\n  version: \"1.5\"\nregistries: []\n",
+        "spec.yaml:2:12: error[bad-containerd-version]:",
+        "expected one of 1.6, 1.7, 2.0, 2.1, 2.2, 2.3",
+    );
+}
+
+#[test]
+fn relative_ca_and_bad_pem() {
+    let spec = "registries:\n  - host: a.example\n    ca: certs/ca.crt\n    ca_pem: not a certificate\n";
+    rejects(spec, "spec.yaml:3:9: error[relative-ca-path]:", "not an absolute path");
+    rejects(spec, "spec.yaml:4:13: error[bad-ca-pem]:", "BEGIN CERTIFICATE");
+}
+
+#[test]
+fn fallback_false_needs_endpoints() {
+    rejects(
+        "registries:\n  - host: a.example\n    fallback: false\n",
+        "spec.yaml:3:15: error[no-fallback-without-endpoints]:",
+        "nothing to pull from",
+    );
+}
+
+#[test]
+fn dial_timeout_is_gated_and_checked() {
+    let spec = "containerd:\n  version: \"1.7\"\nregistries:\n  - host: a.example\n    dial_timeout: 5s\n";
+    rejects(spec, "spec.yaml:5:19: error[dial-timeout-unsupported]:", "2.0.7 or later");
+    rejects(
+        "registries:\n  - host: a.example\n    dial_timeout: soon\n",
+        "spec.yaml:3:19: error[bad-dial-timeout]:",
+        "expected e.g. 500ms",
+    );
+}
+
+#[test]
+fn default_host_on_old_1_6() {
+    rejects(
+        "containerd:\n  version: \"1.6.10\"\nregistries:\n  - host: \"*\"\n    endpoints:\n      - url: http://m.example\n",
+        "spec.yaml:4:11: error[default-host-unsupported]:",
+        "1.6.17 or later",
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let (code, stderr) = check(
+        "spec.yaml",
+        "registries:\n  - host: http://a\n  - host: b.example\n    fallback: false\n  - host: b.example\n",
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("3 errors in the spec"), "{stderr}");
+}
+
+#[test]
+fn json_specs_get_positions_too() {
+    let (code, stderr) = check(
+        "spec.json",
+        "{\n  \"registries\": [\n    {\"host\": \"a.example\", \"http\": true,}\n  ]\n}\n",
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.starts_with("spec.json:3:40: error[spec-syntax]: invalid JSON"), "{stderr}");
+    let (code, stderr) = check(
+        "spec.json",
+        "{\"registries\": [{\"host\": \"a.example\", \"http\": true, \"ca\": \"/x\"}]}",
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.starts_with("spec.json:1:47: error[http-with-tls]"), "{stderr}");
+}
+
+#[test]
+fn non_utf8_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.yaml");
+    std::fs::write(&path, b"registries:\n  - host: \xff\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args(["check", "--spec"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(":2:11: error[spec-not-utf8]"));
+}
+
+#[test]
+fn a_valid_spec_passes() {
+    let (code, stderr) = check(
+        "spec.yaml",
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registries.yaml")).unwrap(),
+    );
+    assert_eq!(code, 0, "{stderr}");
+}
