@@ -38,12 +38,20 @@ fn host_given_as_url() {
 
 #[test]
 fn host_with_path_traversal() {
-    rejects("registries:\n  - host: ../x\n", "spec.yaml:2:11: error[bad-host]:", "path separator");
+    rejects(
+        "registries:\n  - host: ../x\n",
+        "spec.yaml:2:11: error[bad-host]:",
+        "path separator",
+    );
 }
 
 #[test]
 fn ipv6_without_brackets() {
-    rejects("registries:\n  - host: \"fd00::1\"\n", "spec.yaml:2:11: error[bad-host]:", "brackets");
+    rejects(
+        "registries:\n  - host: \"fd00::1\"\n",
+        "spec.yaml:2:11: error[bad-host]:",
+        "brackets",
+    );
 }
 
 #[test]
@@ -57,7 +65,11 @@ fn unknown_key_names_the_allowed_ones() {
 
 #[test]
 fn unknown_top_level_key() {
-    rejects("registry:\n  - host: a.example\n", "spec.yaml:1:1: error[unknown-key]:", "`registry`");
+    rejects(
+        "registry:\n  - host: a.example\n",
+        "spec.yaml:1:1: error[unknown-key]:",
+        "`registry`",
+    );
 }
 
 #[test]
@@ -90,7 +102,11 @@ fn capability_outside_the_known_set() {
 #[test]
 fn referrers_needs_2_2() {
     let spec = "containerd:\n  version: \"2.1\"\nregistries:\n  - host: docker.io\n    endpoints:\n      - url: http://m.example\n        capabilities: [pull, referrers]\n";
-    rejects(spec, "spec.yaml:7:30: error[capability-unsupported]:", "2.2 or later");
+    rejects(
+        spec,
+        "spec.yaml:7:30: error[capability-unsupported]:",
+        "2.2 or later",
+    );
     let ok = spec.replace("\"2.1\"", "\"2.2\"");
     assert_eq!(check("spec.yaml", &ok).0, 0);
 }
@@ -133,9 +149,18 @@ fn unsupported_containerd_version() {
 
 #[test]
 fn relative_ca_and_bad_pem() {
-    let spec = "registries:\n  - host: a.example\n    ca: certs/ca.crt\n    ca_pem: not a certificate\n";
-    rejects(spec, "spec.yaml:3:9: error[relative-ca-path]:", "not an absolute path");
-    rejects(spec, "spec.yaml:4:13: error[bad-ca-pem]:", "BEGIN CERTIFICATE");
+    let spec =
+        "registries:\n  - host: a.example\n    ca: certs/ca.crt\n    ca_pem: not a certificate\n";
+    rejects(
+        spec,
+        "spec.yaml:3:9: error[relative-ca-path]:",
+        "not an absolute path",
+    );
+    rejects(
+        spec,
+        "spec.yaml:4:13: error[bad-ca-pem]:",
+        "BEGIN CERTIFICATE",
+    );
 }
 
 #[test]
@@ -149,8 +174,13 @@ fn fallback_false_needs_endpoints() {
 
 #[test]
 fn dial_timeout_is_gated_and_checked() {
-    let spec = "containerd:\n  version: \"1.7\"\nregistries:\n  - host: a.example\n    dial_timeout: 5s\n";
-    rejects(spec, "spec.yaml:5:19: error[dial-timeout-unsupported]:", "2.0.7 or later");
+    let spec =
+        "containerd:\n  version: \"1.7\"\nregistries:\n  - host: a.example\n    dial_timeout: 5s\n";
+    rejects(
+        spec,
+        "spec.yaml:5:19: error[dial-timeout-unsupported]:",
+        "2.0.7 or later",
+    );
     rejects(
         "registries:\n  - host: a.example\n    dial_timeout: soon\n",
         "spec.yaml:3:19: error[bad-dial-timeout]:",
@@ -184,13 +214,19 @@ fn json_specs_get_positions_too() {
         "{\n  \"registries\": [\n    {\"host\": \"a.example\", \"http\": true,}\n  ]\n}\n",
     );
     assert_eq!(code, 2);
-    assert!(stderr.starts_with("spec.json:3:40: error[spec-syntax]: invalid JSON"), "{stderr}");
+    assert!(
+        stderr.starts_with("spec.json:3:40: error[spec-syntax]: invalid JSON"),
+        "{stderr}"
+    );
     let (code, stderr) = check(
         "spec.json",
         "{\"registries\": [{\"host\": \"a.example\", \"http\": true, \"ca\": \"/x\"}]}",
     );
     assert_eq!(code, 2);
-    assert!(stderr.starts_with("spec.json:1:47: error[http-with-tls]"), "{stderr}");
+    assert!(
+        stderr.starts_with("spec.json:1:47: error[http-with-tls]"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -211,7 +247,11 @@ fn non_utf8_spec() {
 fn a_valid_spec_passes() {
     let (code, stderr) = check(
         "spec.yaml",
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/registries.yaml")).unwrap(),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/registries.yaml"
+        ))
+        .unwrap(),
     );
     assert_eq!(code, 0, "{stderr}");
 }

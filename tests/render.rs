@@ -1,0 +1,279 @@
+//! `regtrust render`: the certs.d tree and the config.toml fragment, checked by parsing them.
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use toml_edit::DocumentMut;
+
+fn regtrust(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn write_spec(dir: &Path, text: &str) -> String {
+    let p = dir.join("spec.yaml");
+    fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn toml(path: &Path) -> DocumentMut {
+    fs::read_to_string(path).unwrap().parse().unwrap()
+}
+
+const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
+const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n";
+
+#[test]
+fn http_registry_gets_an_explicit_http_host_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "registries:\n  - host: my.private.registry:5000\n    http: true\n",
+    );
+    let out = dir.path().join("certs.d");
+    let r = regtrust(&[
+        "render",
+        "--spec",
+        &spec,
+        "--target",
+        "hosts",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let text = fs::read_to_string(out.join("my.private.registry:5000/hosts.toml")).unwrap();
+    // The layout containerd documents for a plain-HTTP registry, plus regtrust's header.
+    let expected = "\
+# Managed by regtrust. `regtrust apply` rewrites this file, and removes it when
+# my.private.registry:5000 leaves the spec: edit the spec, not this file.
+
+server = \"http://my.private.registry:5000\"
+
+[host.\"http://my.private.registry:5000\"]
+capabilities = [\"pull\", \"resolve\", \"push\"]
+";
+    assert_eq!(text, expected);
+}
+
+#[test]
+fn ca_client_headers_and_mirrors_land_where_containerd_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"containerd:
+  version: "2.1"
+  config_path: /etc/ctrd/hosts
+registries:
+  - host: harbor.corp.example
+    ca_pem: |
+      -----BEGIN CERTIFICATE-----
+      MIIBfake
+      -----END CERTIFICATE-----
+    client:
+      cert_pem: |
+        -----BEGIN CERTIFICATE-----
+        MIIBfake
+        -----END CERTIFICATE-----
+      key_pem: |
+        -----BEGIN PRIVATE KEY-----
+        MIIEfake
+        -----END PRIVATE KEY-----
+    headers:
+      X-Note: "a: b # c \"q\" ${x} ünï"
+  - host: docker.io
+    fallback: false
+    endpoints:
+      - url: http://cache.corp.example:5000
+      - url: https://mirror.corp.example/v2/hub
+        override_path: true
+        skip_verify: true
+        dial_timeout: 3s
+        capabilities: [pull]
+"#;
+    let spec = write_spec(dir.path(), spec);
+    let out = dir.path().join("out");
+    let r = regtrust(&[
+        "render",
+        "--spec",
+        &spec,
+        "--target",
+        "hosts",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+
+    let harbor = toml(&out.join("harbor.corp.example/hosts.toml"));
+    assert_eq!(
+        harbor["server"].as_str(),
+        Some("https://harbor.corp.example")
+    );
+    let table = &harbor["host"]["https://harbor.corp.example"];
+    // Absolute node paths under the spec's config_path, never relative ones.
+    assert_eq!(
+        table["ca"].as_str(),
+        Some("/etc/ctrd/hosts/harbor.corp.example/ca.crt")
+    );
+    let client = table["client"]
+        .as_array()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .as_array()
+        .unwrap();
+    let pair: Vec<_> = client.iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(
+        pair,
+        [
+            "/etc/ctrd/hosts/harbor.corp.example/client.cert",
+            "/etc/ctrd/hosts/harbor.corp.example/client.key"
+        ]
+    );
+    let header = table["header"]["X-Note"]
+        .as_array()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .as_str();
+    assert_eq!(header, Some("a: b # c \"q\" ${x} ünï"));
+    assert_eq!(
+        fs::read_to_string(out.join("harbor.corp.example/ca.crt")).unwrap(),
+        CERT
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("harbor.corp.example/client.key")).unwrap(),
+        KEY
+    );
+    let mode = |p: &str| fs::metadata(out.join(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("harbor.corp.example/client.key"), 0o600);
+    assert_eq!(mode("harbor.corp.example/client.cert"), 0o644);
+    assert_eq!(mode("harbor.corp.example/hosts.toml"), 0o644);
+
+    let hub = toml(&out.join("docker.io/hosts.toml"));
+    assert_eq!(hub["server"].as_str(), Some("https://registry-1.docker.io"));
+    // fallback: false → the upstream has no capabilities, so containerd never contacts it.
+    assert_eq!(hub["capabilities"].as_array().map(|a| a.len()), Some(0));
+    let hosts = hub["host"].as_table().unwrap();
+    let order: Vec<&str> = hosts.iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        order,
+        [
+            "http://cache.corp.example:5000",
+            "https://mirror.corp.example/v2/hub"
+        ]
+    );
+    let caps = |url: &str| -> Vec<String> {
+        hosts[url]["capabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(caps("http://cache.corp.example:5000"), ["pull", "resolve"]);
+    assert_eq!(caps("https://mirror.corp.example/v2/hub"), ["pull"]);
+    let m = &hosts["https://mirror.corp.example/v2/hub"];
+    assert_eq!(m["override_path"].as_bool(), Some(true));
+    assert_eq!(m["skip_verify"].as_bool(), Some(true));
+    assert_eq!(m["dial_timeout"].as_str(), Some("3s"));
+}
+
+#[test]
+fn default_host_goes_to_the_default_directory_without_a_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "registries:\n  - host: \"*\"\n    endpoints:\n      - url: http://cache.corp.example:5000\n",
+    );
+    let out = dir.path().join("out");
+    assert!(
+        regtrust(&[
+            "render",
+            "--spec",
+            &spec,
+            "--target",
+            "hosts",
+            "--out",
+            out.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    let doc = toml(&out.join("_default/hosts.toml"));
+    assert!(doc.get("server").is_none());
+    assert!(doc["host"].get("http://cache.corp.example:5000").is_some());
+}
+
+#[test]
+fn config_fragment_per_containerd_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "registries:\n  - host: a.example\n    http: true\n",
+    );
+    for (v, file_version, plugin) in [
+        ("1.6", 2, "io.containerd.grpc.v1.cri"),
+        ("1.7", 2, "io.containerd.grpc.v1.cri"),
+        ("2.0", 3, "io.containerd.cri.v1.images"),
+        ("2.1", 3, "io.containerd.cri.v1.images"),
+        ("2.2", 3, "io.containerd.cri.v1.images"),
+        ("2.3", 4, "io.containerd.cri.v1.images"),
+    ] {
+        let r = regtrust(&[
+            "render",
+            "--spec",
+            &spec,
+            "--target",
+            "containerd-config",
+            "--containerd",
+            v,
+        ]);
+        assert!(r.status.success());
+        let text = String::from_utf8(r.stdout).unwrap();
+        let doc: DocumentMut = text.parse().unwrap();
+        assert_eq!(doc["version"].as_integer(), Some(file_version), "{v}");
+        assert_eq!(
+            doc["plugins"][plugin]["registry"]["config_path"].as_str(),
+            Some("/etc/containerd/certs.d"),
+            "{v}"
+        );
+        assert_eq!(
+            doc["plugins"].as_table().unwrap().len(),
+            1,
+            "{v}: only the registry table"
+        );
+    }
+}
+
+#[test]
+fn config_fragment_needs_a_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), "registries: []\n");
+    let r = regtrust(&["render", "--spec", &spec, "--target", "containerd-config"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("pass --containerd"));
+}
+
+#[test]
+fn hosts_target_needs_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), "registries: []\n");
+    let r = regtrust(&["render", "--spec", &spec, "--target", "hosts"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--out DIR"));
+}
+
+#[test]
+fn cli_version_overrides_the_spec_for_feature_gates() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "containerd:\n  version: \"2.1\"\nregistries:\n  - host: a.example\n    dial_timeout: 2s\n",
+    );
+    let ok = regtrust(&["check", "--spec", &spec]);
+    assert!(ok.status.success());
+    let r = regtrust(&["check", "--spec", &spec, "--containerd", "1.7"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("dial_timeout needs containerd 2.0.7"));
+}
