@@ -34,9 +34,20 @@ fn temp_name(path: &Path) -> PathBuf {
 pub struct Transaction {
     staged: Vec<(PathBuf, PathBuf)>,
     created_dirs: Vec<PathBuf>,
+    /// fsync every file before the renames, and every directory after them (for live nodes).
+    durable: bool,
 }
 
 impl Transaction {
+    /// A transaction that survives a power cut: for files a node boots with.
+    pub fn durable() -> Transaction {
+        Transaction {
+            staged: Vec::new(),
+            created_dirs: Vec::new(),
+            durable: true,
+        }
+    }
+
     pub fn stage(&mut self, path: &Path, content: &[u8], mode: u32) -> io::Result<()> {
         let result = self.stage_inner(path, content, mode);
         if let Err(e) = result {
@@ -60,12 +71,14 @@ impl Transaction {
         self.staged.push((tmp.clone(), path.to_path_buf()));
         f.write_all(content)?;
         f.set_permissions(Permissions::from_mode(mode))?;
-        f.sync_all()?;
+        if self.durable {
+            f.sync_all()?;
+        }
         Ok(())
     }
 
     fn create_dirs(&mut self, dir: &Path) -> io::Result<()> {
-        if dir.is_dir() {
+        if dir.as_os_str().is_empty() || dir.is_dir() {
             return Ok(());
         }
         if let Some(parent) = dir.parent() {
@@ -90,11 +103,18 @@ impl Transaction {
     /// Renames every staged file into place, in staging order.
     pub fn commit(mut self) -> io::Result<()> {
         let staged = std::mem::take(&mut self.staged);
+        let mut dirs = std::collections::BTreeSet::new();
         for (tmp, dest) in &staged {
             fs::rename(tmp, dest)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dest.display())))?;
-            if let Some(Ok(d)) = dest.parent().map(fs::File::open) {
-                let _ = d.sync_all();
+            dirs.extend(dest.parent().map(Path::to_path_buf));
+        }
+        self.created_dirs.clear();
+        if self.durable {
+            for d in dirs {
+                if let Ok(f) = fs::File::open(d) {
+                    let _ = f.sync_all();
+                }
             }
         }
         Ok(())

@@ -143,11 +143,16 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
     }
     let mut changes = Vec::new();
     let mut planned: BTreeSet<PathBuf> = BTreeSet::new();
+    let managed: BTreeSet<String> = plan
+        .managed_dirs
+        .iter()
+        .map(|d| format!("{}/{d}/hosts.toml", plan.config_path))
+        .collect();
     for f in &plan.files {
         let path = under_root(&opts.root, &f.path);
         planned.insert(path.clone());
         let old = fs::read_optional(&path).unwrap_or(None);
-        let migrated_dir = f.kind == FileKind::HostsToml && !is_managed_path(&plan, &f.path);
+        let migrated_dir = f.kind == FileKind::HostsToml && !managed.contains(&f.path);
         if migrated_dir && old.is_some() {
             notes.push(format!(
                 "kept the existing {}; the legacy settings were:\n{}",
@@ -194,12 +199,6 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
         changes,
         notes,
     })
-}
-
-fn is_managed_path(plan: &Plan, node_path: &str) -> bool {
-    plan.managed_dirs
-        .iter()
-        .any(|d| node_path.starts_with(&format!("{}/{d}/", plan.config_path)))
 }
 
 /// A config.toml that is a symlink is edited where it points (inside the root).
@@ -292,7 +291,7 @@ fn is_regtrust_file_name(name: &str) -> bool {
 /// Writes every change as one transaction; keeps `config.toml.bak` on the first change.
 pub fn execute(p: &Prepared) -> Result<(), NodeError> {
     let io = |e: std::io::Error| NodeError::Io(e.to_string());
-    let mut tx = Transaction::default();
+    let mut tx = Transaction::durable();
     let backup = p.config_path.with_file_name(format!(
         "{}.bak",
         p.config_path

@@ -1,4 +1,6 @@
 //! Prose-like text (header comments) from the minijinja templates under `templates/`.
+use std::sync::OnceLock;
+
 use minijinja::{Environment, Value};
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -9,13 +11,21 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (n, src) in TEMPLATES {
+            env.add_template(n, src).expect("shipped template parses");
+        }
+        env
+    })
+}
+
 /// Renders a template shipped in the binary; the templates are fixed, so failure is a bug.
 pub fn render(name: &str, ctx: Value) -> String {
-    let mut env = Environment::new();
-    for (n, src) in TEMPLATES {
-        env.add_template(n, src).expect("shipped template parses");
-    }
-    env.get_template(name)
+    env()
+        .get_template(name)
         .and_then(|t| t.render(ctx))
         .expect("shipped template renders")
 }

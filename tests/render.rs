@@ -277,3 +277,24 @@ fn cli_version_overrides_the_spec_for_feature_gates() {
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("dial_timeout needs containerd 2.0.7"));
 }
+
+#[test]
+fn relative_out_dir_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), HTTP_SPEC_TEXT);
+    let r = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .current_dir(dir.path())
+        .args([
+            "render", "--spec", &spec, "--target", "hosts", "--out", "certs.d",
+        ])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        dir.path()
+            .join("certs.d/a.example:5000/hosts.toml")
+            .is_file()
+    );
+}
+
+const HTTP_SPEC_TEXT: &str = "registries:\n  - host: a.example:5000\n    http: true\n";
