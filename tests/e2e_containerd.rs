@@ -4,11 +4,120 @@
 mod support;
 
 use std::fs;
-use std::path::Path;
 
 use support::*;
 
 const HTTP_ERROR: &str = "server gave HTTP response to HTTPS client";
+const PRIVATE: &str = "my.private.registry:5000/demo/hello:latest";
+/// Named after a host where nothing listens: only the mirror (cache.corp.example) can serve it.
+const MIRRORED: &str = "upstream.corp.example:5000/demo/mirrored:1";
+/// Named after a host only a legacy `registry.mirrors` entry knows about.
+const LEGACY: &str = "legacy.corp.example:5000/demo/mirrored:1";
+
+const SPEC: &str = "registries:
+  - host: my.private.registry:5000
+    http: true
+  - host: upstream.corp.example:5000
+    fallback: false
+    endpoints:
+      - url: http://cache.corp.example:5000
+";
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Expect {
+    Pulls,
+    HttpError,
+}
+
+struct Case {
+    name: String,
+    config: String,
+    /// Run `regtrust apply` (twice) before starting containerd.
+    apply: bool,
+    /// Without apply: render the hosts tree anyway (to show config.toml is what is missing).
+    hosts_only: bool,
+    pulls: Vec<(&'static str, Expect)>,
+}
+
+fn case(name: &str, config: String, apply: bool, pulls: Vec<(&'static str, Expect)>) -> Case {
+    Case {
+        name: name.to_string(),
+        config,
+        apply,
+        hosts_only: false,
+        pulls,
+    }
+}
+
+/// The cases for one containerd version.
+fn cases(version: &str) -> Vec<Case> {
+    use Expect::*;
+    let debian = debian_config(version);
+    let default = default_config(version);
+    let ok = || vec![(PRIVATE, Pulls), (MIRRORED, Pulls)];
+    let mut v = vec![
+        case("debian+regtrust", debian.clone(), true, ok()),
+        case("default+regtrust", default.clone(), true, ok()),
+        case("debian+recipe+regtrust", with_recipe(&debian), true, ok()),
+        case("default+recipe+regtrust", with_recipe(&default), true, ok()),
+        // Legacy mirrors cannot coexist with config_path: apply migrates them, CRI still loads,
+        // and the migrated mirror still serves.
+        case(
+            "debian+legacy-mirrors+regtrust",
+            append_table(
+                &debian,
+                "registry.mirrors.\"legacy.corp.example:5000\"",
+                "endpoint = [\"http://cache.corp.example:5000\"]",
+            ),
+            true,
+            vec![(PRIVATE, Pulls), (MIRRORED, Pulls), (LEGACY, Pulls)],
+        ),
+        case("debian+list+regtrust", with_list(&debian), true, ok()),
+        // Negative controls.
+        case(
+            "debian-unpatched",
+            debian.clone(),
+            false,
+            vec![(PRIVATE, HttpError)],
+        ),
+        case(
+            "default-unpatched",
+            default.clone(),
+            false,
+            vec![(PRIVATE, HttpError)],
+        ),
+        case(
+            "debian+recipe",
+            with_recipe(&debian),
+            false,
+            vec![(PRIVATE, HttpError)],
+        ),
+        case(
+            "default+recipe",
+            with_recipe(&default),
+            false,
+            vec![(PRIVATE, HttpError)],
+        ),
+    ];
+    // A `:`-list config_path with the right hosts.toml in place: 1.7 splits the list and pulls;
+    // 2.1's CRI pull path does not, and falls back to HTTPS (the measured facts).
+    let list_expect = match version {
+        "1.7" => Some(Pulls),
+        "2.1" => Some(HttpError),
+        _ => None,
+    };
+    if let Some(e) = list_expect {
+        let mut c = case(
+            "debian+list+hosts-only",
+            with_list(&debian),
+            false,
+            vec![(PRIVATE, e)],
+        );
+        c.hosts_only = true;
+        v.push(c);
+    }
+    v
+}
 
 /// The scenario for one containerd version; each version gets its own loopback addresses.
 fn e2e(version: &str, ip_base: u8) {
@@ -16,8 +125,7 @@ fn e2e(version: &str, ip_base: u8) {
     let work = work_dir(&format!("containerd-{version}"));
     let private_ip = format!("127.0.0.{ip_base}");
     let cache_ip = format!("127.0.0.{}", ip_base + 1);
-    // upstream.corp.example resolves to an address where nothing listens: only the mirror serves.
-    let upstream_ip = format!("127.0.0.{}", ip_base + 2);
+    let nothing_ip = format!("127.0.0.{}", ip_base + 2);
 
     let private = Registry::start(&work.join("registry-private"), &private_ip);
     let cache = Registry::start(&work.join("registry-cache"), &cache_ip);
@@ -29,141 +137,147 @@ fn e2e(version: &str, ip_base: u8) {
     fs::write(
         &hosts,
         format!(
-            "127.0.0.1 localhost\n{private_ip} my.private.registry\n{cache_ip} cache.corp.example\n{upstream_ip} upstream.corp.example\n"
+            "127.0.0.1 localhost\n{private_ip} my.private.registry\n{cache_ip} cache.corp.example\n\
+             {nothing_ip} upstream.corp.example legacy.corp.example\n"
         ),
     )
     .unwrap();
     let spec = work.join("spec.yaml");
-    fs::write(
-        &spec,
-        "registries:\n  \
-         - host: my.private.registry:5000\n    http: true\n  \
-         - host: upstream.corp.example:5000\n    fallback: false\n    endpoints:\n      \
-           - url: http://cache.corp.example:5000\n",
-    )
-    .unwrap();
-
-    let seeds = [
-        ("debian", debian_config(version)),
-        ("default", default_config(version)),
-    ];
+    fs::write(&spec, SPEC).unwrap();
+    let spec = spec.to_str().unwrap();
     let bin = containerd_bin(version);
     let mut failures = Vec::new();
 
-    for (name, seed) in &seeds {
-        // Positive: regtrust applied to the seed, and to the seed carrying the popular recipe.
-        for (case, config) in [
-            (format!("{name}+regtrust"), seed.clone()),
-            (format!("{name}+recipe+regtrust"), with_recipe(seed)),
-        ] {
-            let root = work.join(&case).join("root");
-            seed_root(&root, &config);
-            let first = regtrust(&[
+    for c in cases(version) {
+        let dir = work.join(&c.name);
+        let root = dir.join("root");
+        fs::create_dir_all(root.join("etc/containerd/certs.d")).unwrap();
+        fs::write(root.join("etc/containerd/config.toml"), &c.config).unwrap();
+        let root_s = root.to_str().unwrap();
+        if c.apply {
+            let apply = [
                 "apply",
                 "--spec",
-                spec.to_str().unwrap(),
+                spec,
                 "--root",
-                root.to_str().unwrap(),
+                root_s,
                 "--containerd",
                 version,
-            ]);
-            let first_out = String::from_utf8_lossy(&first.stdout).to_string();
+            ];
+            let first = regtrust(&apply);
+            let out = String::from_utf8_lossy(&first.stdout).to_string();
+            let err = String::from_utf8_lossy(&first.stderr);
             assert!(
                 first.status.success(),
-                "{case}: apply failed: {}{}",
-                first_out,
-                String::from_utf8_lossy(&first.stderr)
+                "{version} {}: apply failed: {out}{err}",
+                c.name
             );
             assert!(
-                first_out.contains("containerd must be restarted"),
-                "{case}: {first_out}"
+                out.contains("containerd must be restarted"),
+                "{version} {}: {out}",
+                c.name
             );
             assert!(
                 root.join("etc/containerd/config.toml.bak").exists(),
-                "{case}: no backup"
+                "{}: no backup",
+                c.name
             );
-            let second = regtrust(&[
-                "apply",
-                "--spec",
-                spec.to_str().unwrap(),
-                "--root",
-                root.to_str().unwrap(),
-                "--containerd",
-                version,
-            ]);
-            let second_out = String::from_utf8_lossy(&second.stdout);
+            let second = regtrust(&apply);
+            let out2 = String::from_utf8_lossy(&second.stdout);
             assert!(
-                second.status.success() && second_out.contains("nothing to do"),
-                "{case}: second apply: {second_out}"
+                second.status.success() && out2.contains("nothing to do"),
+                "{}: second apply: {out2}",
+                c.name
             );
-            let check = regtrust(&[
-                "apply",
-                "--spec",
-                spec.to_str().unwrap(),
-                "--root",
-                root.to_str().unwrap(),
-                "--containerd",
-                version,
-                "--check",
-            ]);
-            assert_eq!(check.status.code(), Some(0), "{case}: --check after apply");
-            if case.contains("recipe") {
-                let patched = fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
+            let check = regtrust(&[&apply[..], &["--check"]].concat());
+            assert_eq!(
+                check.status.code(),
+                Some(0),
+                "{}: --check after apply",
+                c.name
+            );
+            let patched = fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
+            for gone in [
+                "insecure_skip_verify",
+                "legacy.corp.example",
+                "/etc/docker/certs.d",
+            ] {
                 assert!(
-                    !patched.contains("insecure_skip_verify"),
-                    "{case}: recipe left in place:\n{patched}"
+                    !patched.contains(gone),
+                    "{}: `{gone}` left in config.toml:\n{patched}",
+                    c.name
                 );
             }
-
-            let ctrd = Containerd::start(&bin, &root, &hosts, &work.join(&case).join("state"));
-            for image in [
-                "my.private.registry:5000/demo/hello:latest",
-                "upstream.corp.example:5000/demo/mirrored:1",
-            ] {
-                if let Err(e) = ctrd.cri_pull(image) {
-                    failures.push(format!(
-                        "{version} {case}: pull {image} failed: {e}\n{}",
-                        ctrd.log_tail()
-                    ));
-                }
-            }
+        } else if c.hosts_only {
+            let out = root.join("etc/containerd/certs.d");
+            let r = regtrust(&[
+                "render",
+                "--spec",
+                spec,
+                "--target",
+                "hosts",
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert!(r.status.success());
         }
-        // Negative controls: the seed as shipped, and the seed with the popular recipe.
-        for (case, config) in [
-            (format!("{name}-unpatched"), seed.clone()),
-            (format!("{name}+recipe"), with_recipe(seed)),
-        ] {
-            let root = work.join(&case).join("root");
-            seed_root(&root, &config);
-            fs::create_dir_all(root.join("etc/containerd/certs.d")).unwrap();
-            let ctrd = Containerd::start(&bin, &root, &hosts, &work.join(&case).join("state"));
-            match ctrd.cri_pull("my.private.registry:5000/demo/hello:latest") {
-                Ok(r) => failures.push(format!("{version} {case}: negative control pulled {r}")),
-                Err(e) if e.contains(HTTP_ERROR) => {}
-                Err(e) => failures.push(format!(
-                    "{version} {case}: expected `{HTTP_ERROR}`, got: {e}"
-                )),
+
+        let ctrd = Containerd::start(&bin, &root, &hosts, &dir.join("state"));
+        for (image, expect) in &c.pulls {
+            let got = ctrd.cri_pull(image);
+            let ok = match (expect, &got) {
+                (Expect::Pulls, Ok(_)) => true,
+                (Expect::HttpError, Err(e)) => e.contains(HTTP_ERROR),
+                _ => false,
+            };
+            if !ok {
+                failures.push(format!(
+                    "containerd {version}, {}: pull {image}: expected {expect:?}, got {got:?}\n{}",
+                    c.name,
+                    ctrd.log_tail()
+                ));
             }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-fn seed_root(root: &Path, config: &str) {
-    fs::create_dir_all(root.join("etc/containerd")).unwrap();
-    fs::write(root.join("etc/containerd/config.toml"), config).unwrap();
-}
-
-/// The popular recipe, in the registry table of the config's own layout.
-fn with_recipe(seed: &str) -> String {
-    let plugin = if seed.lines().any(|l| l.trim() == "version = 3") {
+/// The registry table's plugin for the config's own layout.
+fn plugin(config: &str) -> &'static str {
+    if config.lines().any(|l| l.trim() == "version = 3") {
         "io.containerd.cri.v1.images"
     } else {
         "io.containerd.grpc.v1.cri"
-    };
+    }
+}
+
+fn append_table(config: &str, table: &str, body: &str) -> String {
     format!(
-        "{seed}\n[plugins.\"{plugin}\".registry.configs.\"my.private.registry:5000\".tls]\n  insecure_skip_verify = true\n\
-         [plugins.\"{plugin}\".registry.configs.\"my.private.registry:5000\".http]\n  skip_verify = true\n"
+        "{config}\n[plugins.\"{}\".{table}]\n  {body}\n",
+        plugin(config)
+    )
+}
+
+/// The popular recipe, in the registry table of the config's own layout.
+fn with_recipe(config: &str) -> String {
+    let c = append_table(
+        config,
+        "registry.configs.\"my.private.registry:5000\".tls",
+        "insecure_skip_verify = true",
+    );
+    append_table(
+        &c,
+        "registry.configs.\"my.private.registry:5000\".http",
+        "skip_verify = true",
+    )
+}
+
+/// A vendor-style `:`-separated config_path (a config without a registry table).
+fn with_list(config: &str) -> String {
+    append_table(
+        config,
+        "registry",
+        "config_path = \"/etc/containerd/certs.d:/etc/docker/certs.d\"",
     )
 }
 

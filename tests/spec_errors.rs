@@ -255,3 +255,96 @@ fn a_valid_spec_passes() {
     );
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn bad_endpoint_urls() {
+    rejects(
+        "registries:\n  - host: docker.io\n    endpoints:\n      - url: cache.corp.example:5000\n",
+        "spec.yaml:4:14: error[bad-url]:",
+        "has no scheme",
+    );
+    rejects(
+        "registries:\n  - host: docker.io\n    endpoints:\n      - url: http://user:pw@cache.corp.example\n",
+        "spec.yaml:4:14: error[bad-url]:",
+        "credentials in the URL",
+    );
+}
+
+#[test]
+fn http_together_with_server() {
+    rejects(
+        "registries:\n  - host: a.example\n    http: true\n    server: http://b.example\n",
+        "spec.yaml:4:13: error[http-with-server]:",
+        "write the upstream URL once",
+    );
+}
+
+#[test]
+fn default_host_restrictions() {
+    rejects(
+        "registries:\n  - host: \"*\"\n    http: true\n",
+        "spec.yaml:3:11: error[default-host-http]:",
+        "cannot take `http: true`",
+    );
+    rejects(
+        "registries:\n  - host: \"*\"\n    server: https://m.example\n    endpoints:\n      - url: http://c.example\n",
+        "spec.yaml:3:13: error[default-host-server]:",
+        "stands for every registry",
+    );
+    rejects(
+        "registries:\n  - host: \"*\"\n    skip_verify: true\n",
+        "spec.yaml:2:11: error[default-host-needs-endpoints]:",
+        "needs at least one endpoint",
+    );
+}
+
+#[test]
+fn duplicate_capability() {
+    rejects(
+        "registries:\n  - host: a.example\n    capabilities: [pull, pull]\n",
+        "spec.yaml:3:26: error[duplicate-capability]:",
+        "`pull` is listed twice",
+    );
+}
+
+#[test]
+fn tls_settings_on_an_http_endpoint() {
+    rejects(
+        "registries:\n  - host: docker.io\n    endpoints:\n      - url: http://c.example\n        ca: /etc/pki/ca.pem\n",
+        "spec.yaml:5:13: error[tls-on-http]:",
+        "make containerd try HTTPS first",
+    );
+}
+
+#[test]
+fn client_certificates() {
+    rejects(
+        "registries:\n  - host: a.example\n    client:\n      key: /k\n",
+        "spec.yaml:4:7: error[bad-client]:",
+        "exactly one of `cert`",
+    );
+    rejects(
+        "registries:\n  - host: a.example\n    client:\n      cert: c.pem\n",
+        "spec.yaml:4:7: error[relative-client-path]:",
+        "`c.pem` is not absolute",
+    );
+    rejects(
+        "registries:\n  - host: a.example\n    client:\n      cert_pem: nope\n",
+        "spec.yaml:4:7: error[bad-client-pem]:",
+        "no `-----BEGIN` block",
+    );
+}
+
+#[test]
+fn header_names_and_values() {
+    rejects(
+        "registries:\n  - host: a.example\n    headers:\n      \"X Bad\": v\n",
+        "spec.yaml:4:7: error[bad-header-name]:",
+        "`X Bad` is not a valid HTTP token",
+    );
+    rejects(
+        "registries:\n  - host: a.example\n    headers:\n      X-Ok: \"a\\nb\"\n",
+        "spec.yaml:4:7: error[bad-header-value]:",
+        "line break",
+    );
+}
