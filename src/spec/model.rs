@@ -23,6 +23,10 @@ pub struct RawContainerd {
 }
 
 /// One registry: the host as written in image references, how to reach it, and its mirrors.
+///
+/// The per-host settings (capabilities … dial_timeout) repeat those of [`RawEndpoint`] on
+/// purpose: `#[serde(flatten)]` would lose the source positions (`Spanned`) that every
+/// validation error needs. Validation reads both through one `Settings` struct.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRegistry {
