@@ -9,12 +9,30 @@ const TEMPLATES: &[(&str, &str)] = &[
         "config-fragment",
         include_str!("../templates/config-fragment.j2"),
     ),
+    (
+        "cloud-config",
+        include_str!("../templates/cloud-config.yaml.j2"),
+    ),
+    (
+        "patch-config.sh",
+        include_str!("../templates/patch-config.sh.j2"),
+    ),
 ];
+
+/// Quotes a value for POSIX sh: the one quoting function every value entering shell goes through.
+pub fn shell_quote(s: &str) -> String {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"/._-:=+@%,".contains(&b);
+    if !s.is_empty() && s.bytes().all(plain) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        env.add_filter("shell", |s: String| shell_quote(&s));
         for (n, src) in TEMPLATES {
             env.add_template(n, src).expect("shipped template parses");
         }
@@ -33,6 +51,17 @@ pub fn render(name: &str, ctx: Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(
+            shell_quote("/etc/containerd/certs.d"),
+            "/etc/containerd/certs.d"
+        );
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's $x"), "'it'\\''s $x'");
+        assert_eq!(shell_quote(""), "''");
+    }
 
     #[test]
     fn every_line_of_a_header_is_a_toml_comment() {

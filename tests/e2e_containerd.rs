@@ -7,21 +7,9 @@ use std::fs;
 
 use support::*;
 
-const HTTP_ERROR: &str = "server gave HTTP response to HTTPS client";
-const PRIVATE: &str = "my.private.registry:5000/demo/hello:latest";
-/// Named after a host where nothing listens: only the mirror (cache.corp.example) can serve it.
-const MIRRORED: &str = "upstream.corp.example:5000/demo/mirrored:1";
-/// Named after a host only a legacy `registry.mirrors` entry knows about.
-const LEGACY: &str = "legacy.corp.example:5000/demo/mirrored:1";
-
-const SPEC: &str = "registries:
-  - host: my.private.registry:5000
-    http: true
-  - host: upstream.corp.example:5000
-    fallback: false
-    endpoints:
-      - url: http://cache.corp.example:5000
-";
+const PRIVATE: &str = PRIVATE_IMAGE;
+const MIRRORED: &str = MIRRORED_IMAGE;
+const LEGACY: &str = LEGACY_IMAGE;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Expect {
@@ -121,30 +109,9 @@ fn cases(version: &str) -> Vec<Case> {
 
 /// The scenario for one containerd version; each version gets its own loopback addresses.
 fn e2e(version: &str, ip_base: u8) {
-    require_e2e_prerequisites();
-    let work = work_dir(&format!("containerd-{version}"));
-    let private_ip = format!("127.0.0.{ip_base}");
-    let cache_ip = format!("127.0.0.{}", ip_base + 1);
-    let nothing_ip = format!("127.0.0.{}", ip_base + 2);
-
-    let private = Registry::start(&work.join("registry-private"), &private_ip);
-    let cache = Registry::start(&work.join("registry-cache"), &cache_ip);
-    let image = make_image(&work, &format!("hello from containerd {version}"));
-    private.push(&image, "demo/hello:latest");
-    cache.push(&image, "demo/mirrored:1");
-
-    let hosts = work.join("hosts");
-    fs::write(
-        &hosts,
-        format!(
-            "127.0.0.1 localhost\n{private_ip} my.private.registry\n{cache_ip} cache.corp.example\n\
-             {nothing_ip} upstream.corp.example legacy.corp.example\n"
-        ),
-    )
-    .unwrap();
-    let spec = work.join("spec.yaml");
-    fs::write(&spec, SPEC).unwrap();
-    let spec = spec.to_str().unwrap();
+    let fx = Fixture::new(&format!("containerd-{version}"), ip_base);
+    let (work, hosts) = (&fx.work, &fx.hosts);
+    let spec = fx.spec.to_str().unwrap();
     let bin = containerd_bin(version);
     let mut failures = Vec::new();
 
@@ -222,7 +189,7 @@ fn e2e(version: &str, ip_base: u8) {
             assert!(r.status.success());
         }
 
-        let ctrd = Containerd::start(&bin, &root, &hosts, &dir.join("state"));
+        let ctrd = Containerd::start(&bin, &root, hosts, &dir.join("state"));
         for (image, expect) in &c.pulls {
             let got = ctrd.cri_pull(image);
             let ok = match (expect, &got) {

@@ -51,6 +51,17 @@ pub enum Target {
     Hosts,
     /// The config.toml fragment for the containerd version
     ContainerdConfig,
+    /// cloud-init `#cloud-config` user-data (write_files + runcmd)
+    CloudInit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Encoding {
+    /// File contents as YAML text
+    Plain,
+    /// File contents gzipped and base64-encoded (cloud-init `encoding: gz+b64`)
+    #[value(name = "gz+b64")]
+    GzB64,
 }
 
 #[derive(Args, Debug)]
@@ -59,9 +70,18 @@ pub struct RenderArgs {
     pub spec: SpecArgs,
     #[arg(long, short = 't', value_enum)]
     pub target: Target,
-    /// Output directory (required for --target hosts)
-    #[arg(long, short = 'o', value_name = "DIR")]
+    /// Output directory (required for --target hosts); a file for the other targets
+    #[arg(long, short = 'o', value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// cloud-init: the image already sets config_path; write hosts files only, no restart
+    #[arg(long)]
+    pub hosts_only: bool,
+    /// cloud-init: how file contents are encoded
+    #[arg(long, value_enum, default_value = "plain")]
+    pub encoding: Encoding,
+    /// cloud-init: wrap the document in a MIME multipart message (text/cloud-config part)
+    #[arg(long)]
+    pub mime: bool,
 }
 
 #[derive(Args, Debug)]

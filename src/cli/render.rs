@@ -1,9 +1,9 @@
 //! `regtrust render`: one output of the plan, to stdout or a directory.
 use std::path::Path;
 
-use super::args::{RenderArgs, Target};
+use super::args::{Encoding, RenderArgs, Target};
 use super::{exit, load};
-use crate::emit::config_fragment;
+use crate::emit::{cloud_init, config_fragment};
 use crate::fs::Transaction;
 use crate::plan::Plan;
 use crate::spec::DEFAULT_CONFIG_PATH;
@@ -38,7 +38,7 @@ pub fn run(a: &RenderArgs) -> u8 {
                 }
             }
         }
-        Target::ContainerdConfig => {
+        Target::ContainerdConfig | Target::CloudInit => {
             let Some(v) = version else {
                 eprintln!(
                     "error: the config.toml layout depends on the containerd version: pass \
@@ -46,7 +46,18 @@ pub fn run(a: &RenderArgs) -> u8 {
                 );
                 return exit::INVALID;
             };
-            let text = config_fragment::render(v, &plan.config_path);
+            let text = if a.target == Target::CloudInit {
+                let opts = cloud_init::Options {
+                    hosts_only: a.hosts_only,
+                    gzip: a.encoding == Encoding::GzB64,
+                    mime: a.mime,
+                };
+                let text = cloud_init::render(&plan, v, opts);
+                report_size(text.len(), a.encoding);
+                text
+            } else {
+                config_fragment::render(v, &plan.config_path)
+            };
             match &a.out {
                 Some(path) => write_one(path, &text),
                 None => {
@@ -84,5 +95,19 @@ fn write_one(path: &Path, text: &str) -> u8 {
             eprintln!("error: {e}");
             exit::FAILED
         }
+    }
+}
+
+fn report_size(bytes: usize, encoding: Encoding) {
+    eprintln!("user-data: {bytes} bytes");
+    if bytes > cloud_init::EC2_USER_DATA_LIMIT {
+        let hint = if encoding == Encoding::Plain {
+            "; try --encoding gz+b64"
+        } else {
+            ""
+        };
+        eprintln!(
+            "warning: above EC2's 16384-byte user-data limit{hint} (or gzip the whole document)"
+        );
     }
 }

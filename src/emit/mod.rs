@@ -1,4 +1,6 @@
 //! Serialisations of the plan. Emitters never touch the disk.
+pub mod cloud_init;
 pub mod config_fragment;
 pub mod config_patch;
 pub mod hosts_toml;
+pub mod patch_script;

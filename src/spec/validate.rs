@@ -104,6 +104,12 @@ pub fn check_config_path(p: &str) -> Result<(), String> {
              containerd 2.1+ CRI pulls do not split the list and silently fall back to HTTPS"
         ));
     }
+    if p.contains(['"', '\\', '\'']) || p.chars().any(char::is_control) {
+        return Err(format!(
+            "`{p}` contains a quote, a backslash or a control character: expected a plain \
+             absolute path"
+        ));
+    }
     if !p.starts_with('/') {
         return Err(format!(
             "`{p}` is not an absolute path: expected e.g. /etc/containerd/certs.d"

@@ -273,3 +273,104 @@ pub fn tail(path: &Path) -> String {
 pub fn regtrust(args: &[&str]) -> Output {
     run(Command::new(regtrust_bin()).args(args))
 }
+
+/// Runs cloud-init's own `write_files` and `runcmd` modules on `userdata` inside a private mount
+/// namespace where `<root>/etc/containerd` is /etc/containerd and `<root>/usr/local/sbin` is
+/// /usr/local/sbin, then runs the runcmd script cloud-init wrote. Returns the combined output.
+pub fn run_cloud_init(userdata: &Path, root: &Path) -> Output {
+    for d in ["etc/containerd", "usr/local/sbin"] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    const SCRIPT: &str = r#"set -e
+mount --bind "$E2E_ROOT/etc/containerd" /etc/containerd
+mount --bind "$E2E_ROOT/usr/local/sbin" /usr/local/sbin
+mount -t tmpfs regtrust-e2e /var/lib
+mount -t tmpfs regtrust-e2e /run
+mkdir -p /var/lib/cloud
+cloud-init --file "$E2E_USERDATA" single --name write_files --frequency always
+cloud-init --file "$E2E_USERDATA" single --name runcmd --frequency always
+for s in /var/lib/cloud/instances/*/scripts/runcmd; do
+  [ -e "$s" ] || continue
+  echo "running $s"
+  sh "$s"
+done
+"#;
+    run(Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", SCRIPT])
+        .env("E2E_ROOT", root)
+        .env("E2E_USERDATA", userdata))
+}
+
+/// What cloud-init would write for this user-data, read with PyYAML (tests/e2e/userdata_files.py).
+pub fn userdata_files(userdata: &Path) -> serde_json::Value {
+    let out = run(Command::new(PYTHON)
+        .arg(manifest_dir().join("tests/e2e/userdata_files.py"))
+        .arg(userdata));
+    assert!(
+        out.status.success(),
+        "userdata_files.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub const PRIVATE_IMAGE: &str = "my.private.registry:5000/demo/hello:latest";
+/// Named after a host where nothing listens: only the mirror (cache.corp.example) can serve it.
+pub const MIRRORED_IMAGE: &str = "upstream.corp.example:5000/demo/mirrored:1";
+/// Named after a host only a legacy `registry.mirrors` entry knows about.
+pub const LEGACY_IMAGE: &str = "legacy.corp.example:5000/demo/mirrored:1";
+pub const HTTP_ERROR: &str = "server gave HTTP response to HTTPS client";
+
+/// The spec the end-to-end tests apply: the plain-HTTP registry, and a mirror-only registry.
+pub const E2E_SPEC: &str = "registries:
+  - host: my.private.registry:5000
+    http: true
+  - host: upstream.corp.example:5000
+    fallback: false
+    endpoints:
+      - url: http://cache.corp.example:5000
+";
+
+/// Two plain-HTTP registries on loopback with a test image each, and the /etc/hosts file that
+/// names them: my.private.registry (ip_base), cache.corp.example (ip_base+1), and
+/// upstream/legacy.corp.example (ip_base+2, where nothing listens).
+pub struct Fixture {
+    pub work: PathBuf,
+    pub hosts: PathBuf,
+    pub spec: PathBuf,
+    _private: Registry,
+    _cache: Registry,
+}
+
+impl Fixture {
+    pub fn new(name: &str, ip_base: u8) -> Fixture {
+        require_e2e_prerequisites();
+        let work = work_dir(name);
+        let ip = |n: u8| format!("127.0.0.{}", ip_base + n);
+        let private = Registry::start(&work.join("registry-private"), &ip(0));
+        let cache = Registry::start(&work.join("registry-cache"), &ip(1));
+        let image = make_image(&work, &format!("hello from {name}"));
+        private.push(&image, "demo/hello:latest");
+        cache.push(&image, "demo/mirrored:1");
+        let hosts = work.join("hosts");
+        fs::write(
+            &hosts,
+            format!(
+                "127.0.0.1 localhost\n{} my.private.registry\n{} cache.corp.example\n{} upstream.corp.example legacy.corp.example\n",
+                ip(0),
+                ip(1),
+                ip(2)
+            ),
+        )
+        .unwrap();
+        let spec = work.join("spec.yaml");
+        fs::write(&spec, E2E_SPEC).unwrap();
+        Fixture {
+            work,
+            hosts,
+            spec,
+            _private: private,
+            _cache: cache,
+        }
+    }
+}

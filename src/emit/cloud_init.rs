@@ -1,0 +1,180 @@
+//! cloud-init `#cloud-config` user-data: `write_files` for every planned file, and (unless the
+//! image already has config_path) the sh config patch run from `runcmd`. Data is serialised by a
+//! YAML serializer (quoted permissions, literal block contents); layout comes from a template.
+use std::io::Write as _;
+
+use base64::Engine as _;
+use serde::Serialize;
+use serde_saphyr::{DoubleQuoted, LitString, SingleQuoted};
+
+use crate::containerd::Version;
+use crate::emit::patch_script;
+use crate::plan::{FileKind, Plan};
+
+/// Where the config patch script is written on the node.
+pub const PATCH_SCRIPT_PATH: &str = "/usr/local/sbin/regtrust-containerd-config";
+
+/// EC2's user-data limit.
+pub const EC2_USER_DATA_LIMIT: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The image already sets config_path: write hosts files only, no runcmd, no restart.
+    pub hosts_only: bool,
+    /// Encode every file as `gz+b64`.
+    pub gzip: bool,
+    /// Wrap the document in a MIME multipart message (`text/cloud-config` part).
+    pub mime: bool,
+}
+
+#[derive(Serialize)]
+struct Document {
+    merge_how: Vec<Merge>,
+    write_files: Vec<WriteFile>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    runcmd: Vec<Vec<DoubleQuoted<String>>>,
+}
+
+#[derive(Serialize)]
+struct Merge {
+    name: &'static str,
+    settings: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct WriteFile {
+    path: DoubleQuoted<String>,
+    owner: DoubleQuoted<&'static str>,
+    permissions: SingleQuoted<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoding: Option<&'static str>,
+    content: Content,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Content {
+    Literal(LitString),
+    Quoted(DoubleQuoted<String>),
+}
+
+/// Literal block style when the text survives it unchanged, double quotes otherwise.
+fn content(text: &str) -> Content {
+    let block_safe = text.ends_with('\n')
+        && !text.starts_with([' ', '\t', '\n'])
+        && !text.contains('\r')
+        && text.lines().all(|l| !l.ends_with([' ', '\t']))
+        && text
+            .chars()
+            .all(|c| c == '\n' || c == '\t' || !c.is_control());
+    if block_safe {
+        Content::Literal(LitString(text.to_string()))
+    } else {
+        Content::Quoted(DoubleQuoted(text.to_string()))
+    }
+}
+
+fn gzip_base64(text: &str) -> String {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(text.as_bytes()).expect("writing to memory");
+    let bytes = gz.finish().expect("writing to memory");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn write_file(path: &str, mode: u32, text: &str, gzip: bool) -> WriteFile {
+    WriteFile {
+        path: DoubleQuoted(path.to_string()),
+        owner: DoubleQuoted("root:root"),
+        permissions: SingleQuoted(format!("{mode:04o}")),
+        encoding: gzip.then_some("gz+b64"),
+        content: if gzip {
+            Content::Quoted(DoubleQuoted(gzip_base64(text)))
+        } else {
+            content(text)
+        },
+    }
+}
+
+/// The `#cloud-config` document (or its MIME multipart wrapping).
+pub fn render(plan: &Plan, containerd: Version, opts: Options) -> String {
+    let mut files: Vec<WriteFile> = plan
+        .files
+        .iter()
+        .map(|f| write_file(&f.path, f.mode, &f.content, opts.gzip))
+        .collect();
+    let mut runcmd = Vec::new();
+    if !opts.hosts_only {
+        let script = patch_script::render(containerd, &plan.config_path);
+        files.push(write_file(PATCH_SCRIPT_PATH, 0o755, &script, opts.gzip));
+        runcmd.push(vec![DoubleQuoted(PATCH_SCRIPT_PATH.to_string())]);
+    }
+    let doc = Document {
+        merge_how: vec![
+            Merge {
+                name: "list",
+                settings: vec!["append"],
+            },
+            Merge {
+                name: "dict",
+                settings: vec!["no_replace", "recurse_list"],
+            },
+        ],
+        write_files: files,
+        runcmd,
+    };
+    let body = serde_saphyr::to_string(&doc).expect("serialising plain data cannot fail");
+    let registries = plan.hosts.len();
+    let keys = plan
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::PrivateKey)
+        .count();
+    let summary = format!(
+        "{registries} registr{} under {}{}",
+        if registries == 1 { "y" } else { "ies" },
+        plan.config_path,
+        if keys > 0 {
+            format!(", {keys} private key(s) (mode 0600)")
+        } else {
+            String::new()
+        }
+    );
+    let mut text = crate::templates::render(
+        "cloud-config",
+        minijinja::context! {
+            version => containerd.to_string(),
+            summary,
+            patch => !opts.hosts_only,
+            config_path => plan.config_path.as_str(),
+            body => body.trim_end(),
+        },
+    );
+    text.push('\n');
+    if opts.mime { mime(&text) } else { text }
+}
+
+/// A MIME multipart message with one `text/cloud-config` part, as `cloud-init devel make-mime`
+/// and Terraform's cloudinit provider produce.
+pub fn mime(cloud_config: &str) -> String {
+    let mut boundary = String::from("==regtrust-boundary==");
+    while cloud_config.contains(&boundary) {
+        boundary.insert(2, '=');
+    }
+    let (encoding, body) = if cloud_config.is_ascii() {
+        ("7bit", cloud_config.to_string())
+    } else {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cloud_config);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|c| std::str::from_utf8(c).unwrap_or(""))
+            .collect();
+        ("base64", lines.join("\n") + "\n")
+    };
+    format!(
+        "Content-Type: multipart/mixed; boundary=\"{boundary}\"\nMIME-Version: 1.0\n\n\
+         --{boundary}\nContent-Type: text/cloud-config; charset=\"utf-8\"\nMIME-Version: 1.0\n\
+         Content-Transfer-Encoding: {encoding}\nContent-Disposition: attachment; filename=\"regtrust.yaml\"\n\n\
+         {body}\n--{boundary}--\n"
+    )
+}
