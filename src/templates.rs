@@ -14,6 +14,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/cloud-config.yaml.j2"),
     ),
     (
+        "patch-config-body.sh",
+        include_str!("../templates/patch-config-body.sh.j2"),
+    ),
+    ("installer.sh", include_str!("../templates/installer.sh.j2")),
+    (
         "patch-config.sh",
         include_str!("../templates/patch-config.sh.j2"),
     ),

@@ -53,6 +53,8 @@ pub enum Target {
     ContainerdConfig,
     /// cloud-init `#cloud-config` user-data (write_files + runcmd)
     CloudInit,
+    /// A self-contained POSIX sh installer (no regtrust binary needed on the target)
+    Script,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -3,7 +3,7 @@ use std::path::Path;
 
 use super::args::{Encoding, RenderArgs, Target};
 use super::{exit, load};
-use crate::emit::{cloud_init, config_fragment};
+use crate::emit::{cloud_init, config_fragment, installer};
 use crate::fs::Transaction;
 use crate::plan::Plan;
 use crate::spec::DEFAULT_CONFIG_PATH;
@@ -38,7 +38,7 @@ pub fn run(a: &RenderArgs) -> u8 {
                 }
             }
         }
-        Target::ContainerdConfig | Target::CloudInit => {
+        Target::ContainerdConfig | Target::CloudInit | Target::Script => {
             let Some(v) = version else {
                 eprintln!(
                     "error: the config.toml layout depends on the containerd version: pass \
@@ -55,6 +55,8 @@ pub fn run(a: &RenderArgs) -> u8 {
                 let text = cloud_init::render(&plan, v, opts);
                 report_size(text.len(), a.encoding);
                 text
+            } else if a.target == Target::Script {
+                installer::render(&plan, v)
             } else {
                 config_fragment::render(v, &plan.config_path)
             };
