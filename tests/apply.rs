@@ -243,7 +243,7 @@ fn check_and_dry_run_write_nothing() {
     assert!(dry.status.success());
     let out = stdout(&dry);
     assert!(
-        out.contains("+config_path = \"/etc/containerd/certs.d\""),
+        out.contains("+  config_path = \"/etc/containerd/certs.d\""),
         "{out}"
     );
     assert!(

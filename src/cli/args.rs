@@ -43,6 +43,14 @@ pub enum Command {
         regtrust apply --spec registries.yaml --check   # exit 1 when the node drifted"
     )]
     Apply(ApplyArgs),
+    /// Terraform `external` data source: a JSON query on stdin, a flat JSON object on stdout
+    #[command(
+        after_help = "Example (Terraform):\n  data \"external\" \"regtrust\" {\n    \
+        program = [\"regtrust\", \"terraform-external\"]\n    \
+        query   = { spec = file(\"registries.yaml\"), containerd = \"1.7\" }\n  }\n  \
+        # data.external.regtrust.result.user_data, .user_data_base64gzip, .hosts_json, .script"
+    )]
+    TerraformExternal,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -55,6 +63,16 @@ pub enum Target {
     CloudInit,
     /// A self-contained POSIX sh installer (no regtrust binary needed on the target)
     Script,
+    /// The plan as JSON (files with path, mode, content; actions), for Terraform's jsondecode()
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Escape {
+    /// The text as it is
+    None,
+    /// A Terraform templatefile() template: `${` → `$${`, `%{` → `%%{`
+    Terraform,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -84,6 +102,12 @@ pub struct RenderArgs {
     /// cloud-init: wrap the document in a MIME multipart message (text/cloud-config part)
     #[arg(long)]
     pub mime: bool,
+    /// Escape the text output for a templating language
+    #[arg(long, value_enum, default_value = "none")]
+    pub escape: Escape,
+    /// With --escape terraform: NAME=VALUE, every VALUE in the output becomes ${NAME}
+    #[arg(long = "template-var", value_name = "NAME=VALUE", requires = "escape")]
+    pub template_vars: Vec<String>,
 }
 
 #[derive(Args, Debug)]

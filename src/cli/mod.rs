@@ -3,6 +3,7 @@ pub mod apply;
 pub mod args;
 pub mod check;
 pub mod render;
+pub mod terraform_external;
 
 use crate::containerd::Version;
 use crate::diag::Diagnostics;
@@ -24,6 +25,7 @@ pub fn run(cli: args::Cli) -> u8 {
         args::Command::Check(a) => check::run(&a),
         args::Command::Render(a) => render::run(&a),
         args::Command::Apply(a) => apply::run(&a),
+        args::Command::TerraformExternal => terraform_external::run(),
     }
 }
 

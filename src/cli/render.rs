@@ -1,9 +1,10 @@
-//! `regtrust render`: one output of the plan, to stdout or a directory.
+//! `regtrust render`: one output of the plan, to stdout, a file, or (hosts) a directory.
 use std::path::Path;
 
-use super::args::{Encoding, RenderArgs, Target};
+use super::args::{Encoding, Escape, RenderArgs, Target};
 use super::{exit, load};
-use crate::emit::{cloud_init, config_fragment, installer};
+use crate::containerd::Version;
+use crate::emit::{cloud_init, config_fragment, installer, terraform};
 use crate::fs::Transaction;
 use crate::plan::Plan;
 use crate::spec::DEFAULT_CONFIG_PATH;
@@ -17,58 +18,89 @@ pub fn run(a: &RenderArgs) -> u8 {
     let version = cli_version.or(spec.containerd);
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
     let plan = Plan::build(spec, &[], config_path, version);
-    match a.target {
-        Target::Hosts => {
-            let Some(out) = &a.out else {
-                eprintln!("error: --target hosts writes a directory tree: pass --out DIR");
-                return exit::INVALID;
-            };
-            match write_tree(&plan, out) {
-                Ok(n) => {
-                    eprintln!(
-                        "wrote {n} files under {} (config_path on the node: {})",
-                        out.display(),
-                        plan.config_path
-                    );
-                    exit::OK
-                }
-                Err(e) => {
-                    eprintln!("error: {e}; nothing was written");
-                    exit::FAILED
+    if a.target == Target::Hosts {
+        if a.escape != Escape::None {
+            eprintln!("error: --escape applies to text outputs, not to --target hosts");
+            return exit::INVALID;
+        }
+        let Some(out) = &a.out else {
+            eprintln!("error: --target hosts writes a directory tree: pass --out DIR");
+            return exit::INVALID;
+        };
+        return match write_tree(&plan, out) {
+            Ok(n) => {
+                eprintln!(
+                    "wrote {n} files under {} (config_path on the node: {})",
+                    out.display(),
+                    plan.config_path
+                );
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}; nothing was written");
+                exit::FAILED
+            }
+        };
+    }
+    let text = match text_output(a, &plan, version) {
+        Ok(t) => t,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return exit::INVALID;
+        }
+    };
+    let text = match a.escape {
+        Escape::None => text,
+        Escape::Terraform => {
+            let vars: Result<Vec<(String, String)>, String> = a
+                .template_vars
+                .iter()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .ok_or_else(|| format!("--template-var `{kv}`: expected NAME=VALUE"))
+                })
+                .collect();
+            match vars.and_then(|v| terraform::templatize(&terraform::escape(&text), &v)) {
+                Ok(t) => t,
+                Err(msg) => {
+                    eprintln!("error: {msg}");
+                    return exit::INVALID;
                 }
             }
         }
-        Target::ContainerdConfig | Target::CloudInit | Target::Script => {
-            let Some(v) = version else {
-                eprintln!(
-                    "error: the config.toml layout depends on the containerd version: pass \
-                    --containerd (1.6 … 2.3) or set containerd.version in the spec"
-                );
-                return exit::INVALID;
-            };
-            let text = if a.target == Target::CloudInit {
-                let opts = cloud_init::Options {
-                    hosts_only: a.hosts_only,
-                    gzip: a.encoding == Encoding::GzB64,
-                    mime: a.mime,
-                };
-                let text = cloud_init::render(&plan, v, opts);
-                report_size(text.len(), a.encoding);
-                text
-            } else if a.target == Target::Script {
-                installer::render(&plan, v)
-            } else {
-                config_fragment::render(v, &plan.config_path)
-            };
-            match &a.out {
-                Some(path) => write_one(path, &text),
-                None => {
-                    print!("{text}");
-                    exit::OK
-                }
-            }
+    };
+    match &a.out {
+        Some(path) => write_one(path, &text),
+        None => {
+            print!("{text}");
+            exit::OK
         }
     }
+}
+
+fn text_output(a: &RenderArgs, plan: &Plan, version: Option<Version>) -> Result<String, String> {
+    if a.target == Target::Json {
+        return Ok(terraform::plan_json(plan));
+    }
+    let v = version.ok_or(
+        "the config.toml layout depends on the containerd version: pass --containerd \
+         (1.6 … 2.3) or set containerd.version in the spec",
+    )?;
+    Ok(match a.target {
+        Target::CloudInit => {
+            let opts = cloud_init::Options {
+                hosts_only: a.hosts_only,
+                gzip: a.encoding == Encoding::GzB64,
+                mime: a.mime,
+            };
+            let text = cloud_init::render(plan, v, opts);
+            report_size(text.len(), a.encoding);
+            text
+        }
+        Target::Script => installer::render(plan, v),
+        _ => config_fragment::render(v, &plan.config_path),
+    })
 }
 
 /// Writes the plan's files with paths relative to config_path, under `out`.

@@ -220,6 +220,10 @@ fn set_config_path(registry: &mut dyn TableLike, path: &str) {
         }
         None => {
             registry.insert("config_path", toml_edit::value(path));
+            // Indented like containerd's own `config default` output.
+            if let Some(mut k) = registry.key_mut("config_path") {
+                k.leaf_decor_mut().set_prefix("  ");
+            }
         }
     }
 }

@@ -5,3 +5,4 @@ pub mod config_patch;
 pub mod hosts_toml;
 pub mod installer;
 pub mod patch_script;
+pub mod terraform;
