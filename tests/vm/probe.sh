@@ -1,0 +1,17 @@
+#!/bin/sh
+# Runs in the guest after cloud-final: pulls the test image through CRI and reports on the
+# serial console, then powers the VM off.
+report() { printf 'REGTRUST-PROBE: %s\n' "$*" > /dev/ttyS0; printf 'REGTRUST-PROBE: %s\n' "$*"; }
+sock=/run/containerd/containerd.sock
+i=0
+while [ ! -S "$sock" ] && [ "$i" -lt 120 ]; do sleep 1; i=$((i + 1)); done
+i=0
+until python3 -c 'import socket; socket.create_connection(("my.private.registry", 5000), 2)' 2>/dev/null || [ "$i" -ge 60 ]; do
+  sleep 1; i=$((i + 1))
+done
+report "config_path: $(grep -h config_path /etc/containerd/config.toml 2>/dev/null | tr -d ' ' | tr '\n' ' ')"
+report "hosts: $(ls /etc/containerd/certs.d 2>/dev/null | tr '\n' ' ')"
+out=$(python3 /usr/local/lib/regtrust-probe/cri_pull.py "$sock" my.private.registry:5000/demo/hello:latest 120 2>&1)
+report "$out"
+report "DONE"
+systemctl --no-block poweroff
