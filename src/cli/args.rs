@@ -51,6 +51,23 @@ pub enum Command {
         # data.external.regtrust.result.user_data, .user_data_base64gzip, .hosts_json, .script"
     )]
     TerraformExternal,
+    /// Print the JSON Schema of the registry spec (for editors and CI checks)
+    #[command(
+        after_help = "Example:\n  regtrust schema > regtrust-spec.schema.json\n  \
+        # then, first line of a spec: # yaml-language-server: $schema=regtrust-spec.schema.json"
+    )]
+    Schema,
+    /// Print shell completions
+    #[command(
+        after_help = "Example:\n  regtrust completions bash > /etc/bash_completion.d/regtrust"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    #[command(after_help = "Example:\n  regtrust man > regtrust.1 && man ./regtrust.1")]
+    Man,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -26,6 +26,25 @@ pub fn run(cli: args::Cli) -> u8 {
         args::Command::Render(a) => render::run(&a),
         args::Command::Apply(a) => apply::run(&a),
         args::Command::TerraformExternal => terraform_external::run(),
+        args::Command::Schema => {
+            print!("{}", crate::spec::model::json_schema());
+            exit::OK
+        }
+        args::Command::Completions { shell } => {
+            let mut cmd = <args::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "regtrust", &mut std::io::stdout());
+            exit::OK
+        }
+        args::Command::Man => {
+            let cmd = <args::Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => exit::OK,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit::FAILED
+                }
+            }
+        }
     }
 }
 

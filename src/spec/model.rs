@@ -1,24 +1,37 @@
 //! The spec as written (YAML or JSON), with source positions. Validation turns it into
-//! [`super::ValidSpec`]; nothing else reads these types.
+//! [`super::ValidSpec`]; nothing else reads these types. The doc comments here are also the
+//! descriptions in `regtrust schema` (JSON Schema).
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-#[derive(Debug, Deserialize)]
+/// A regtrust registry spec: the registries containerd nodes must trust.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSpec {
+    /// The containerd the nodes run (optional).
     #[serde(default)]
     pub containerd: Option<RawContainerd>,
+    /// The registries, each once.
+    #[schemars(with = "Vec<RawRegistry>")]
     pub registries: Spanned<Vec<Spanned<RawRegistry>>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawContainerd {
+    /// containerd release: 1.6, 1.7, 2.0, 2.1, 2.2 or 2.3, optionally with a patch level (1.6.20).
     #[serde(default)]
+    #[schemars(
+        with = "Option<String>",
+        regex(pattern = r"^v?(1\.[67]|2\.[0-3])(\.[0-9]+)?$")
+    )]
     pub version: Option<Spanned<String>>,
+    /// The one directory holding `<host>/hosts.toml` (default /etc/containerd/certs.d).
     #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = r"^/[^:]*$"))]
     pub config_path: Option<Spanned<String>>,
 }
 
@@ -27,77 +40,124 @@ pub struct RawContainerd {
 /// The per-host settings (capabilities … dial_timeout) repeat those of [`RawEndpoint`] on
 /// purpose: `#[serde(flatten)]` would lose the source positions (`Spanned`) that every
 /// validation error needs. Validation reads both through one `Settings` struct.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRegistry {
+    /// The registry as written in image references: name[:port], IPv4[:port], [IPv6][:port],
+    /// or "*" for every other registry (the `_default` directory). Never a URL.
+    #[schemars(with = "String")]
     pub host: Spanned<String>,
     /// The registry itself speaks plain HTTP.
     #[serde(default)]
+    #[schemars(with = "Option<bool>")]
     pub http: Option<Spanned<bool>>,
     /// Explicit upstream URL (default: `https://<host>`, `http://<host>` with `http: true`).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub server: Option<Spanned<String>>,
     /// `false`: never contact the upstream, only the endpoints.
     #[serde(default)]
+    #[schemars(with = "Option<bool>")]
     pub fallback: Option<Spanned<bool>>,
+    /// Mirrors, tried in order before the upstream.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<RawEndpoint>>")]
     pub endpoints: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
+    /// What the upstream may be used for (default: pull, resolve, push).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<CapabilityName>>")]
     pub capabilities: Option<Spanned<Vec<Spanned<String>>>>,
+    /// CA certificate file(s) on the node, absolute paths.
     #[serde(default)]
+    #[schemars(with = "Option<OneOrMany>")]
     pub ca: Option<Spanned<OneOrMany>>,
+    /// An inline PEM CA certificate, written next to hosts.toml.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub ca_pem: Option<Spanned<String>>,
+    /// A TLS client certificate.
     #[serde(default)]
+    #[schemars(with = "Option<RawClient>")]
     pub client: Option<Spanned<RawClient>>,
+    /// Skip certificate verification (HTTPS only).
     #[serde(default)]
+    #[schemars(with = "Option<bool>")]
     pub skip_verify: Option<Spanned<bool>>,
+    /// HTTP headers sent with every request: a value or a list of values.
     #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, OneOrMany>>")]
     pub headers: Option<Spanned<BTreeMap<String, OneOrMany>>>,
+    /// The URL path is the full API path (no `/v2` appended).
     #[serde(default)]
+    #[schemars(with = "Option<bool>")]
     pub override_path: Option<Spanned<bool>>,
+    /// Connection timeout, a Go duration such as 5s (containerd 2.0.7+).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub dial_timeout: Option<Spanned<String>>,
 }
 
 /// A mirror or alternative endpoint, tried in order before the upstream.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEndpoint {
+    /// http(s)://host[:port][/path]
+    #[schemars(with = "String", regex(pattern = r"^https?://"))]
     pub url: Spanned<String>,
+    /// What the endpoint may be used for (default: pull, resolve).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<CapabilityName>>")]
     pub capabilities: Option<Spanned<Vec<Spanned<String>>>>,
+    /// CA certificate file(s) on the node, absolute paths.
     #[serde(default)]
+    #[schemars(with = "Option<OneOrMany>")]
     pub ca: Option<Spanned<OneOrMany>>,
+    /// An inline PEM CA certificate, written next to hosts.toml.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub ca_pem: Option<Spanned<String>>,
+    /// A TLS client certificate.
     #[serde(default)]
+    #[schemars(with = "Option<RawClient>")]
     pub client: Option<Spanned<RawClient>>,
+    /// Skip certificate verification (https:// endpoints only).
     #[serde(default)]
+    #[schemars(with = "Option<bool>")]
     pub skip_verify: Option<Spanned<bool>>,
+    /// HTTP headers sent with every request: a value or a list of values.
     #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, OneOrMany>>")]
     pub headers: Option<Spanned<BTreeMap<String, OneOrMany>>>,
+    /// The URL path is the full API path (no `/v2` appended).
     #[serde(default)]
+    #[schemars(with = "Option<bool>")]
     pub override_path: Option<Spanned<bool>>,
+    /// Connection timeout, a Go duration such as 5s (containerd 2.0.7+).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub dial_timeout: Option<Spanned<String>>,
 }
 
-/// A TLS client certificate: node paths or inline PEM.
-#[derive(Debug, Deserialize)]
+/// A TLS client certificate: node paths, or inline PEM written next to hosts.toml.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawClient {
+    /// Certificate file on the node (absolute path).
     #[serde(default)]
     pub cert: Option<String>,
+    /// Private key file on the node (absolute path).
     #[serde(default)]
     pub key: Option<String>,
+    /// Inline PEM certificate.
     #[serde(default)]
     pub cert_pem: Option<String>,
+    /// Inline PEM private key (written with mode 0600).
     #[serde(default)]
     pub key_pem: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A string or a list of strings.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(String),
@@ -111,4 +171,26 @@ impl OneOrMany {
             OneOrMany::Many(v) => v,
         }
     }
+}
+
+/// A hosts.toml capability (`referrers` needs containerd 2.2+).
+// Used only by the JSON Schema: validation reads capabilities as strings, for its messages.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum CapabilityName {
+    Pull,
+    Resolve,
+    Push,
+    Referrers,
+}
+
+/// The JSON Schema of the spec, for editors (yaml-language-server) and CI checks.
+pub fn json_schema() -> String {
+    let mut schema = schemars::schema_for!(RawSpec);
+    schema.insert("$id".into(), "regtrust-spec.schema.json".into());
+    schema.insert("title".into(), "regtrust registry spec".into());
+    let mut s = serde_json::to_string_pretty(&schema).expect("a schema serialises");
+    s.push('\n');
+    s
 }
