@@ -4,6 +4,31 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// Test hook, honoured by debug builds only: with `REGTRUST_FAILPOINT=N` the process aborts
+/// (as if killed) just before its N-th write step (a temp file, a rename, a removal), so tests
+/// can check what an interrupted apply leaves behind. Release builds ignore it.
+pub fn write_step() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static LIMIT: OnceLock<Option<usize>> = OnceLock::new();
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let limit = LIMIT.get_or_init(|| {
+        std::env::var("REGTRUST_FAILPOINT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    let step = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
+    if *limit == Some(step) {
+        std::process::abort();
+    }
+}
+
+/// Name of the temp file a write goes through first.
+pub const TEMP_SUFFIX: &str = ".regtrust-tmp";
+
 /// `root` + an absolute node path.
 pub fn under_root(root: &Path, node_path: &str) -> PathBuf {
     root.join(node_path.trim_start_matches('/'))
@@ -25,7 +50,7 @@ fn temp_name(path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.regtrust-tmp"))
+    path.with_file_name(format!(".{name}{TEMP_SUFFIX}"))
 }
 
 /// A set of files written as one step: staged to temp files, then renamed into place.
@@ -58,6 +83,7 @@ impl Transaction {
     }
 
     fn stage_inner(&mut self, path: &Path, content: &[u8], mode: u32) -> io::Result<()> {
+        write_step();
         if let Some(parent) = path.parent() {
             self.create_dirs(parent)?;
         }
@@ -105,6 +131,7 @@ impl Transaction {
         let staged = std::mem::take(&mut self.staged);
         let mut dirs = std::collections::BTreeSet::new();
         for (tmp, dest) in &staged {
+            write_step();
             fs::rename(tmp, dest)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dest.display())))?;
             dirs.extend(dest.parent().map(Path::to_path_buf));
@@ -129,6 +156,7 @@ impl Drop for Transaction {
 
 /// Removes a file if present.
 pub fn remove_file(path: &Path) -> io::Result<()> {
+    write_step();
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),

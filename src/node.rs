@@ -150,6 +150,12 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
         .collect();
     for f in &plan.files {
         let path = under_root(&opts.root, &f.path);
+        if path.is_dir() {
+            return Err(NodeError::Io(format!(
+                "{} is a directory, where regtrust must write a file; nothing was written",
+                f.path
+            )));
+        }
         planned.insert(path.clone());
         let old = fs::read_optional(&path).unwrap_or(None);
         let migrated_dir = f.kind == FileKind::HostsToml && !managed.contains(&f.path);
@@ -178,6 +184,7 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
         });
     }
     changes.extend(stale_files(&opts.root, &plan, &planned));
+    changes.extend(leftover_temp_files(&opts.root, &plan, &config_path));
     if config.changed {
         changes.push(Change::Write {
             node_path: opts.config_file.clone(),
@@ -273,6 +280,42 @@ fn stale_files(root: &Path, plan: &Plan, planned: &BTreeSet<PathBuf>) -> Vec<Cha
     out
 }
 
+/// Temp files an interrupted earlier run left behind (in the config directory, config_path and
+/// the spec's host directories).
+fn leftover_temp_files(root: &Path, plan: &Plan, config_file: &Path) -> Vec<Change> {
+    let base = under_root(root, &plan.config_path);
+    let mut dirs: Vec<PathBuf> = vec![base.clone()];
+    dirs.extend(config_file.parent().map(Path::to_path_buf));
+    dirs.extend(plan.hosts.iter().map(|h| base.join(&h.dir_name)));
+    let mut out = Vec::new();
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut names: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.') && n.ends_with(fs::TEMP_SUFFIX))
+            })
+            .collect();
+        names.sort();
+        for p in names {
+            let rel = p
+                .strip_prefix(root)
+                .map_or_else(|_| p.display().to_string(), |r| format!("/{}", r.display()));
+            out.push(Change::Remove {
+                node_path: rel,
+                path: p,
+                old: String::new(),
+            });
+        }
+    }
+    out
+}
+
 /// Names of the files regtrust writes into a hosts directory.
 fn is_regtrust_file_name(name: &str) -> bool {
     let base = match name.strip_prefix("endpoint") {
@@ -290,7 +333,13 @@ fn is_regtrust_file_name(name: &str) -> bool {
 
 /// Writes every change as one transaction; keeps `config.toml.bak` on the first change.
 pub fn execute(p: &Prepared) -> Result<(), NodeError> {
-    let io = |e: std::io::Error| NodeError::Io(e.to_string());
+    let io = |e: std::io::Error| NodeError::Io(format!("{e}; nothing was changed"));
+    let partly = |e: std::io::Error| {
+        NodeError::Io(format!(
+            "{e}; some files were already replaced (each one whole): run regtrust apply again \
+             to complete the change"
+        ))
+    };
     let mut tx = Transaction::durable();
     let backup = p.config_path.with_file_name(format!(
         "{}.bak",
@@ -315,11 +364,11 @@ pub fn execute(p: &Prepared) -> Result<(), NodeError> {
             tx.stage(path, content.as_bytes(), *mode).map_err(io)?;
         }
     }
-    tx.commit().map_err(io)?;
+    tx.commit().map_err(partly)?;
     let mut emptied = BTreeSet::new();
     for c in &p.changes {
         if let Change::Remove { path, .. } = c {
-            fs::remove_file(path).map_err(io)?;
+            fs::remove_file(path).map_err(partly)?;
             if let Some(parent) = path.parent() {
                 emptied.insert(parent.to_path_buf());
             }

@@ -34,7 +34,7 @@ pub fn run(a: &ApplyArgs) -> u8 {
         return exit::OK;
     }
     if let Err(e) = node::execute(&prepared) {
-        eprintln!("error: {e}; nothing was changed");
+        eprintln!("error: {e}");
         return exit::FAILED;
     }
     print!("{}", node::report(&prepared, true));
