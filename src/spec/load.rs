@@ -99,9 +99,18 @@ pub fn load_str_for(
     })
 }
 
+/// Parser limits: room for specs of 100,000+ registries, while alias expansion, nesting depth
+/// and the number of nodes stay bounded (a "billion laughs" spec is refused, not expanded).
 fn parse_options() -> serde_saphyr::Options {
-    // The defaults already bound alias expansion and nesting; keep duplicate keys an error.
-    serde_saphyr::Options::default()
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_events = 8_000_000;
+    budget.max_nodes = 4_000_000;
+    budget.max_documents = 1;
+    budget.max_aliases = 10_000;
+    budget.max_anchors = 10_000;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 fn describe_parse_error(e: &serde_saphyr::Error) -> String {
@@ -112,6 +121,12 @@ fn describe_parse_error(e: &serde_saphyr::Error) -> String {
         Some(i) => msg[..i].to_string(),
         None => msg,
     };
+    if msg.contains("budget breached") {
+        return format!(
+            "the spec exceeds regtrust's parser limits ({msg}): at most 4,000,000 YAML nodes, \
+             10,000 aliases and 64 levels of nesting, which keeps memory bounded"
+        );
+    }
     if msg.contains("unknown field") {
         format!("{msg}; unknown keys are errors (see the spec reference in README.md)")
     } else {
