@@ -2,8 +2,10 @@
 pub mod cli;
 pub mod containerd;
 pub mod diag;
+pub mod doctor;
 pub mod emit;
 pub mod fs;
+pub mod k3s;
 pub mod node;
 pub mod plan;
 pub mod spec;

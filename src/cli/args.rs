@@ -51,6 +51,25 @@ pub enum Command {
         # data.external.regtrust.result.user_data, .user_data_base64gzip, .hosts_json, .script"
     )]
     TerraformExternal,
+    /// Diagnose a node's registry trust: config.toml, its imports, every hosts.toml
+    #[command(after_help = "Examples:\n  regtrust doctor\n  \
+        regtrust doctor --image my.private.registry:5000/app:1 --probe\n  \
+        regtrust doctor --root /mnt/image --containerd 1.7 --format json\n\n\
+        Exit status: 0 no problems, 1 problems found, 2 could not run.")]
+    Doctor(DoctorArgs),
+    /// Turn legacy registry.mirrors / registry.configs of config.toml into a regtrust spec
+    #[command(
+        after_help = "Example:\n  regtrust migrate --emit-spec registries.yaml && regtrust apply --spec registries.yaml"
+    )]
+    Migrate(MigrateArgs),
+    /// Turn another tool's registry configuration into a regtrust spec
+    #[command(
+        after_help = "Example:\n  regtrust import k3s /etc/rancher/k3s/registries.yaml --emit-spec registries.yaml"
+    )]
+    Import {
+        #[command(subcommand)]
+        from: ImportFrom,
+    },
     /// Print the JSON Schema of the registry spec (for editors and CI checks)
     #[command(
         after_help = "Example:\n  regtrust schema > regtrust-spec.schema.json\n  \
@@ -143,4 +162,59 @@ pub struct ApplyArgs {
     /// Exit 1 when the node differs from the spec, 0 when in sync; write nothing
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// The node's root directory
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// config.toml, as a path on the node
+    #[arg(long, value_name = "PATH", default_value = crate::node::DEFAULT_CONFIG_FILE)]
+    pub config: String,
+    /// containerd version (default: `containerd --version`, else inferred from config.toml)
+    #[arg(long, value_name = "VERSION")]
+    pub containerd: Option<String>,
+    /// Explain how this image reference resolves (repeatable)
+    #[arg(long, value_name = "REF")]
+    pub image: Vec<String>,
+    /// Ask each endpoint what it really speaks (TLS or plain HTTP), with short timeouts
+    #[arg(long)]
+    pub probe: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// The node's root directory
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// config.toml, as a path on the node
+    #[arg(long, value_name = "PATH", default_value = crate::node::DEFAULT_CONFIG_FILE)]
+    pub config: String,
+    /// containerd version (default: `containerd --version`, else inferred from config.toml)
+    #[arg(long, value_name = "VERSION")]
+    pub containerd: Option<String>,
+    /// Where to write the spec ("-" for stdout)
+    #[arg(long, value_name = "FILE")]
+    pub emit_spec: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImportFrom {
+    /// k3s / RKE2 registries.yaml
+    K3s {
+        /// The registries.yaml file
+        file: PathBuf,
+        /// Where to write the spec ("-" for stdout)
+        #[arg(long, value_name = "FILE")]
+        emit_spec: PathBuf,
+    },
 }

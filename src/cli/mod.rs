@@ -2,6 +2,8 @@
 pub mod apply;
 pub mod args;
 pub mod check;
+pub mod doctor;
+pub mod migrate;
 pub mod render;
 pub mod terraform_external;
 
@@ -26,6 +28,9 @@ pub fn run(cli: args::Cli) -> u8 {
         args::Command::Render(a) => render::run(&a),
         args::Command::Apply(a) => apply::run(&a),
         args::Command::TerraformExternal => terraform_external::run(),
+        args::Command::Doctor(a) => doctor::run(&a),
+        args::Command::Migrate(a) => migrate::run_migrate(&a),
+        args::Command::Import { from } => migrate::run_import(&from),
         args::Command::Schema => {
             print!("{}", crate::spec::model::json_schema());
             exit::OK

@@ -228,20 +228,22 @@ fn set_config_path(registry: &mut dyn TableLike, path: &str) {
     }
 }
 
-#[derive(Debug, Default)]
-struct LegacyTls {
-    ca_file: Option<String>,
-    cert_file: Option<String>,
-    key_file: Option<String>,
-    insecure_skip_verify: Option<bool>,
+/// TLS settings of a legacy `registry.configs."host".tls` table (or k3s `configs`).
+#[derive(Debug, Default, Clone)]
+pub struct LegacyTls {
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub insecure_skip_verify: Option<bool>,
 }
 
+/// Legacy registry settings: CRI `registry.mirrors` / `registry.configs`, or k3s registries.yaml.
 #[derive(Debug, Default)]
-struct Legacy {
+pub struct Legacy {
     /// registry host → mirror endpoints, in file order
-    mirrors: Vec<(String, Vec<String>)>,
+    pub mirrors: Vec<(String, Vec<String>)>,
     /// endpoint or registry host → TLS settings
-    tls: BTreeMap<String, LegacyTls>,
+    pub tls: BTreeMap<String, LegacyTls>,
 }
 
 /// Removes `mirrors` (non-empty) and `configs.*.tls` / `configs.*.http`, returning what they said.
@@ -348,7 +350,8 @@ fn tls_of(t: Option<&LegacyTls>) -> crate::spec::Tls {
     tls
 }
 
-fn migrate(
+/// Legacy settings as registries (hosts.toml semantics), skipping hosts in `covered`.
+pub fn migrate(
     mut legacy: Legacy,
     covered: &BTreeSet<String>,
     notes: &mut Vec<String>,

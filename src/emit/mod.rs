@@ -5,4 +5,5 @@ pub mod config_patch;
 pub mod hosts_toml;
 pub mod installer;
 pub mod patch_script;
+pub mod spec_yaml;
 pub mod terraform;

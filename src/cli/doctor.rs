@@ -1,0 +1,41 @@
+//! `regtrust doctor`: diagnose a node's registry trust. Exit 0 clean, 1 problems, 2 could not run.
+use super::args::{DoctorArgs, Format};
+use super::exit;
+use crate::containerd::Version;
+use crate::doctor::{self, Options};
+
+pub fn run(a: &DoctorArgs) -> u8 {
+    let containerd = match a.containerd.as_deref().map(Version::parse).transpose() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: --containerd: {e}");
+            return exit::INVALID;
+        }
+    };
+    let opts = Options {
+        root: a.root.clone(),
+        config_file: a.config.clone(),
+        containerd,
+        images: a.image.clone(),
+        probe: a.probe,
+    };
+    let report = match doctor::run(&opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    match a.format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("serialisable")
+        ),
+    }
+    if report.has_problems() {
+        exit::DRIFT
+    } else {
+        exit::OK
+    }
+}

@@ -1,0 +1,385 @@
+//! config.toml (and its imports): where config_path is, whether containerd will use it, and the
+//! legacy settings that break or silently do nothing.
+use std::path::Path;
+
+use toml_edit::{Document, Item, TableLike};
+
+use super::{Finding, Level, line_of};
+use crate::containerd::Version;
+
+const CRI_V1: &str = "io.containerd.grpc.v1.cri";
+const CRI_IMAGES: &str = "io.containerd.cri.v1.images";
+pub const DEFAULT_LIST: &str = "/etc/containerd/certs.d:/etc/docker/certs.d";
+
+/// What the config says about registries, for the hosts checks and image resolution.
+#[derive(Debug, Default)]
+pub struct ConfigInfo {
+    /// The directories containerd's CRI pulls read hosts.toml from (empty: none).
+    pub effective_dirs: Vec<String>,
+    /// Directories where hosts.toml files would usually live, read to report ignored files.
+    pub usual_dirs: Vec<String>,
+    /// Legacy `registry.mirrors` (host → endpoints), still in effect when config_path is unset.
+    pub mirrors: Vec<(String, Vec<String>)>,
+    /// Hosts with `insecure_skip_verify = true` in `registry.configs` (host, line).
+    pub insecure: Vec<(String, usize)>,
+    /// The CRI plugin will not load.
+    pub cri_disabled: bool,
+    /// Why no hosts.toml is read, when none is.
+    pub no_dirs_reason: String,
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+    out: &'a mut Vec<Finding>,
+}
+
+impl Ctx<'_> {
+    fn add(
+        &mut self,
+        level: Level,
+        code: &'static str,
+        span: Option<std::ops::Range<usize>>,
+        problem: String,
+        effect: String,
+        fix: String,
+    ) {
+        let line = span.map(|s| line_of(self.text, s.start));
+        self.out.push(Finding {
+            level,
+            code,
+            file: self.file.to_string(),
+            line,
+            problem,
+            effect,
+            fix,
+        });
+    }
+}
+
+fn table(item: Option<&Item>) -> Option<&dyn TableLike> {
+    item.and_then(Item::as_table_like)
+}
+
+fn get<'a>(t: Option<&'a dyn TableLike>, k: &str) -> Option<&'a Item> {
+    t.and_then(|t| t.get(k))
+}
+
+pub fn check(
+    root: &Path,
+    file: &str,
+    text: Option<&str>,
+    v: Version,
+    out: &mut Vec<Finding>,
+) -> ConfigInfo {
+    let mut info = ConfigInfo {
+        usual_dirs: vec![
+            "/etc/containerd/certs.d".into(),
+            "/etc/docker/certs.d".into(),
+        ],
+        ..ConfigInfo::default()
+    };
+    let Some(text) = text else {
+        let dirs = if v.is_1x() || (v.major, v.minor) < (2, 2) {
+            vec![]
+        } else {
+            split(DEFAULT_LIST)
+        };
+        out.push(Finding {
+            level: Level::Warning,
+            code: "config-missing",
+            file: file.to_string(),
+            line: None,
+            problem: "there is no config.toml: containerd runs on its built-in defaults".into(),
+            effect: if dirs.is_empty() {
+                format!("containerd {v} reads no hosts.toml (config_path is empty by default)")
+            } else {
+                format!("containerd {v} defaults config_path to \"{DEFAULT_LIST}\", a list its CRI pulls do not split: hosts.toml files are not used")
+            },
+            fix: "run `regtrust apply --spec …`, which creates config.toml with config_path set".into(),
+        });
+        return info;
+    };
+    let mut cx = Ctx { file, text, out };
+    let doc = match Document::parse(text.to_string()) {
+        Ok(d) => d,
+        Err(e) => {
+            cx.add(
+                Level::Error,
+                "config-invalid-toml",
+                e.span(),
+                format!("config.toml is not valid TOML: {}", e.message().trim()),
+                "containerd refuses to start".into(),
+                "fix the syntax (regtrust apply refuses to edit an invalid file)".into(),
+            );
+            info.cri_disabled = true;
+            return info;
+        }
+    };
+    let root_t = doc.as_table();
+    let file_version = root_t
+        .get("version")
+        .and_then(Item::as_integer)
+        .unwrap_or(1);
+    let plugins = table(root_t.get("plugins"));
+    let plugin = match file_version {
+        1 => {
+            cx.add(Level::Warning, "config-version-1", None,
+                "config.toml has no `version` key: a version 1 file (plugin names like `cri`)".into(),
+                if v.is_1x() { "containerd 1.x still reads it, with the old plugin names".into() } else { format!("containerd {v} no longer reads version 1 files") },
+                "regenerate it with `containerd config default` and carry your settings over, then run regtrust apply".into());
+            "cri"
+        }
+        2 => CRI_V1,
+        _ => CRI_IMAGES,
+    };
+    if let Some(old) = get(table(get(plugins, CRI_V1)), "registry").filter(|_| file_version >= 3) {
+        cx.add(Level::Error, "registry-under-wrong-plugin", table_span(old),
+                format!("a `[plugins.\"{CRI_V1}\".registry]` table in a version {file_version} file"),
+                format!("ignored: in a version {file_version} file the registry settings live in [plugins.\"{CRI_IMAGES}\".registry]"),
+                format!("move its settings to [plugins.\"{CRI_IMAGES}\".registry], or run `regtrust apply`"));
+    }
+    let registry = table(get(table(get(plugins, plugin)), "registry"));
+    let cp_item = get(registry, "config_path");
+    let config_path = cp_item.and_then(Item::as_str).unwrap_or("").to_string();
+    let cp_span = cp_item.and_then(item_span);
+
+    // Legacy mirrors.
+    let mut mirrors_span = None;
+    if let Some(m) = table(get(registry, "mirrors")).filter(|m| !m.is_empty()) {
+        mirrors_span = get(registry, "mirrors").and_then(table_span);
+        for (host, item) in m.iter() {
+            let eps: Vec<String> = get(table(Some(item)), "endpoint")
+                .and_then(Item::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if host.contains("://") {
+                cx.add(
+                    Level::Error,
+                    "registry-key-is-url",
+                    table_span(item),
+                    format!("`registry.mirrors.\"{host}\"`: the key is a URL"),
+                    "never matches: image references name hosts, not URLs".into(),
+                    format!(
+                        "use `{}` as the key, or run `regtrust migrate`",
+                        host.split_once("://")
+                            .map_or(host, |x| x.1)
+                            .trim_end_matches('/')
+                    ),
+                );
+            }
+            info.mirrors.push((host.to_string(), eps));
+        }
+    }
+    if !config_path.is_empty() && !info.mirrors.is_empty() {
+        info.cri_disabled = true;
+        cx.add(Level::Error, "mirrors-with-config-path", mirrors_span.or(cp_span.clone()),
+            "`registry.mirrors` is set together with `config_path`".into(),
+            "the CRI plugin does not load (\"`mirrors` cannot be set when `config_path` is provided\"): every CRI call fails, kubelet sees no runtime".into(),
+            "`regtrust migrate --emit-spec spec.yaml` then `regtrust apply --spec spec.yaml` (moves the mirrors into hosts.toml)".into());
+    } else if !info.mirrors.is_empty() {
+        cx.add(Level::Warning, "mirrors-deprecated", mirrors_span,
+            "`registry.mirrors` is deprecated (since containerd 1.5) and hosts.toml cannot be used next to it".into(),
+            "the mirrors work, but config_path cannot be set until they are moved".into(),
+            "`regtrust migrate --emit-spec spec.yaml` then `regtrust apply --spec spec.yaml`".into());
+    }
+
+    // Legacy configs.
+    if let Some(configs) = table(get(registry, "configs")) {
+        for (host, item) in configs.iter() {
+            let entry = table(Some(item));
+            if host.contains("://") {
+                cx.add(
+                    Level::Error,
+                    "registry-key-is-url",
+                    table_span(item),
+                    format!("`registry.configs.\"{host}\"`: the key is a URL"),
+                    "never matches: containerd looks settings up by host[:port]".into(),
+                    format!(
+                        "use `{}` as the key, or run `regtrust migrate`",
+                        host.split_once("://")
+                            .map_or(host, |x| x.1)
+                            .trim_end_matches('/')
+                    ),
+                );
+            }
+            if let Some(http) = get(entry, "http") {
+                cx.add(Level::Error, "no-such-key-http", table_span(http).or_else(|| item_span(http)),
+                    format!("`registry.configs.\"{host}\".http` does not exist in any containerd"),
+                    "ignored: it does not make containerd use plain HTTP".into(),
+                    format!("remove it; for plain HTTP write a hosts.toml with an http:// host (spec: `host: {host}`, `http: true`)"));
+            }
+            if let Some(tls) = get(entry, "tls") {
+                let tls_t = table(Some(tls));
+                if let Some(isv) =
+                    get(tls_t, "insecure_skip_verify").filter(|i| i.as_bool() == Some(true))
+                {
+                    let line = item_span(isv).map(|s| line_of(text, s.start)).unwrap_or(0);
+                    info.insecure.push((host.to_string(), line));
+                    cx.add(Level::Warning, "skip-verify-is-not-http", item_span(isv),
+                        format!("`insecure_skip_verify = true` for `{host}`"),
+                        "only disables certificate checks on HTTPS; containerd still uses HTTPS, so an HTTP-only registry fails with `server gave HTTP response to HTTPS client`".into(),
+                        format!("if `{host}` speaks plain HTTP: a hosts.toml with an http:// host (spec: `http: true`); run `regtrust doctor --probe` to see what it speaks"));
+                }
+                if !config_path.is_empty() && v.is_1x() && file_version <= 2 {
+                    info.cri_disabled = true;
+                    cx.add(Level::Error, "tls-with-config-path", table_span(tls),
+                        format!("`registry.configs.\"{host}\".tls` together with `config_path` on containerd {v}"),
+                        "the CRI plugin does not load: every CRI call fails, kubelet sees no runtime".into(),
+                        "`regtrust apply` moves the TLS settings into hosts.toml".into());
+                } else if !v.is_1x() {
+                    cx.add(Level::Warning, "tls-ignored-on-2x", table_span(tls),
+                        format!("`registry.configs.\"{host}\".tls` on containerd {v}"),
+                        "ignored (\"Ignoring unknown key\"): containerd 2.x reads TLS settings from hosts.toml only".into(),
+                        "`regtrust apply` moves them into hosts.toml".into());
+                }
+            }
+        }
+    }
+
+    // Drop-ins: checked, and their config_path counts when the main file has none.
+    let mut config_path = config_path;
+    if let Some(imports) = root_t.get("imports").and_then(Item::as_array) {
+        for pattern in imports.iter().filter_map(|p| p.as_str()) {
+            for path in glob(root, pattern) {
+                let cp = check_import(&mut cx, root, &path, v, plugin);
+                if let Some(cp) = cp.filter(|_| config_path.is_empty()) {
+                    config_path = cp;
+                }
+            }
+        }
+    }
+
+    // Which directories the CRI pull path really reads.
+    let (value, from_default) =
+        if config_path.is_empty() && info.mirrors.is_empty() && (v.major, v.minor) >= (2, 2) {
+            (DEFAULT_LIST.to_string(), true)
+        } else {
+            (config_path.clone(), false)
+        };
+    info.no_dirs_reason = if value.is_empty() {
+        "config_path is not set".into()
+    } else {
+        format!("config_path \"{value}\" is a list containerd {v}'s CRI pulls do not split")
+    };
+    if value.is_empty() {
+        if info.mirrors.is_empty() {
+            cx.add(Level::Warning, "config-path-unset", registry.and(cp_span.clone()),
+                "`config_path` is not set".into(),
+                "hosts.toml files are ignored: every registry is reached over HTTPS with system CAs".into(),
+                format!("set config_path = \"/etc/containerd/certs.d\" in [plugins.\"{plugin}\".registry] (`regtrust apply` does it)"));
+        }
+    } else if value.contains(':') && (v.major, v.minor) >= (2, 1) {
+        cx.add(Level::Error, if from_default { "config-path-default-list" } else { "config-path-list" }, cp_span.clone(),
+            if from_default { format!("config_path is unset, so containerd {v} uses its default \"{DEFAULT_LIST}\"") } else { format!("config_path is the list \"{value}\"") },
+            format!("containerd {v}'s CRI pulls do not split the list: no hosts.toml is read and pulls use HTTPS (measured on 2.1.9 and 2.3.4)"),
+            format!("set config_path to one directory, e.g. \"/etc/containerd/certs.d\", in [plugins.\"{plugin}\".registry] (`regtrust apply` does it)"));
+    } else {
+        if value.contains(':') && !(v.major == 1 && v.minor == 7) {
+            cx.add(Level::Warning, "config-path-list", cp_span.clone(),
+                format!("config_path is the list \"{value}\""),
+                format!("whether containerd {v}'s CRI pulls split it was not measured (1.7 does; 2.1+ does not)"),
+                "set config_path to one directory (`regtrust apply` does it)".into());
+        }
+        info.effective_dirs = split(&value);
+        for d in &info.effective_dirs {
+            if !crate::fs::under_root(root, d).is_dir() {
+                cx.add(
+                    Level::Warning,
+                    "config-path-missing-dir",
+                    cp_span.clone(),
+                    format!("config_path names `{d}`, which does not exist"),
+                    "no hosts.toml is read from it: registries are reached over HTTPS".into(),
+                    format!("create {d}/<host>/hosts.toml (`regtrust apply` does it)"),
+                );
+            }
+        }
+    }
+
+    info
+}
+
+/// Checks one imported drop-in; returns the config_path it sets, if any.
+fn check_import(
+    cx: &mut Ctx<'_>,
+    root: &Path,
+    node_path: &str,
+    v: Version,
+    plugin: &str,
+) -> Option<String> {
+    let text = std::fs::read_to_string(crate::fs::under_root(root, node_path)).ok()?;
+    let Ok(doc) = Document::parse(text.clone()) else {
+        cx.out.push(Finding {
+            level: Level::Error,
+            code: "import-invalid-toml",
+            file: node_path.into(),
+            line: None,
+            problem: "an imported drop-in is not valid TOML".into(),
+            effect: "containerd refuses to start".into(),
+            fix: "fix or remove the file".into(),
+        });
+        return None;
+    };
+    let cri = get(table(doc.as_table().get("plugins")), CRI_V1);
+    if v.is_1x() && cri.is_some() {
+        let line = cri.and_then(table_span).map(|s| line_of(&text, s.start));
+        cx.out.push(Finding {
+            level: Level::Error, code: "import-replaces-cri-table", file: node_path.into(), line,
+            problem: format!("a drop-in with a `[plugins.\"{CRI_V1}\"]` table, imported on containerd {v}"),
+            effect: "containerd 1.x replaces the whole CRI plugin table with it: settings of the main file such as SystemdCgroup and sandbox_image silently revert to defaults (measured with `containerd config dump`)".into(),
+            fix: "put the registry settings in the main config.toml (`regtrust apply` edits it in place) and remove them from the drop-in".into(),
+        });
+    }
+    let plugins = table(doc.as_table().get("plugins"));
+    get(
+        table(get(table(get(plugins, plugin)), "registry")),
+        "config_path",
+    )
+    .and_then(Item::as_str)
+    .filter(|p| !p.is_empty())
+    .map(String::from)
+}
+
+/// `*` in the last path component only, as containerd's imports use.
+fn glob(root: &Path, pattern: &str) -> Vec<String> {
+    if !pattern.contains('*') {
+        return vec![pattern.to_string()];
+    }
+    let (dir, pat) = pattern.rsplit_once('/').unwrap_or(("", pattern));
+    let (pre, post) = pat.split_once('*').unwrap_or((pat, ""));
+    let Ok(rd) = std::fs::read_dir(crate::fs::under_root(root, dir)) else {
+        return vec![];
+    };
+    let mut out: Vec<String> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(pre) && n.ends_with(post) && n.len() >= pre.len() + post.len())
+        .map(|n| format!("{dir}/{n}"))
+        .collect();
+    out.sort();
+    out
+}
+
+fn split(list: &str) -> Vec<String> {
+    list.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim_end_matches('/').to_string())
+        .collect()
+}
+
+fn table_span(item: &Item) -> Option<std::ops::Range<usize>> {
+    match item {
+        Item::Table(t) => t.span(),
+        Item::Value(v) => v.span(),
+        _ => None,
+    }
+}
+
+fn item_span(item: &Item) -> Option<std::ops::Range<usize>> {
+    item.span()
+        .or_else(|| item.as_value().and_then(|v| v.span()))
+}

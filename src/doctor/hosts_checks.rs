@@ -1,0 +1,285 @@
+//! Every hosts.toml under the directories containerd reads (and under the usual directories,
+//! to report files containerd ignores).
+use std::path::Path;
+
+use serde::Serialize;
+use toml_edit::{Document, Item, TableLike};
+
+use super::config_checks::ConfigInfo;
+use super::{Finding, Level, line_of};
+use crate::containerd::Version;
+use crate::containerd::version::Support;
+
+/// One `[host."url"]` table or the root `server`, as containerd will use it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostEntry {
+    pub url: String,
+    pub capabilities: Vec<String>,
+    pub ca: Vec<String>,
+    pub client: bool,
+    pub skip_verify: bool,
+    pub is_server: bool,
+}
+
+/// A host directory with its parsed hosts.toml (None: missing or ignored by containerd).
+#[derive(Debug, Clone)]
+pub struct HostDir {
+    pub name: String,
+    pub file: String,
+    /// Endpoints in the order containerd tries them; None when containerd ignores the file.
+    pub entries: Option<Vec<HostEntry>>,
+}
+
+#[derive(Debug, Default)]
+pub struct HostsInfo {
+    /// Directories containerd reads, in config_path order.
+    pub dirs: Vec<HostDir>,
+}
+
+fn entry(url: &str, t: &dyn TableLike, is_server: bool) -> HostEntry {
+    let strings = |k: &str| -> Vec<String> {
+        match t.get(k) {
+            Some(i) if i.as_str().is_some() => vec![i.as_str().unwrap_or_default().to_string()],
+            Some(i) => i
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => vec![],
+        }
+    };
+    let capabilities = if t.contains_key("capabilities") {
+        strings("capabilities")
+    } else {
+        vec!["pull".into(), "resolve".into(), "push".into()]
+    };
+    HostEntry {
+        url: url.to_string(),
+        capabilities,
+        ca: strings("ca"),
+        client: t.contains_key("client"),
+        skip_verify: t
+            .get("skip_verify")
+            .and_then(Item::as_bool)
+            .unwrap_or(false),
+        is_server,
+    }
+}
+
+pub fn check(root: &Path, cfg: &ConfigInfo, v: Version, out: &mut Vec<Finding>) -> HostsInfo {
+    let mut info = HostsInfo::default();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut scan: Vec<(String, bool)> = cfg
+        .effective_dirs
+        .iter()
+        .map(|d| (d.clone(), true))
+        .collect();
+    scan.extend(cfg.usual_dirs.iter().map(|d| (d.clone(), false)));
+    for (dir, effective) in scan {
+        if !seen.insert(dir.clone()) {
+            continue;
+        }
+        let Ok(rd) = std::fs::read_dir(crate::fs::under_root(root, &dir)) else {
+            continue;
+        };
+        let mut names: Vec<String> = rd
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for name in names {
+            if effective && (name == "http:" || name == "https:") {
+                out.push(Finding {
+                    level: Level::Error,
+                    code: "host-dir-is-url",
+                    file: format!("{dir}/{name}"),
+                    line: None,
+                    problem: format!("`{dir}/{name}` comes from a URL used as a directory name (certs.d/{name}//<host>/hosts.toml)"),
+                    effect: "never used: containerd looks up <config_path>/<host[:port]>/hosts.toml".into(),
+                    fix: "name the directory after the host as written in image references, e.g. my.registry:5000".into(),
+                });
+                continue;
+            }
+            let file = format!("{dir}/{name}/hosts.toml");
+            let Ok(text) = std::fs::read_to_string(crate::fs::under_root(root, &file)) else {
+                continue;
+            };
+            if !effective {
+                out.push(Finding {
+                    level: Level::Warning,
+                    code: "hosts-not-read",
+                    file: file.clone(),
+                    line: None,
+                    problem: format!("{file} is not under a directory containerd reads"),
+                    effect: format!("ignored: pulls from {name} do not use it"),
+                    fix: "set config_path to this one directory (`regtrust apply` does it)".into(),
+                });
+                continue;
+            }
+            let entries = check_file(&file, &name, &text, v, out);
+            info.dirs.push(HostDir {
+                name,
+                file,
+                entries,
+            });
+        }
+    }
+    info
+}
+
+fn check_file(
+    file: &str,
+    name: &str,
+    text: &str,
+    v: Version,
+    out: &mut Vec<Finding>,
+) -> Option<Vec<HostEntry>> {
+    let mut add =
+        |level, code, line: Option<usize>, problem: String, effect: String, fix: String| {
+            out.push(Finding {
+                level,
+                code,
+                file: file.to_string(),
+                line,
+                problem,
+                effect,
+                fix,
+            });
+        };
+    if name == "http:" || name == "https:" {
+        add(Level::Error, "host-dir-is-url", None,
+            format!("the directory `{name}` comes from a URL (`certs.d/{name}//<host>`)"),
+            "never used: containerd looks up <config_path>/<host[:port]>".into(),
+            "name the directory after the host as written in image references, e.g. my.registry:5000".into());
+    }
+    if name == "_default" && v.default_host_dir() == Support::No {
+        add(
+            Level::Error,
+            "default-dir-unsupported",
+            None,
+            format!("`_default` needs containerd 1.6.17 or later; this is {v}"),
+            "ignored".into(),
+            "upgrade containerd, or list the registries".into(),
+        );
+    }
+    let doc = match Document::parse(text.to_string()) {
+        Ok(d) => d,
+        Err(e) => {
+            add(
+                Level::Error,
+                "hosts-invalid-toml",
+                e.span().map(|s| line_of(text, s.start)),
+                format!("not valid TOML: {}", e.message().trim()),
+                format!(
+                    "containerd logs the error and ignores the file: pulls from {name} fall back to https://{name} with system CAs"
+                ),
+                "fix the file, or let `regtrust apply` write it".into(),
+            );
+            return None;
+        }
+    };
+    let t = doc.as_table();
+    let hosts = t.get("host").and_then(Item::as_table_like);
+    let old_tree = match (v.major, v.minor, v.patch) {
+        (1, 6, _) => true,
+        (1, 7, Some(p)) => p < 32,
+        (1, 7, None) => true,
+        _ => false,
+    };
+    if hosts.is_none_or(|h| h.is_empty()) && old_tree {
+        add(
+            Level::Error,
+            "hosts-no-host-table",
+            None,
+            "no `[host.\"…\"]` table".into(),
+            format!(
+                "containerd {v} rejects the file (\"invalid `host` tree\") and pulls from {name} silently use HTTPS"
+            ),
+            "add a [host.\"<url>\"] table (`regtrust apply` always writes one)".into(),
+        );
+        return None;
+    }
+    let mut entries = Vec::new();
+    if let Some(h) = hosts {
+        for (url, item) in h.iter() {
+            let line = item
+                .as_table()
+                .and_then(|t| t.span())
+                .map(|s| line_of(text, s.start));
+            let Some(tt) = item.as_table_like() else {
+                continue;
+            };
+            let mut e = entry(url, tt, false);
+            if !url.contains("://") {
+                e.url = format!("https://{url}");
+                add(
+                    Level::Warning,
+                    "host-without-scheme",
+                    line,
+                    format!("`[host.\"{url}\"]` has no scheme"),
+                    format!("containerd uses https://{url}"),
+                    format!("write http://{url} if it speaks plain HTTP"),
+                );
+            }
+            lint_entry(&mut add, &e, line);
+            entries.push(e);
+        }
+    }
+    let server = t.get("server").and_then(Item::as_str).map(String::from);
+    let server_url = server.unwrap_or_else(|| match name {
+        "_default" => String::from("https://<host>"),
+        "docker.io" => "https://registry-1.docker.io".into(),
+        n => format!("https://{n}"),
+    });
+    let root_entry = entry(&server_url, t, true);
+    lint_entry(&mut add, &root_entry, None);
+    if !root_entry.capabilities.is_empty() {
+        entries.push(root_entry);
+    }
+    Some(entries)
+}
+
+fn lint_entry(
+    add: &mut impl FnMut(Level, &'static str, Option<usize>, String, String, String),
+    e: &HostEntry,
+    line: Option<usize>,
+) {
+    let http = e.url.starts_with("http://");
+    if http && e.skip_verify {
+        add(
+            Level::Warning,
+            "skip-verify-on-http",
+            line,
+            format!("`skip_verify` on {}", e.url),
+            "does nothing: an http:// endpoint has no certificate".into(),
+            "remove it".into(),
+        );
+    }
+    if http && (!e.ca.is_empty() || e.client) {
+        add(
+            Level::Warning,
+            "tls-on-http",
+            line,
+            format!("TLS settings (ca/client) on {}", e.url),
+            "containerd tries HTTPS first on this endpoint and falls back to HTTP".into(),
+            "use an https:// URL, or remove the TLS settings".into(),
+        );
+    }
+    for ca in &e.ca {
+        if !ca.starts_with('/') {
+            add(
+                Level::Warning,
+                "relative-ca-path",
+                line,
+                format!("`ca = \"{ca}\"` is relative"),
+                "resolved against the host directory; some versions and pull paths ignore it"
+                    .into(),
+                "use an absolute path (regtrust writes absolute paths)".into(),
+            );
+        }
+    }
+}

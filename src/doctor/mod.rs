@@ -1,0 +1,196 @@
+//! `regtrust doctor`: reads a node's config.toml (and its imports) and every hosts.toml under
+//! config_path, and reports each problem with file, line, what containerd will actually do, and
+//! the fix. Never writes.
+pub mod config_checks;
+pub mod hosts_checks;
+pub mod probe;
+pub mod resolve;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::containerd::Version;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Warning,
+    Error,
+}
+
+/// One problem: where, what containerd does about it, and how to fix it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub level: Level,
+    /// Stable kebab-case code.
+    pub code: &'static str,
+    /// Node path of the file.
+    pub file: String,
+    pub line: Option<usize>,
+    pub problem: String,
+    /// What containerd will actually do.
+    pub effect: String,
+    pub fix: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub containerd: String,
+    pub version_source: String,
+    pub config_file: String,
+    /// The directories containerd's CRI pulls actually read hosts.toml from.
+    pub hosts_dirs: Vec<String>,
+    pub findings: Vec<Finding>,
+    pub images: Vec<resolve::Resolution>,
+    pub probes: Vec<probe::ProbeResult>,
+}
+
+pub struct Options {
+    pub root: PathBuf,
+    pub config_file: String,
+    pub containerd: Option<Version>,
+    pub images: Vec<String>,
+    pub probe: bool,
+}
+
+/// Byte offset → 1-based line.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+pub fn run(opts: &Options) -> Result<Report, String> {
+    let cfg_path = crate::fs::under_root(&opts.root, &opts.config_file);
+    let text = match std::fs::read(&cfg_path) {
+        Ok(b) => {
+            Some(String::from_utf8(b).map_err(|_| format!("{}: not UTF-8", opts.config_file))?)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read {}: {e}", cfg_path.display())),
+    };
+    let (version, version_source) = detect_version(opts, text.as_deref())?;
+    let mut findings = Vec::new();
+    let cfg = config_checks::check(
+        &opts.root,
+        &opts.config_file,
+        text.as_deref(),
+        version,
+        &mut findings,
+    );
+    let hosts = hosts_checks::check(&opts.root, &cfg, version, &mut findings);
+    let images = opts
+        .images
+        .iter()
+        .map(|r| resolve::resolve(r, &cfg, &hosts, version))
+        .collect();
+    let mut probes = Vec::new();
+    if opts.probe {
+        probes = probe::probe_all(&cfg, &hosts, &mut findings);
+        for f in findings.iter_mut().filter(|f| f.file == "config.toml") {
+            f.file = opts.config_file.clone();
+        }
+    }
+    findings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    Ok(Report {
+        containerd: version.to_string(),
+        version_source,
+        config_file: opts.config_file.clone(),
+        hosts_dirs: cfg.effective_dirs.clone(),
+        findings,
+        images,
+        probes,
+    })
+}
+
+fn detect_version(opts: &Options, text: Option<&str>) -> Result<(Version, String), String> {
+    if let Some(v) = opts.containerd {
+        return Ok((v, "--containerd".into()));
+    }
+    let bins: Vec<PathBuf> = if opts.root == Path::new("/") {
+        vec!["containerd".into()]
+    } else {
+        ["usr/bin/containerd", "usr/local/bin/containerd"]
+            .iter()
+            .map(|p| opts.root.join(p))
+            .collect()
+    };
+    for b in bins {
+        let found = std::process::Command::new(&b)
+            .arg("--version")
+            .output()
+            .ok()
+            .and_then(|o| Version::from_version_output(&String::from_utf8_lossy(&o.stdout)));
+        if let Some(v) = found {
+            return Ok((v, format!("`{} --version`", b.display())));
+        }
+    }
+    let n = text
+        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
+        .and_then(|d| d.get("version").and_then(|v| v.as_integer()));
+    let v = match n {
+        Some(2) => "1.6",
+        Some(3) => "2.0",
+        Some(4) => "2.3",
+        _ => return Err("cannot tell the containerd version: pass --containerd".into()),
+    };
+    Ok((
+        Version::parse(v).expect("known"),
+        "inferred from the config's `version` (pass --containerd to be exact)".to_string(),
+    ))
+}
+
+impl Report {
+    pub fn has_problems(&self) -> bool {
+        !self.findings.is_empty()
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "containerd {} ({})",
+            self.containerd, self.version_source
+        );
+        let dirs = if self.hosts_dirs.is_empty() {
+            "none: hosts.toml files are not read".to_string()
+        } else {
+            self.hosts_dirs.join(", ")
+        };
+        let _ = writeln!(s, "hosts.toml read from: {dirs}");
+        for f in &self.findings {
+            let lvl = match f.level {
+                Level::Error => "error",
+                Level::Warning => "warning",
+            };
+            let at = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+            let _ = writeln!(s, "\n{lvl}[{}] {}{at}", f.code, f.file);
+            let _ = writeln!(s, "  problem:    {}", f.problem);
+            let _ = writeln!(s, "  containerd: {}", f.effect);
+            let _ = writeln!(s, "  fix:        {}", f.fix);
+        }
+        for r in &self.images {
+            s.push('\n');
+            s.push_str(&r.to_text());
+        }
+        for p in &self.probes {
+            let _ = writeln!(s, "\nprobe {}: {}", p.endpoint, p.verdict);
+        }
+        let errors = self
+            .findings
+            .iter()
+            .filter(|f| f.level == Level::Error)
+            .count();
+        let warnings = self.findings.len() - errors;
+        let _ = writeln!(
+            s,
+            "\n{}",
+            if self.findings.is_empty() {
+                "no problems found".to_string()
+            } else {
+                format!("{errors} error(s), {warnings} warning(s)")
+            }
+        );
+        s
+    }
+}

@@ -1,0 +1,197 @@
+//! `doctor --probe`: asks each endpoint what it really speaks. A TLS ClientHello is sent first;
+//! a TLS record back means HTTPS, an `HTTP/` line means plain HTTP on that port. Then
+//! `GET /v2/` over plain HTTP where that is what it speaks. Short timeouts; loopback or wherever
+//! the node's hosts.toml points (the user's own registries).
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::config_checks::ConfigInfo;
+use super::hosts_checks::HostsInfo;
+use super::{Finding, Level};
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeResult {
+    pub endpoint: String,
+    pub speaks: Speaks,
+    pub verdict: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Speaks {
+    Tls,
+    PlainHttp,
+    Unreachable,
+    Unknown,
+}
+
+fn connect(authority: &str) -> std::io::Result<TcpStream> {
+    let addr = authority
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("no address"))?;
+    let s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
+    s.set_read_timeout(Some(TIMEOUT))?;
+    s.set_write_timeout(Some(TIMEOUT))?;
+    Ok(s)
+}
+
+/// A minimal TLS 1.2/1.3 ClientHello with SNI.
+fn client_hello(server_name: &str) -> Vec<u8> {
+    let name = server_name.as_bytes();
+    let mut ext = Vec::new();
+    // server_name
+    let sni_len = name.len() + 5;
+    ext.extend_from_slice(&[0x00, 0x00]);
+    ext.extend_from_slice(&(sni_len as u16).to_be_bytes());
+    ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+    ext.push(0);
+    ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    ext.extend_from_slice(name);
+    // supported_groups: x25519, secp256r1
+    ext.extend_from_slice(&[0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17]);
+    // signature_algorithms: ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256
+    ext.extend_from_slice(&[
+        0x00, 0x0d, 0x00, 0x08, 0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01,
+    ]);
+    let mut body = vec![0x03, 0x03];
+    body.extend_from_slice(&[0x42; 32]); // random
+    body.push(0); // session id
+    body.extend_from_slice(&[0x00, 0x04, 0xc0, 0x2f, 0xc0, 0x2b]); // ECDHE GCM suites
+    body.extend_from_slice(&[0x01, 0x00]); // null compression
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![0x01];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, 0x03, 0x01];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+/// What the endpoint at `authority` (host:port) speaks.
+pub fn probe(authority: &str) -> ProbeResult {
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .trim_matches(['[', ']']);
+    let mut r = ProbeResult {
+        endpoint: authority.to_string(),
+        speaks: Speaks::Unknown,
+        verdict: String::new(),
+    };
+    let mut s = match connect(authority) {
+        Ok(s) => s,
+        Err(e) => {
+            r.speaks = Speaks::Unreachable;
+            r.verdict = format!("unreachable: {e}");
+            return r;
+        }
+    };
+    let mut buf = [0u8; 64];
+    let n = s
+        .write_all(&client_hello(host))
+        .and_then(|_| s.read(&mut buf))
+        .unwrap_or(0);
+    match buf.get(..n) {
+        Some([0x16 | 0x15, 0x03, ..]) => {
+            r.speaks = Speaks::Tls;
+            r.verdict = "speaks TLS (HTTPS); its certificate is not checked by this probe".into();
+        }
+        Some(b) if b.starts_with(b"HTTP/") => {
+            r.speaks = Speaks::PlainHttp;
+            let v2 = get_v2(authority, host).unwrap_or_else(|e| format!("GET /v2/ failed: {e}"));
+            r.verdict = format!("speaks plain HTTP, not HTTPS; over HTTP {v2}");
+        }
+        _ => r.verdict = "no answer to a TLS ClientHello".into(),
+    }
+    r
+}
+
+fn get_v2(authority: &str, host: &str) -> std::io::Result<String> {
+    let mut s = connect(authority)?;
+    write!(
+        s,
+        "GET /v2/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf)?;
+    let line = String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    Ok(format!("GET /v2/ answers `{line}`"))
+}
+
+fn authority_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let a = rest.split('/').next()?;
+    Some(if a.contains(':') && !a.ends_with(']') {
+        a.to_string()
+    } else if scheme == "http" {
+        format!("{a}:80")
+    } else {
+        format!("{a}:443")
+    })
+}
+
+/// Probes every endpoint of every hosts.toml containerd reads; reports https:// endpoints that
+/// only speak HTTP.
+pub fn probe_all(cfg: &ConfigInfo, hosts: &HostsInfo, out: &mut Vec<Finding>) -> Vec<ProbeResult> {
+    let mut results: Vec<ProbeResult> = Vec::new();
+    for (host, line) in &cfg.insecure {
+        let auth = authority_of(&format!("https://{host}")).unwrap_or_default();
+        let r = probe(&auth);
+        if r.speaks == Speaks::PlainHttp {
+            out.push(Finding {
+                level: Level::Error,
+                code: "skip-verify-for-http-registry",
+                file: String::from("config.toml"),
+                line: Some(*line),
+                problem: format!("`insecure_skip_verify` for {host}, which speaks only plain HTTP"),
+                effect: "pulls fail with `server gave HTTP response to HTTPS client`: skip_verify never switches to HTTP".into(),
+                fix: format!("describe {host} with `http: true` in a spec and run `regtrust apply` (it also removes this table)"),
+            });
+        }
+        results.push(r);
+    }
+    for d in &hosts.dirs {
+        for e in d.entries.iter().flatten() {
+            let Some(auth) = authority_of(&e.url) else {
+                continue;
+            };
+            let r = match results.iter().find(|r| r.endpoint == auth) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = probe(&auth);
+                    results.push(r.clone());
+                    r
+                }
+            };
+            if e.url.starts_with("https://") && r.speaks == Speaks::PlainHttp {
+                let with = if e.skip_verify {
+                    " with skip_verify"
+                } else {
+                    ""
+                };
+                out.push(Finding {
+                    level: Level::Error,
+                    code: "https-to-http-registry",
+                    file: d.file.clone(),
+                    line: None,
+                    problem: format!("{}{with} is configured as HTTPS, but {auth} speaks only plain HTTP", e.url),
+                    effect: "every pull fails with `server gave HTTP response to HTTPS client`; skip_verify cannot change that".into(),
+                    fix: format!("use http://{} (spec: `http: true`), then `regtrust apply`", auth.trim_end_matches(":80")),
+                });
+            }
+        }
+    }
+    results
+}
