@@ -149,8 +149,7 @@ fn copy_root(c: &Case, to: &Path, spec: &Path) {
 /// `containerd config dump` on the root, in a namespace where it is the node's /etc/containerd.
 fn config_dump(version: &str, root: &Path) -> String {
     let script = "mount --bind \"$E2E_ROOT/etc/containerd\" /etc/containerd && exec \"$E2E_BIN\" --config /etc/containerd/config.toml config dump";
-    let o = run(Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+    let o = run(in_namespace(script)
         .env("E2E_ROOT", root)
         .env("E2E_BIN", containerd_bin(version)));
     assert!(
@@ -218,6 +217,32 @@ fn doctor_diagnoses_what_containerd_really_does() {
                     "pulls" => got.is_ok(),
                     other => panic!("{}: unknown behaviour {other}", c.name),
                 };
+                // doctor --probe asks the running containerd whether CRI loaded.
+                let r = root.to_str().unwrap();
+                let sock = ctrd.socket.to_str().unwrap();
+                let p = regtrust_ns(
+                    &fx.hosts,
+                    &[
+                        "doctor",
+                        "--root",
+                        r,
+                        "--containerd",
+                        &c.containerd,
+                        "--probe",
+                        "--address",
+                        sock,
+                        "--format",
+                        "json",
+                    ],
+                );
+                let said_down =
+                    findings(&p).contains("error cri-not-loaded /etc/containerd/config.toml");
+                if said_down != (expect == "cri-down") {
+                    failures.push(format!(
+                        "{}: doctor --probe said cri-not-loaded = {said_down}",
+                        c.name
+                    ));
+                }
                 if !ok {
                     failures.push(format!(
                         "{}: expected `{expect}`, containerd gave {got:?}\n{}",
@@ -271,15 +296,16 @@ fn doctor_diagnoses_what_containerd_really_does() {
 
 #[test]
 fn image_resolution_and_probe_against_real_registries() {
-    let fx = Fixture::new("doctor-probe", 120);
+    let fx = Fixture::new("doctor-probe", 140);
     let root = fx.work.join("root");
     fs::create_dir_all(root.join("etc/containerd")).unwrap();
     fs::write(root.join("etc/containerd/config.toml"), "version = 2\n").unwrap();
+    let spec = fx.spec.to_str().unwrap();
     assert!(
         regtrust(&[
             "apply",
             "--spec",
-            fx.spec.to_str().unwrap(),
+            spec,
             "--root",
             root.to_str().unwrap(),
             "--containerd",
@@ -288,63 +314,138 @@ fn image_resolution_and_probe_against_real_registries() {
         .status
         .success()
     );
-    // An HTTPS registry with a self-signed certificate, made here, for the probe.
+
+    // An HTTPS registry with a certificate from a CA made here, for the probe.
     let tls = fx.work.join("tls");
     fs::create_dir_all(&tls).unwrap();
-    let o = run(Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=secure.corp.example",
-        ])
-        .arg("-keyout")
-        .arg(tls.join("key.pem"))
-        .arg("-out")
-        .arg(tls.join("cert.pem")));
-    assert!(
-        o.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&o.stderr)
+    let openssl = |args: &[&str]| {
+        let o = run(Command::new("openssl").current_dir(&tls).args(args));
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=regtrust test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=secure.corp.example",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    fs::write(
+        tls.join("san.ext"),
+        "subjectAltName=DNS:secure.corp.example,DNS:secure2.corp.example,DNS:secure3.corp.example\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    fs::write(
+        tls.join("config.yml"),
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.143:5000\n  tls:\n    certificate: {}\n    key: {}\n",
+            tls.join("data").display(),
+            tls.join("cert.pem").display(),
+            tls.join("key.pem").display()
+        ),
+    )
+    .unwrap();
+    /// Kills the HTTPS registry even when an assertion fails.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let reg = Killed(
+        Command::new("docker-registry")
+            .arg("serve")
+            .arg(tls.join("config.yml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
     );
-    fs::write(tls.join("config.yml"), format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.123:5000\n  tls:\n    certificate: {}\n    key: {}\n",
-        tls.join("data").display(), tls.join("cert.pem").display(), tls.join("key.pem").display())).unwrap();
-    let mut reg = Command::new("docker-registry")
-        .arg("serve")
-        .arg(tls.join("config.yml"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     assert!(wait_for_port(
-        "127.0.0.123:5000",
+        "127.0.0.143:5000",
         std::time::Duration::from_secs(20)
     ));
     let hosts = fx.work.join("hosts-probe");
+    let names = "secure.corp.example secure2.corp.example secure3.corp.example";
     fs::write(
         &hosts,
         format!(
-            "{}127.0.0.123 secure.corp.example\n",
+            "{}127.0.0.143 {names}\n",
             fs::read_to_string(&fx.hosts).unwrap()
         ),
     )
     .unwrap();
-    let dir = root.join("etc/containerd/certs.d/secure.corp.example:5000");
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("hosts.toml"), "server = \"https://secure.corp.example:5000\"\n\n[host.\"https://secure.corp.example:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n  skip_verify = true\n").unwrap();
+    let host_dir = |name: &str, extra: &str| {
+        let dir = root.join(format!("etc/containerd/certs.d/{name}:5000"));
+        fs::create_dir_all(&dir).unwrap();
+        let toml = format!(
+            "server = \"https://{name}:5000\"\n\n[host.\"https://{name}:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n{extra}"
+        );
+        fs::write(dir.join("hosts.toml"), toml).unwrap();
+    };
+    // skip_verify without the CA: accepted, and the probe says why.
+    host_dir("secure.corp.example", "  skip_verify = true\n");
+    // The CA as a node path: verified.
+    fs::create_dir_all(root.join("etc/pki")).unwrap();
+    fs::copy(
+        tls.join("ca.pem"),
+        root.join("etc/pki/regtrust-test-ca.pem"),
+    )
+    .unwrap();
+    host_dir(
+        "secure3.corp.example",
+        "  ca = \"/etc/pki/regtrust-test-ca.pem\"\n",
+    );
 
+    let r = root.to_str().unwrap();
     let o = regtrust_ns(
         &hosts,
         &[
             "doctor",
             "--root",
-            root.to_str().unwrap(),
+            r,
             "--containerd",
             "1.7",
             "--probe",
@@ -358,8 +459,6 @@ fn image_resolution_and_probe_against_real_registries() {
             "json",
         ],
     );
-    let _ = reg.kill();
-    let _ = reg.wait();
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
         o.status.code(),
@@ -389,35 +488,46 @@ fn image_resolution_and_probe_against_real_registries() {
         "fallback: false leaves out the upstream"
     );
     assert_eq!(urls(2), ["https://registry-1.docker.io"]);
-    let probes: Vec<(String, String)> = report["probes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["endpoint"].as_str().unwrap().to_string(),
-                p["speaks"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let probe = |endpoint: &str| -> (String, String) {
+        report["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["endpoint"] == endpoint)
+            .map(|p| {
+                (
+                    p["speaks"].as_str().unwrap().to_string(),
+                    p["verdict"].as_str().unwrap().to_string(),
+                )
+            })
+            .unwrap_or_else(|| panic!("no probe of {endpoint}: {}", report["probes"]))
+    };
+    assert_eq!(probe("my.private.registry:5000").0, "plain-http");
     assert!(
-        probes.contains(&("my.private.registry:5000".into(), "plain-http".into())),
-        "{probes:?}"
+        probe("my.private.registry:5000")
+            .1
+            .contains("GET /v2/ answers `HTTP/1.1 200 OK`"),
+        "{:?}",
+        probe("my.private.registry:5000")
+    );
+    assert_eq!(probe("cache.corp.example:5000").0, "plain-http");
+    assert_eq!(probe("secure.corp.example:5000").0, "tls");
+    assert_eq!(
+        probe("https://secure3.corp.example:5000").1,
+        "certificate verified"
     );
     assert!(
-        probes.contains(&("cache.corp.example:5000".into(), "plain-http".into())),
-        "{probes:?}"
+        probe("https://secure.corp.example:5000")
+            .1
+            .contains("accepted only because of skip_verify")
     );
-    assert!(
-        probes.contains(&("secure.corp.example:5000".into(), "tls".into())),
-        "{probes:?}"
-    );
+
     let text = regtrust_ns(
         &hosts,
         &[
             "doctor",
             "--root",
-            root.to_str().unwrap(),
+            r,
             "--containerd",
             "1.7",
             "--image",
@@ -429,6 +539,27 @@ fn image_resolution_and_probe_against_real_registries() {
         text.contains("1. http://my.private.registry:5000: plain HTTP"),
         "{text}"
     );
+
+    // Without the CA and without skip_verify: containerd would reject the certificate.
+    host_dir("secure2.corp.example", "");
+    let o = regtrust_ns(
+        &hosts,
+        &[
+            "doctor",
+            "--root",
+            r,
+            "--containerd",
+            "1.7",
+            "--probe",
+            "--format",
+            "json",
+        ],
+    );
+    drop(reg);
+    assert_eq!(o.status.code(), Some(1));
+    let got = findings(&o);
+    let rejected = "error tls-certificate-rejected /etc/containerd/certs.d/secure2.corp.example:5000/hosts.toml";
+    assert!(got.contains(rejected), "{got:?}");
 }
 
 #[test]

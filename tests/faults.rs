@@ -3,12 +3,11 @@
 //! and a directory where a file belongs, give a clear error and change nothing.
 mod support;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::run;
+use support::{in_namespace, run, snapshot};
 
 const CONFIG: &str = "# hand-tuned\nversion = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"pause:3.9\"\n";
 const SPEC_A: &str = "registries:\n  - host: a.example:5000\n    http: true\n  - host: gone.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MIIA\n      -----END CERTIFICATE-----\n";
@@ -24,26 +23,6 @@ fn apply(root: &Path, spec: &Path, failpoint: Option<usize>) -> Output {
         c.env("REGTRUST_FAILPOINT", n.to_string());
     }
     c.output().unwrap()
-}
-
-fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
-        let Ok(rd) = fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                out.insert(
-                    p.strip_prefix(base).unwrap().display().to_string(),
-                    fs::read_to_string(&p).unwrap(),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -140,8 +119,7 @@ fn apply_in_namespace(root: &Path, spec: &Path, setup: &str) -> Output {
     let script = format!(
         "set -e\n{setup}\nexec \"$REGTRUST\" apply --containerd 1.7 --spec \"$SPEC\" --root \"$ROOT\"\n"
     );
-    run(Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+    run(in_namespace(&script)
         .env("REGTRUST", env!("CARGO_BIN_EXE_regtrust"))
         .env("SPEC", spec)
         .env("ROOT", root))

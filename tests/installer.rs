@@ -3,7 +3,6 @@
 //! `regtrust apply` writes, shellcheck clean, and real containerd pulls on the result.
 mod support;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -36,26 +35,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-/// Every file under `root` with its content (config.toml compared as TOML leaves elsewhere).
-fn snapshot(root: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
-        for e in fs::read_dir(d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                out.insert(
-                    p.strip_prefix(base).unwrap().display().to_string(),
-                    fs::read_to_string(&p).unwrap(),
-                );
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
 }
 
 fn shellcheck(path: &Path) {

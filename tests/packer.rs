@@ -27,26 +27,6 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn files(root: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    fn walk(base: &Path, d: &Path, out: &mut Vec<(String, String)>) {
-        for e in fs::read_dir(d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                out.push((
-                    p.strip_prefix(base).unwrap().display().to_string(),
-                    fs::read_to_string(&p).unwrap(),
-                ));
-            }
-        }
-    }
-    walk(root, root, &mut out);
-    out.sort();
-    out
-}
-
 #[test]
 fn templates_are_formatted_hcl2() {
     let dir = tempfile::tempdir().unwrap();
@@ -123,10 +103,10 @@ fn packer_build_installs_into_an_image_root() {
         .output()
         .unwrap();
     assert!(o.status.success());
-    let built = files(&root);
+    let built = snapshot(&root);
     assert_eq!(
         built,
-        files(&twin),
+        snapshot(&twin),
         "packer build and regtrust apply differ"
     );
 
@@ -137,7 +117,7 @@ fn packer_build_installs_into_an_image_root() {
         "{}",
         text(&o)
     );
-    assert_eq!(files(&root), built);
+    assert_eq!(snapshot(&root), built);
 
     // A bad spec fails the build at render time; the image is untouched.
     let bad = dir.path().join("bad.yaml");
@@ -149,5 +129,5 @@ fn packer_build_installs_into_an_image_root() {
     );
     assert!(!o.status.success());
     assert!(text(&o).contains("error[bad-host]"), "{}", text(&o));
-    assert_eq!(files(&root), built);
+    assert_eq!(snapshot(&root), built);
 }

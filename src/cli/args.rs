@@ -184,9 +184,13 @@ pub struct DoctorArgs {
     /// Explain how this image reference resolves (repeatable)
     #[arg(long, value_name = "REF")]
     pub image: Vec<String>,
-    /// Ask each endpoint what it really speaks (TLS or plain HTTP), with short timeouts
+    /// Ask each endpoint what it really speaks (TLS or plain HTTP, certificate verified), and a
+    /// running containerd whether its CRI plugin loaded; short timeouts
     #[arg(long)]
     pub probe: bool,
+    /// containerd's socket for --probe (default: <root>/run/containerd/containerd.sock)
+    #[arg(long, value_name = "SOCKET")]
+    pub address: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

@@ -18,6 +18,7 @@ pub fn run(a: &DoctorArgs) -> u8 {
         containerd,
         images: a.image.clone(),
         probe: a.probe,
+        address: a.address.clone(),
     };
     let report = match doctor::run(&opts) {
         Ok(r) => r,

@@ -53,6 +53,8 @@ pub struct Options {
     pub containerd: Option<Version>,
     pub images: Vec<String>,
     pub probe: bool,
+    /// containerd's socket for the CRI check (default: <root>/run/containerd/containerd.sock).
+    pub address: Option<String>,
 }
 
 /// Byte offset → 1-based line.
@@ -86,7 +88,25 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         .collect();
     let mut probes = Vec::new();
     if opts.probe {
-        probes = probe::probe_all(&cfg, &hosts, &mut findings);
+        probes = probe::probe_all(&opts.root, &cfg, &hosts, &mut findings);
+        let socket = match &opts.address {
+            Some(a) => PathBuf::from(a),
+            None => crate::fs::under_root(&opts.root, "/run/containerd/containerd.sock"),
+        };
+        if let Some(p) = probe::cri_status(&socket) {
+            if p.verdict.starts_with("CRI plugin:") && !p.verdict.ends_with(": ok") {
+                findings.push(Finding {
+                    level: Level::Error,
+                    code: "cri-not-loaded",
+                    file: opts.config_file.clone(),
+                    line: None,
+                    problem: format!("containerd is running but its CRI plugin is not loaded ({})", p.verdict),
+                    effect: "every CRI call fails (`unknown service runtime.v1.ImageService`): kubelet sees no runtime".into(),
+                    fix: "fix the config errors above (often mirrors or configs.*.tls next to config_path), then restart containerd".into(),
+                });
+            }
+            probes.push(p);
+        }
         for f in findings.iter_mut().filter(|f| f.file == "config.toml") {
             f.file = opts.config_file.clone();
         }

@@ -1,9 +1,12 @@
 //! `doctor --probe`: asks each endpoint what it really speaks. A TLS ClientHello is sent first;
-//! a TLS record back means HTTPS, an `HTTP/` line means plain HTTP on that port. Then
-//! `GET /v2/` over plain HTTP where that is what it speaks. Short timeouts; loopback or wherever
-//! the node's hosts.toml points (the user's own registries).
+//! a TLS record back means HTTPS, an `HTTP/` line means plain HTTP on that port. For `https://`
+//! endpoints a full handshake then verifies the certificate against the CAs containerd would use
+//! (the host's `ca` files, else the node's system bundle). `GET /v2/` over plain HTTP where that
+//! is what it speaks. Short timeouts; only the endpoints the node's own configuration names.
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -102,7 +105,7 @@ pub fn probe(authority: &str) -> ProbeResult {
     match buf.get(..n) {
         Some([0x16 | 0x15, 0x03, ..]) => {
             r.speaks = Speaks::Tls;
-            r.verdict = "speaks TLS (HTTPS); its certificate is not checked by this probe".into();
+            r.verdict = "speaks TLS (HTTPS)".into();
         }
         Some(b) if b.starts_with(b"HTTP/") => {
             r.speaks = Speaks::PlainHttp;
@@ -112,6 +115,52 @@ pub fn probe(authority: &str) -> ProbeResult {
         _ => r.verdict = "no answer to a TLS ClientHello".into(),
     }
     r
+}
+
+/// The system CA bundle of the node (Debian/Ubuntu, then RHEL-style).
+fn system_bundle(root: &Path) -> Option<PathBuf> {
+    [
+        "etc/ssl/certs/ca-certificates.crt",
+        "etc/pki/tls/certs/ca-bundle.crt",
+    ]
+    .iter()
+    .map(|p| root.join(p))
+    .find(|p| p.is_file())
+}
+
+/// A verifying TLS handshake with the CAs containerd would use; Err says what is wrong.
+pub fn verify_tls(authority: &str, cas: &[PathBuf]) -> Result<(), String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .trim_matches(['[', ']']);
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in cas {
+        let certs = CertificateDer::pem_file_iter(ca)
+            .map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+        for c in certs {
+            let c = c.map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+            roots
+                .add(c)
+                .map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+    let mut conn =
+        rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+    let mut sock = connect(authority).map_err(|e| e.to_string())?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 fn get_v2(authority: &str, host: &str) -> std::io::Result<String> {
@@ -144,7 +193,12 @@ fn authority_of(url: &str) -> Option<String> {
 
 /// Probes every endpoint of every hosts.toml containerd reads; reports https:// endpoints that
 /// only speak HTTP.
-pub fn probe_all(cfg: &ConfigInfo, hosts: &HostsInfo, out: &mut Vec<Finding>) -> Vec<ProbeResult> {
+pub fn probe_all(
+    root: &Path,
+    cfg: &ConfigInfo,
+    hosts: &HostsInfo,
+    out: &mut Vec<Finding>,
+) -> Vec<ProbeResult> {
     let mut results: Vec<ProbeResult> = Vec::new();
     for (host, line) in &cfg.insecure {
         let auth = authority_of(&format!("https://{host}")).unwrap_or_default();
@@ -163,10 +217,16 @@ pub fn probe_all(cfg: &ConfigInfo, hosts: &HostsInfo, out: &mut Vec<Finding>) ->
         results.push(r);
     }
     for d in &hosts.dirs {
+        let mut checked: Vec<&str> = Vec::new();
         for e in d.entries.iter().flatten() {
             let Some(auth) = authority_of(&e.url) else {
                 continue;
             };
+            // The root `server` repeating a [host] table is only the last resort: judge the table.
+            if e.is_server && checked.contains(&e.url.as_str()) {
+                continue;
+            }
+            checked.push(&e.url);
             let r = match results.iter().find(|r| r.endpoint == auth) {
                 Some(r) => r.clone(),
                 None => {
@@ -175,6 +235,39 @@ pub fn probe_all(cfg: &ConfigInfo, hosts: &HostsInfo, out: &mut Vec<Finding>) ->
                     r
                 }
             };
+            if e.url.starts_with("https://") && r.speaks == Speaks::Tls {
+                let cas: Vec<PathBuf> = if e.ca.is_empty() {
+                    system_bundle(root).into_iter().collect()
+                } else {
+                    e.ca.iter()
+                        .map(|c| crate::fs::under_root(root, c))
+                        .collect()
+                };
+                let verdict = match verify_tls(&auth, &cas) {
+                    Ok(()) => "certificate verified".to_string(),
+                    Err(err) if e.skip_verify => format!(
+                        "certificate NOT valid ({err}), accepted only because of skip_verify"
+                    ),
+                    Err(err) => {
+                        out.push(Finding {
+                            level: Level::Error,
+                            code: "tls-certificate-rejected",
+                            file: d.file.clone(),
+                            line: None,
+                            problem: format!("{}: the certificate does not verify: {err}", e.url),
+                            effect: "pulls fail with a TLS error (x509: certificate signed by unknown authority, or similar)".into(),
+                            fix: "give the registry's CA (spec: `ca_pem:` or `ca:`) and run `regtrust apply`".into(),
+                        });
+                        format!("certificate rejected: {err}")
+                    }
+                };
+                // One line per URL: its CAs decide the verdict.
+                results.push(ProbeResult {
+                    endpoint: e.url.clone(),
+                    speaks: Speaks::Tls,
+                    verdict,
+                });
+            }
             if e.url.starts_with("https://") && r.speaks == Speaks::PlainHttp {
                 let with = if e.skip_verify {
                     " with skip_verify"
@@ -194,4 +287,50 @@ pub fn probe_all(cfg: &ConfigInfo, hosts: &HostsInfo, out: &mut Vec<Finding>) ->
         }
     }
     results
+}
+
+/// With containerd running: is its CRI plugin loaded? Asks `ctr plugins ls` on the socket.
+pub fn cri_status(socket: &Path) -> Option<ProbeResult> {
+    if !socket.exists() {
+        return None;
+    }
+    let out = std::process::Command::new("ctr")
+        .arg("--address")
+        .arg(socket)
+        .args(["plugins", "ls"])
+        .output();
+    let endpoint = format!("containerd at {}", socket.display());
+    let out = match out {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        Ok(o) => {
+            let verdict = format!(
+                "`ctr plugins ls` failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            return Some(ProbeResult {
+                endpoint,
+                speaks: Speaks::Unknown,
+                verdict,
+            });
+        }
+        Err(e) => {
+            let verdict = format!("`ctr` is not available to ask containerd: {e}");
+            return Some(ProbeResult {
+                endpoint,
+                speaks: Speaks::Unknown,
+                verdict,
+            });
+        }
+    };
+    let status = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() >= 3 && f[0] == "io.containerd.grpc.v1" && f[1] == "cri")
+        .map(|f| f[f.len() - 1].to_string())
+        .unwrap_or_else(|| "missing".into());
+    Some(ProbeResult {
+        endpoint,
+        speaks: Speaks::Unknown,
+        verdict: format!("CRI plugin: {status}"),
+    })
 }

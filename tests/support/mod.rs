@@ -76,6 +76,34 @@ pub fn default_config(version: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A command running `sh -c script` in a private mount namespace (mounts made there stay there).
+pub fn in_namespace(script: &str) -> Command {
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c", script]);
+    c
+}
+
+/// Every file under `root` (relative path → content), for before/after comparisons.
+pub fn snapshot(root: &Path) -> std::collections::BTreeMap<String, String> {
+    fn walk(base: &Path, d: &Path, out: &mut std::collections::BTreeMap<String, String>) {
+        let Ok(rd) = fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                let text = fs::read(&p)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                out.insert(p.strip_prefix(base).unwrap().display().to_string(), text);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
@@ -295,8 +323,7 @@ for s in /var/lib/cloud/instances/*/scripts/runcmd; do
   sh "$s"
 done
 "#;
-    run(Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", SCRIPT])
+    run(in_namespace(SCRIPT)
         .env("E2E_ROOT", root)
         .env("E2E_USERDATA", userdata))
 }
