@@ -60,6 +60,24 @@ pub struct PlannedFile {
     pub kind: FileKind,
 }
 
+/// A planned file as the text outputs show it: path, mode as octal text ("0644"), content.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileView<'a> {
+    pub path: &'a str,
+    pub mode: String,
+    pub content: &'a str,
+}
+
+impl PlannedFile {
+    pub fn view(&self) -> FileView<'_> {
+        FileView {
+            path: &self.path,
+            mode: format!("{:04o}", self.mode),
+            content: &self.content,
+        }
+    }
+}
+
 /// What must happen after the files are in place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {

@@ -9,8 +9,8 @@ pub fn run(a: &ApplyArgs) -> u8 {
         Err(code) => return code,
     };
     let opts = NodeOptions {
-        root: a.root.clone(),
-        config_file: a.config.clone(),
+        root: a.node.root.clone(),
+        config_file: a.node.config.clone(),
         containerd,
     };
     let prepared = match node::prepare(&loaded.spec, &opts) {

@@ -15,6 +15,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where the node is: shared by apply, doctor and migrate.
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    /// The node's root directory (an image being built, a chroot)
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// config.toml, as a path on the node
+    #[arg(long, value_name = "PATH", default_value = crate::node::DEFAULT_CONFIG_FILE)]
+    pub config: String,
+}
+
 #[derive(Args, Debug)]
 pub struct SpecArgs {
     /// The registry spec (YAML or JSON)
@@ -150,12 +161,8 @@ pub struct RenderArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
-    /// The node's root directory (an image being built, a chroot)
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
-    /// config.toml, as a path on the node
-    #[arg(long, value_name = "PATH", default_value = crate::node::DEFAULT_CONFIG_FILE)]
-    pub config: String,
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// Print a diff of what would change; write nothing
     #[arg(long, conflicts_with = "check")]
     pub dry_run: bool,
@@ -172,12 +179,8 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct DoctorArgs {
-    /// The node's root directory
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
-    /// config.toml, as a path on the node
-    #[arg(long, value_name = "PATH", default_value = crate::node::DEFAULT_CONFIG_FILE)]
-    pub config: String,
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// containerd version (default: `containerd --version`, else inferred from config.toml)
     #[arg(long, value_name = "VERSION")]
     pub containerd: Option<String>,
@@ -197,12 +200,8 @@ pub struct DoctorArgs {
 
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
-    /// The node's root directory
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
-    /// config.toml, as a path on the node
-    #[arg(long, value_name = "PATH", default_value = crate::node::DEFAULT_CONFIG_FILE)]
-    pub config: String,
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// containerd version (default: `containerd --version`, else inferred from config.toml)
     #[arg(long, value_name = "VERSION")]
     pub containerd: Option<String>,

@@ -13,8 +13,8 @@ pub fn run(a: &DoctorArgs) -> u8 {
         }
     };
     let opts = Options {
-        root: a.root.clone(),
-        config_file: a.config.clone(),
+        root: a.node.root.clone(),
+        config_file: a.node.config.clone(),
         containerd,
         images: a.image.clone(),
         probe: a.probe,

@@ -10,7 +10,7 @@ use crate::emit::spec_yaml;
 use crate::spec::Registry;
 
 pub fn run_migrate(a: &MigrateArgs) -> u8 {
-    let cfg = crate::fs::under_root(&a.root, &a.config);
+    let cfg = crate::fs::under_root(&a.node.root, &a.node.config);
     let text = match std::fs::read_to_string(&cfg) {
         Ok(t) => t,
         Err(e) => {
@@ -42,7 +42,7 @@ pub fn run_migrate(a: &MigrateArgs) -> u8 {
     }) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {}: {e}", a.config);
+            eprintln!("error: {}: {e}", a.node.config);
             return exit::FAILED;
         }
     };
@@ -50,13 +50,13 @@ pub fn run_migrate(a: &MigrateArgs) -> u8 {
     if regs.is_empty() {
         eprintln!(
             "{}: no legacy registry.mirrors or registry.configs.*.tls to migrate",
-            a.config
+            a.node.config
         );
         return exit::OK;
     }
     let header = format!(
         "regtrust spec migrated from the legacy registry settings of {}.\nApply it with `regtrust apply --spec <this file>`: hosts.toml files replace the legacy tables.",
-        a.config
+        a.node.config
     );
     emit(&a.emit_spec, &spec_yaml::render(&regs, &header), &[])
 }

@@ -1,29 +1,12 @@
 //! `--target script`: one self-contained POSIX sh installer (for Packer provisioners, image
 //! builds, or any node without the regtrust binary). Every value enters the script through
 //! [`crate::templates::shell_quote`].
-use serde::Serialize;
-
 use crate::containerd::{ConfigLayout, Version};
 use crate::node::DEFAULT_CONFIG_FILE;
-use crate::plan::Plan;
-
-#[derive(Serialize)]
-struct File<'a> {
-    path: &'a str,
-    mode: String,
-    content: &'a str,
-}
+use crate::plan::{Plan, PlannedFile};
 
 pub fn render(plan: &Plan, containerd: Version) -> String {
-    let files: Vec<File<'_>> = plan
-        .files
-        .iter()
-        .map(|f| File {
-            path: &f.path,
-            mode: format!("{:04o}", f.mode),
-            content: &f.content,
-        })
-        .collect();
+    let files: Vec<_> = plan.files.iter().map(PlannedFile::view).collect();
     let planned: Vec<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
     let n = plan.hosts.len();
     let summary = format!(

@@ -1,7 +1,7 @@
 //! Terraform: text outputs as `templatefile()` templates, and the plan as JSON.
 use serde::Serialize;
 
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, FileView, Plan, PlannedFile};
 
 /// Escapes literal template syntax: `${` → `$${`, `%{` → `%%{`.
 pub fn escape(text: &str) -> String {
@@ -51,15 +51,8 @@ pub fn templatize(escaped: &str, vars: &[(String, String)]) -> Result<String, St
 struct PlanJson<'a> {
     config_path: &'a str,
     containerd: Option<String>,
-    files: Vec<FileJson<'a>>,
+    files: Vec<FileView<'a>>,
     actions: Vec<&'static str>,
-}
-
-#[derive(Serialize)]
-struct FileJson<'a> {
-    path: &'a str,
-    mode: String,
-    content: &'a str,
 }
 
 /// The plan as JSON, for `jsondecode(file(...))`: files with path, mode ("0644") and content.
@@ -67,15 +60,7 @@ pub fn plan_json(plan: &Plan) -> String {
     let doc = PlanJson {
         config_path: &plan.config_path,
         containerd: plan.containerd.map(|v| v.to_string()),
-        files: plan
-            .files
-            .iter()
-            .map(|f| FileJson {
-                path: &f.path,
-                mode: format!("{:04o}", f.mode),
-                content: &f.content,
-            })
-            .collect(),
+        files: plan.files.iter().map(PlannedFile::view).collect(),
         actions: plan
             .actions
             .iter()
