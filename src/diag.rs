@@ -61,6 +61,14 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// 1-based (line, column) of a byte offset in a text; the column counts characters.
+pub fn line_col(text: &str, byte: usize) -> (usize, usize) {
+    let before = &text[..byte.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
 /// Everything that went wrong, reported at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostics(pub Vec<Diagnostic>);

@@ -3,9 +3,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::containerd::{ConfigLayout, Version};
+use crate::containerd::Version;
 use crate::emit::config_patch::{self, PatchRequest, Patched};
 use crate::fs::{self, Transaction, under_root};
 use crate::plan::{Action, FileKind, Plan};
@@ -84,42 +83,7 @@ fn resolve_version(
     if let Some(v) = spec.containerd {
         return Ok((v, "the spec's containerd.version".into()));
     }
-    let binaries: Vec<PathBuf> = if opts.root == Path::new("/") {
-        vec![PathBuf::from("containerd")]
-    } else {
-        ["usr/bin/containerd", "usr/local/bin/containerd"]
-            .iter()
-            .map(|p| opts.root.join(p))
-            .collect()
-    };
-    for b in binaries {
-        let out = Command::new(&b).arg("--version").output();
-        let found = out
-            .ok()
-            .and_then(|o| Version::from_version_output(&String::from_utf8_lossy(&o.stdout)));
-        if let Some(v) = found {
-            return Ok((v, format!("`{} --version`", b.display())));
-        }
-    }
-    let layout = existing
-        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
-        .and_then(|d| d.get("version").and_then(|v| v.as_integer()))
-        .and_then(ConfigLayout::from_number);
-    let inferred = match layout {
-        Some(ConfigLayout::V2) => Some(("1.6", 2)),
-        Some(ConfigLayout::V3) => Some(("2.0", 3)),
-        Some(ConfigLayout::V4) => Some(("2.3", 4)),
-        None => None,
-    };
-    match inferred {
-        Some((v, n)) => Ok((
-            Version::parse(v).expect("known version"),
-            format!(
-                "inferred from `version = {n}` in config.toml (the oldest containerd that writes it; pass --containerd to be exact)"
-            ),
-        )),
-        None => Err(NodeError::NoVersion),
-    }
+    crate::containerd::version::detect(&opts.root, existing).ok_or(NodeError::NoVersion)
 }
 
 pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeError> {

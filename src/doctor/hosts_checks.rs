@@ -232,8 +232,7 @@ fn check_file(
     let server = t.get("server").and_then(Item::as_str).map(String::from);
     let server_url = server.unwrap_or_else(|| match name {
         "_default" => String::from("https://<host>"),
-        "docker.io" => "https://registry-1.docker.io".into(),
-        n => format!("https://{n}"),
+        n => format!("https://{}", crate::spec::host::upstream_host(n)),
     });
     let root_entry = entry(&server_url, t, true);
     lint_entry(&mut add, &root_entry, None);

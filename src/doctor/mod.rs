@@ -7,7 +7,7 @@ pub mod probe;
 pub mod resolve;
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -59,7 +59,7 @@ pub struct Options {
 
 /// Byte offset → 1-based line.
 pub fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+    crate::diag::line_col(text, offset).0
 }
 
 pub fn run(opts: &Options) -> Result<Report, String> {
@@ -127,37 +127,8 @@ fn detect_version(opts: &Options, text: Option<&str>) -> Result<(Version, String
     if let Some(v) = opts.containerd {
         return Ok((v, "--containerd".into()));
     }
-    let bins: Vec<PathBuf> = if opts.root == Path::new("/") {
-        vec!["containerd".into()]
-    } else {
-        ["usr/bin/containerd", "usr/local/bin/containerd"]
-            .iter()
-            .map(|p| opts.root.join(p))
-            .collect()
-    };
-    for b in bins {
-        let found = std::process::Command::new(&b)
-            .arg("--version")
-            .output()
-            .ok()
-            .and_then(|o| Version::from_version_output(&String::from_utf8_lossy(&o.stdout)));
-        if let Some(v) = found {
-            return Ok((v, format!("`{} --version`", b.display())));
-        }
-    }
-    let n = text
-        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
-        .and_then(|d| d.get("version").and_then(|v| v.as_integer()));
-    let v = match n {
-        Some(2) => "1.6",
-        Some(3) => "2.0",
-        Some(4) => "2.3",
-        _ => return Err("cannot tell the containerd version: pass --containerd".into()),
-    };
-    Ok((
-        Version::parse(v).expect("known"),
-        "inferred from the config's `version` (pass --containerd to be exact)".to_string(),
-    ))
+    crate::containerd::version::detect(&opts.root, text)
+        .ok_or_else(|| "cannot tell the containerd version: pass --containerd".to_string())
 }
 
 impl Report {

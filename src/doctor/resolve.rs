@@ -28,13 +28,8 @@ pub fn registry_host(reference: &str) -> String {
 
 fn default_entry(host: &str) -> HostEntry {
     let local = host == "localhost" || host.starts_with("localhost:") || host.starts_with("127.");
-    let h = if host == "docker.io" {
-        "registry-1.docker.io"
-    } else {
-        host
-    };
     HostEntry {
-        url: format!("https://{h}"),
+        url: format!("https://{}", crate::spec::host::upstream_host(host)),
         capabilities: vec!["pull".into(), "resolve".into(), "push".into()],
         ca: vec![],
         client: false,

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use toml_edit::{DocumentMut, Item, Table, TableLike, Value};
 
 use crate::containerd::{ConfigLayout, Version};
-use crate::spec::host::{check_host, dir_name};
+use crate::spec::host::{check_host, dir_name, upstream_host};
 use crate::spec::{Capability, ClientPair, DEFAULT_CONFIG_PATH, Endpoint, FileSource, Registry};
 
 pub struct PatchRequest<'a> {
@@ -62,7 +62,7 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, PatchError> {
     let mut doc: DocumentMut = original.parse().map_err(|e: toml_edit::TomlError| {
         let (line, column) = e
             .span()
-            .map(|s| line_col(original, s.start))
+            .map(|s| crate::diag::line_col(original, s.start))
             .unwrap_or((1, 1));
         let message = e.message().trim().to_string();
         PatchError::Syntax {
@@ -373,11 +373,7 @@ pub fn migrate(
             ));
             continue;
         }
-        let default_host = if h == "docker.io" {
-            "registry-1.docker.io"
-        } else {
-            h.as_str()
-        };
+        let default_host = upstream_host(&h);
         let mut upstream = None;
         let mut eps = Vec::new();
         for url in endpoints {
@@ -464,11 +460,4 @@ pub fn migrate(
         ));
     }
     out
-}
-
-fn line_col(text: &str, byte: usize) -> (usize, usize) {
-    let before = &text[..byte.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }

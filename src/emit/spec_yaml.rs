@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_saphyr::{DoubleQuoted, LitString};
 
+use crate::spec::host::upstream_host;
 use crate::spec::{Capability, Endpoint, FileSource, Registry};
 
 #[derive(Serialize)]
@@ -91,15 +92,6 @@ fn settings(e: &Endpoint, http: bool) -> SettingsOut {
     s
 }
 
-/// The default upstream containerd uses for a host.
-fn default_upstream(host: &str) -> String {
-    if host == "docker.io" {
-        "https://registry-1.docker.io".into()
-    } else {
-        format!("https://{host}")
-    }
-}
-
 /// The registries as a spec document, with a header saying where they came from.
 pub fn render(registries: &[Registry], header: &str) -> String {
     let out = SpecOut {
@@ -108,8 +100,10 @@ pub fn render(registries: &[Registry], header: &str) -> String {
             .map(|r| {
                 let url = r.upstream.url.as_str();
                 let http = url == format!("http://{}", r.host);
-                let server = (!url.is_empty() && !http && url != default_upstream(&r.host))
-                    .then(|| url.to_string());
+                let server = (!url.is_empty()
+                    && !http
+                    && url != format!("https://{}", upstream_host(&r.host)))
+                .then(|| url.to_string());
                 RegistryOut {
                     host: DoubleQuoted(r.host.clone()),
                     http: http.then_some(true),

@@ -100,6 +100,15 @@ fn check_dns_name(host: &str, name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The host containerd contacts for a registry by default (Docker Hub's API is elsewhere).
+pub fn upstream_host(host: &str) -> &str {
+    if host == "docker.io" {
+        "registry-1.docker.io"
+    } else {
+        host
+    }
+}
+
 /// The directory containerd looks up under config_path for this host.
 pub fn dir_name(host: &str) -> String {
     if host == "*" {

@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_saphyr::Spanned;
 
-use super::host::{check_host, check_url, dir_name};
+use super::host::{check_host, check_url, dir_name, upstream_host};
 use super::model::{OneOrMany, RawClient, RawEndpoint, RawRegistry, RawSpec};
 use super::valid::{Capability, ClientPair, Endpoint, FileSource, Registry, ValidSpec};
 use crate::containerd::Version;
@@ -190,8 +190,8 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
             s.value.trim_end_matches('/').to_string()
         }
         None if is_default => String::new(),
-        None if host == "docker.io" => "https://registry-1.docker.io".to_string(),
-        None => format!("{}://{host}", if http { "http" } else { "https" }),
+        None if http => format!("http://{host}"),
+        None => format!("https://{}", upstream_host(&host)),
     };
     let mut upstream = Endpoint::new(upstream_url);
     let tls_reported = http;
