@@ -66,19 +66,12 @@ fn cases() -> Vec<Case> {
 
 /// Runs regtrust inside a private mount namespace where `hosts` is /etc/hosts.
 fn regtrust_ns(hosts: &Path, args: &[&str]) -> Output {
-    run(Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            "mount --bind \"$E2E_HOSTS\" /etc/hosts && exec \"$@\"",
-            "sh",
-        ])
-        .arg(regtrust_bin())
-        .args(args)
-        .env("E2E_HOSTS", hosts))
+    run(
+        in_namespace("mount --bind \"$E2E_HOSTS\" /etc/hosts && exec \"$0\" \"$@\"")
+            .arg(regtrust_bin())
+            .args(args)
+            .env("E2E_HOSTS", hosts),
+    )
 }
 
 fn findings(o: &Output) -> BTreeSet<String> {

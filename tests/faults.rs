@@ -179,15 +179,7 @@ fn full_target() {
     let script_check = format!(
         "{setup}\n\"$REGTRUST\" apply --containerd 1.7 --spec \"$SPEC\" --root \"$ROOT\" || rc=$?\nls -A \"$ROOT/etc/containerd\" \"$ROOT/etc/containerd\"/* 2>/dev/null\nexit ${{rc:-0}}"
     );
-    let o = run(Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &script_check,
-        ])
+    let o = run(in_namespace(&script_check)
         .env("REGTRUST", env!("CARGO_BIN_EXE_regtrust"))
         .env("SPEC", &spec)
         .env("ROOT", &root));

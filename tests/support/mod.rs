@@ -227,15 +227,7 @@ impl Containerd {
         let log = state.join("containerd.log");
         let logf = fs::File::create(&log).unwrap();
         let socket = state.join("containerd.sock");
-        let mut child = Command::new("unshare")
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                NAMESPACE_SCRIPT,
-            ])
+        let mut child = in_namespace(NAMESPACE_SCRIPT)
             .env("E2E_ROOT", root)
             .env("E2E_HOSTS", hosts)
             .env("E2E_STATE", state)
