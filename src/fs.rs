@@ -29,11 +29,6 @@ pub fn write_step() {
 /// Name of the temp file a write goes through first.
 pub const TEMP_SUFFIX: &str = ".regtrust-tmp";
 
-/// `root` + an absolute node path.
-pub fn under_root(root: &Path, node_path: &str) -> PathBuf {
-    root.join(node_path.trim_start_matches('/'))
-}
-
 /// Reads a file that may be absent. Any other error is an error.
 pub fn read_optional(path: &Path) -> io::Result<Option<String>> {
     match fs::read(path) {
@@ -53,21 +48,32 @@ fn temp_name(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}{TEMP_SUFFIX}"))
 }
 
-/// A set of files written as one step: staged to temp files, then renamed into place.
-/// If staging fails, everything staged (and every directory created) is removed again.
+/// A set of files written (and removed) as one step: new contents are staged to temp files,
+/// then renamed into place; removals happen at the same point. If staging fails, everything
+/// staged (and every directory created) is removed again; if the commit fails midway, every
+/// file already replaced or removed is put back as it was when it was staged.
 #[derive(Default)]
 pub struct Transaction {
-    staged: Vec<(PathBuf, PathBuf)>,
+    steps: Vec<Step>,
     created_dirs: Vec<PathBuf>,
     /// fsync every file before the renames, and every directory after them (for live nodes).
     durable: bool,
+}
+
+/// One file of a transaction.
+struct Step {
+    dest: PathBuf,
+    /// The temp file holding the new content; `None`: the step removes `dest`.
+    tmp: Option<PathBuf>,
+    /// What `dest` was when the step was staged: what a rollback puts back.
+    previous: Previous,
 }
 
 impl Transaction {
     /// A transaction that survives a power cut: for files a node boots with.
     pub fn durable() -> Transaction {
         Transaction {
-            staged: Vec::new(),
+            steps: Vec::new(),
             created_dirs: Vec::new(),
             durable: true,
         }
@@ -87,6 +93,7 @@ impl Transaction {
         if let Some(parent) = path.parent() {
             self.create_dirs(parent)?;
         }
+        let previous = Previous::read(path)?;
         let tmp = temp_name(path);
         let _ = fs::remove_file(&tmp);
         let mut f = OpenOptions::new()
@@ -94,7 +101,11 @@ impl Transaction {
             .create_new(true)
             .mode(mode)
             .open(&tmp)?;
-        self.staged.push((tmp.clone(), path.to_path_buf()));
+        self.steps.push(Step {
+            dest: path.to_path_buf(),
+            tmp: Some(tmp),
+            previous,
+        });
         f.write_all(content)?;
         f.set_permissions(Permissions::from_mode(mode))?;
         if self.durable {
@@ -116,35 +127,121 @@ impl Transaction {
         Ok(())
     }
 
+    /// Stages the removal of `path` (done by the commit, undone by its rollback). A missing
+    /// file, or the temp file of a write staged here (already gone), needs nothing.
+    pub fn stage_remove(&mut self, path: &Path) -> io::Result<()> {
+        if self.steps.iter().any(|s| s.tmp.as_deref() == Some(path)) {
+            return Ok(());
+        }
+        match Previous::read(path) {
+            Ok(Previous::Absent) => Ok(()),
+            Ok(previous) => {
+                self.steps.push(Step {
+                    dest: path.to_path_buf(),
+                    tmp: None,
+                    previous,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                self.abort();
+                Err(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+            }
+        }
+    }
+
     /// Removes everything staged so far.
     pub fn abort(&mut self) {
-        for (tmp, _) in self.staged.drain(..) {
-            let _ = fs::remove_file(tmp);
+        for step in self.steps.drain(..) {
+            if let Some(tmp) = step.tmp {
+                let _ = fs::remove_file(tmp);
+            }
         }
         for d in self.created_dirs.drain(..).rev() {
             let _ = fs::remove_dir(d);
         }
     }
 
-    /// Renames every staged file into place, in staging order.
-    pub fn commit(mut self) -> io::Result<()> {
-        let staged = std::mem::take(&mut self.staged);
+    /// Renames every staged file into place and removes every staged removal, in staging order.
+    /// If a step fails, the files already replaced or removed are put back (see
+    /// [`Transaction::commit_or_roll_back`]) and the error says which could not be.
+    pub fn commit(self) -> io::Result<()> {
+        self.commit_or_roll_back().map_err(io::Error::from)
+    }
+
+    /// [`Transaction::commit`], with a failure that tells whether the rollback was complete:
+    /// the files already replaced get their previous content and mode back (through a temp
+    /// file and a rename, so each is whole at every moment), files that did not exist are
+    /// removed, removed files come back; then the remaining temp files and the directories
+    /// this transaction created are removed.
+    pub fn commit_or_roll_back(mut self) -> Result<(), CommitError> {
+        let steps = std::mem::take(&mut self.steps);
         let mut dirs = std::collections::BTreeSet::new();
-        for (tmp, dest) in &staged {
+        let mut done: Vec<&Step> = Vec::new();
+        for step in &steps {
             write_step();
-            fs::rename(tmp, dest)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dest.display())))?;
-            dirs.extend(dest.parent().map(Path::to_path_buf));
-        }
-        self.created_dirs.clear();
-        if self.durable {
-            for d in dirs {
-                if let Ok(f) = fs::File::open(d) {
-                    let _ = f.sync_all();
+            let result = match &step.tmp {
+                Some(tmp) => fs::rename(tmp, &step.dest).map(|()| true),
+                None => match fs::remove_file(&step.dest) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                    Err(e) => Err(e),
+                },
+            };
+            match result {
+                Ok(changed) => {
+                    if changed {
+                        done.push(step);
+                    }
+                    dirs.extend(step.dest.parent().map(Path::to_path_buf));
+                }
+                Err(e) => {
+                    let error = io::Error::new(e.kind(), format!("{}: {e}", step.dest.display()));
+                    let unrestored = roll_back(&done, self.durable);
+                    drop(done);
+                    self.steps = steps;
+                    self.abort();
+                    return Err(CommitError { error, unrestored });
                 }
             }
         }
+        self.created_dirs.clear();
+        if self.durable {
+            sync_dirs(dirs);
+        }
         Ok(())
+    }
+}
+
+/// A commit that failed, after its rollback.
+#[derive(Debug)]
+pub struct CommitError {
+    /// The step that failed (it changed nothing itself).
+    pub error: io::Error,
+    /// Files the rollback could not put back, each with why; they hold the new content (or
+    /// stay removed). Empty: every file is as it was before the commit.
+    pub unrestored: Vec<(PathBuf, io::Error)>,
+}
+
+impl std::fmt::Display for CommitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.error)?;
+        if !self.unrestored.is_empty() {
+            f.write_str("; could not put back: ")?;
+            for (i, (path, e)) in self.unrestored.iter().enumerate() {
+                let sep = if i == 0 { "" } else { ", " };
+                write!(f, "{sep}{} ({e})", path.display())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CommitError {}
+
+impl From<CommitError> for io::Error {
+    fn from(e: CommitError) -> io::Error {
+        io::Error::new(e.error.kind(), e.to_string())
     }
 }
 
@@ -173,4 +270,115 @@ pub fn mode_of(path: &Path) -> Option<u32> {
     fs::metadata(path)
         .ok()
         .map(|m| m.permissions().mode() & 0o7777)
+}
+
+/// What a path held before a transaction touched it.
+enum Previous {
+    Absent,
+    File {
+        content: Vec<u8>,
+        mode: u32,
+        owner: (u32, u32),
+    },
+    Symlink(PathBuf),
+}
+
+impl Previous {
+    /// Reads what `path` is now. A directory (or another special file) cannot be replaced by a
+    /// file, so it is an error here rather than halfway through a commit.
+    fn read(path: &Path) -> io::Result<Previous> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Previous::Absent),
+            Err(e) => return Err(e),
+        };
+        if meta.file_type().is_symlink() {
+            return fs::read_link(path).map(Previous::Symlink);
+        }
+        if meta.is_dir() {
+            return Err(io::ErrorKind::IsADirectory.into());
+        }
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        Ok(Previous::File {
+            content: fs::read(path)?,
+            mode: meta.mode() & 0o7777,
+            owner: (meta.uid(), meta.gid()),
+        })
+    }
+}
+
+/// Puts back every step in `done`, last first; returns the files that could not be.
+fn roll_back(done: &[&Step], durable: bool) -> Vec<(PathBuf, io::Error)> {
+    let mut failed = Vec::new();
+    let mut dirs = std::collections::BTreeSet::new();
+    for step in done.iter().rev() {
+        if let Err(e) = restore(&step.dest, &step.previous, durable) {
+            failed.push((step.dest.clone(), e));
+        }
+        dirs.extend(step.dest.parent().map(Path::to_path_buf));
+    }
+    if durable {
+        sync_dirs(dirs);
+    }
+    failed.reverse();
+    failed
+}
+
+/// Makes `dest` what it was: the old content and mode through a temp file and a rename, the old
+/// symlink, or nothing.
+fn restore(dest: &Path, previous: &Previous, durable: bool) -> io::Result<()> {
+    let tmp = temp_name(dest);
+    let result = match previous {
+        Previous::Absent => {
+            return match fs::remove_file(dest) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+        }
+        Previous::Symlink(target) => {
+            let _ = fs::remove_file(&tmp);
+            std::os::unix::fs::symlink(target, &tmp).and_then(|()| fs::rename(&tmp, dest))
+        }
+        Previous::File {
+            content,
+            mode,
+            owner,
+        } => {
+            let _ = fs::remove_file(&tmp);
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(*mode)
+                .open(&tmp)
+                .and_then(|mut f| {
+                    f.write_all(content)?;
+                    // Only root may give a file away; anyone else restores their own files.
+                    let _ = std::os::unix::fs::fchown(&f, Some(owner.0), Some(owner.1));
+                    f.set_permissions(Permissions::from_mode(*mode))?;
+                    if durable {
+                        f.sync_all()?;
+                    }
+                    fs::rename(&tmp, dest)
+                })
+        }
+    };
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// fsyncs directories, so renames and removals in them survive a power cut.
+fn sync_dirs(dirs: impl IntoIterator<Item = PathBuf>) {
+    for d in dirs {
+        if let Ok(f) = fs::File::open(d) {
+            let _ = f.sync_all();
+        }
+    }
 }

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::containerd::Version;
 use crate::emit::config_patch::{self, PatchRequest, Patched};
-use crate::fs::{self, Transaction, under_root};
+use crate::fs::{self, Transaction};
 use crate::plan::{Action, FileKind, Plan};
+use crate::root::InRoot;
 use crate::spec::ValidSpec;
 
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/containerd/config.toml";
@@ -64,7 +65,8 @@ impl std::fmt::Display for NodeError {
         match self {
             NodeError::NoVersion => f.write_str(
                 "cannot tell the containerd version: pass --containerd (1.6 … 2.3), set \
-                 containerd.version in the spec, or run where `containerd --version` works",
+                 containerd.version in the spec (regtrust reads the installed version from the package \
+                 database or the containerd binary's embedded build information, never runs it)",
             ),
             NodeError::Io(m) | NodeError::Config(m) => f.write_str(m),
         }
@@ -87,8 +89,20 @@ fn resolve_version(
 }
 
 pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeError> {
-    let link = under_root(&opts.root, &opts.config_file);
-    let config_path = resolve_symlink(&opts.root, &link)?;
+    // Every path is resolved inside the root: a symlink never leads out of it.
+    let in_root = InRoot::new(&opts.root);
+    let resolve = |node_path: &str| {
+        in_root
+            .path(node_path)
+            .map_err(|e| NodeError::Io(format!("{node_path}: {e}")))
+    };
+    let config_path = resolve(&opts.config_file)?;
+    if config_path.is_dir() {
+        return Err(NodeError::Io(format!(
+            "{} is a directory, not a file",
+            config_path.display()
+        )));
+    }
     let existing = fs::read_optional(&config_path)
         .map_err(|e| NodeError::Io(format!("cannot read {}: {e}", config_path.display())))?;
     let (version, version_source) = resolve_version(opts, spec, existing.as_deref())?;
@@ -113,7 +127,7 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
         .map(|d| format!("{}/{d}/hosts.toml", plan.config_path))
         .collect();
     for f in &plan.files {
-        let path = under_root(&opts.root, &f.path);
+        let path = resolve(&f.path)?;
         if path.is_dir() {
             return Err(NodeError::Io(format!(
                 "{} is a directory, where regtrust must write a file; nothing was written",
@@ -147,8 +161,8 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
             kind: f.kind,
         });
     }
-    changes.extend(stale_files(&opts.root, &plan, &planned));
-    changes.extend(leftover_temp_files(&opts.root, &plan, &config_path));
+    changes.extend(stale_files(&in_root, &plan, &planned)?);
+    changes.extend(leftover_temp_files(&in_root, &plan, &config_path)?);
     if config.changed {
         changes.push(Change::Write {
             node_path: opts.config_file.clone(),
@@ -172,60 +186,47 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
     })
 }
 
-/// A config.toml that is a symlink is edited where it points (inside the root).
-fn resolve_symlink(root: &Path, path: &Path) -> Result<PathBuf, NodeError> {
-    let mut p = path.to_path_buf();
-    for _ in 0..8 {
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let target = std::fs::read_link(&p).map_err(|e| NodeError::Io(e.to_string()))?;
-                p = if target.is_absolute() {
-                    under_root(root, &target.to_string_lossy())
-                } else {
-                    p.parent().unwrap_or(root).join(target)
-                };
-            }
-            Ok(m) if m.is_dir() => {
-                return Err(NodeError::Io(format!(
-                    "{} is a directory, not a file",
-                    p.display()
-                )));
-            }
-            _ => return Ok(p),
-        }
-    }
-    Err(NodeError::Io(format!(
-        "{}: too many symlinks",
-        path.display()
-    )))
-}
-
 /// Files regtrust wrote earlier that the plan no longer has: only in directories it manages.
-fn stale_files(root: &Path, plan: &Plan, planned: &BTreeSet<PathBuf>) -> Vec<Change> {
-    let base = under_root(root, &plan.config_path);
+/// Only real directories and regular files count: nothing is removed through a symlink.
+fn stale_files(
+    in_root: &InRoot,
+    plan: &Plan,
+    planned: &BTreeSet<PathBuf>,
+) -> Result<Vec<Change>, NodeError> {
+    let base = in_root
+        .path(&plan.config_path)
+        .map_err(|e| NodeError::Io(format!("{}: {e}", plan.config_path)))?;
     let Ok(dirs) = std::fs::read_dir(&base) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    let mut dirs: Vec<_> = dirs.flatten().filter(|d| d.path().is_dir()).collect();
+    let mut dirs: Vec<_> = dirs
+        .flatten()
+        .filter(|d| d.file_type().is_ok_and(|t| t.is_dir()))
+        .collect();
     dirs.sort_by_key(|d| d.file_name());
     for d in dirs {
         let hosts = d.path().join("hosts.toml");
-        let managed = std::fs::read_to_string(&hosts).is_ok_and(|t| t.starts_with(MANAGED_MARK));
+        let managed = is_regular_file(&hosts)
+            && std::fs::read_to_string(&hosts).is_ok_and(|t| t.starts_with(MANAGED_MARK));
         if !managed {
             continue;
         }
         let Ok(entries) = std::fs::read_dir(d.path()) else {
             continue;
         };
-        let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        let mut files: Vec<_> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .map(|e| e.path())
+            .collect();
         files.sort();
         for f in files {
             let name = f
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if planned.contains(&f) || !is_regtrust_file_name(&name) || !f.is_file() {
+            if planned.contains(&f) || !is_regtrust_file_name(&name) {
                 continue;
             }
             let node_path = format!(
@@ -241,23 +242,37 @@ fn stale_files(root: &Path, plan: &Plan, planned: &BTreeSet<PathBuf>) -> Vec<Cha
             });
         }
     }
-    out
+    Ok(out)
 }
 
-/// Temp files an interrupted earlier run left behind (in the config directory, config_path and
-/// the spec's host directories).
-fn leftover_temp_files(root: &Path, plan: &Plan, config_file: &Path) -> Vec<Change> {
-    let base = under_root(root, &plan.config_path);
+fn is_regular_file(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file())
+}
+
+/// Temp files an interrupted earlier run (or boot script) left behind: in the config directory,
+/// config_path and the spec's host directories.
+fn leftover_temp_files(
+    in_root: &InRoot,
+    plan: &Plan,
+    config_file: &Path,
+) -> Result<Vec<Change>, NodeError> {
+    let base = in_root
+        .path(&plan.config_path)
+        .map_err(|e| NodeError::Io(format!("{}: {e}", plan.config_path)))?;
     let mut dirs: Vec<PathBuf> = vec![base.clone()];
     dirs.extend(config_file.parent().map(Path::to_path_buf));
     dirs.extend(plan.hosts.iter().map(|h| base.join(&h.dir_name)));
     let mut out = Vec::new();
     for d in dirs {
+        if !std::fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;
         };
         let mut names: Vec<PathBuf> = entries
             .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
             .map(|e| e.path())
             .filter(|p| {
                 p.file_name()
@@ -268,7 +283,7 @@ fn leftover_temp_files(root: &Path, plan: &Plan, config_file: &Path) -> Vec<Chan
         names.sort();
         for p in names {
             let rel = p
-                .strip_prefix(root)
+                .strip_prefix(in_root.root())
                 .map_or_else(|_| p.display().to_string(), |r| format!("/{}", r.display()));
             out.push(Change::Remove {
                 node_path: rel,
@@ -277,7 +292,7 @@ fn leftover_temp_files(root: &Path, plan: &Plan, config_file: &Path) -> Vec<Chan
             });
         }
     }
-    out
+    Ok(out)
 }
 
 /// Names of the files regtrust writes into a hosts directory.
@@ -295,15 +310,11 @@ fn is_regtrust_file_name(name: &str) -> bool {
         || (base.starts_with("ca-") && base.ends_with(".crt"))
 }
 
-/// Writes every change as one transaction; keeps `config.toml.bak` on the first change.
+/// Writes and removes every change as one transaction; keeps `config.toml.bak` on the first
+/// change. On failure the node is left as it was (the transaction rolls back what it already
+/// did), unless the rollback itself fails: then the error names the files it could not restore.
 pub fn execute(p: &Prepared) -> Result<(), NodeError> {
     let io = |e: std::io::Error| NodeError::Io(format!("{e}; nothing was changed"));
-    let partly = |e: std::io::Error| {
-        NodeError::Io(format!(
-            "{e}; some files were already replaced (each one whole): run regtrust apply again \
-             to complete the change"
-        ))
-    };
     let mut tx = Transaction::durable();
     let backup = p.config_path.with_file_name(format!(
         "{}.bak",
@@ -328,15 +339,33 @@ pub fn execute(p: &Prepared) -> Result<(), NodeError> {
             tx.stage(path, content.as_bytes(), *mode).map_err(io)?;
         }
     }
-    tx.commit().map_err(partly)?;
     let mut emptied = BTreeSet::new();
     for c in &p.changes {
         if let Change::Remove { path, .. } = c {
-            fs::remove_file(path).map_err(partly)?;
+            tx.stage_remove(path).map_err(io)?;
             if let Some(parent) = path.parent() {
                 emptied.insert(parent.to_path_buf());
             }
         }
+    }
+    if let Err(e) = tx.commit_or_roll_back() {
+        if e.unrestored.is_empty() {
+            return Err(NodeError::Io(format!(
+                "{}; the files already replaced were put back: nothing was changed",
+                e.error
+            )));
+        }
+        let files: Vec<String> = e
+            .unrestored
+            .iter()
+            .map(|(path, why)| format!("{} ({why})", path.display()))
+            .collect();
+        return Err(NodeError::Io(format!(
+            "{}; the rollback could not restore {}: each keeps its new state (whole); run \
+             regtrust apply again to complete the change",
+            e.error,
+            files.join(", ")
+        )));
     }
     for d in emptied {
         fs::remove_dir_if_empty(&d);

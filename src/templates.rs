@@ -18,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/patch-config-body.sh.j2"),
     ),
     ("installer.sh", include_str!("../templates/installer.sh.j2")),
+    ("sh-common.sh", include_str!("../templates/sh-common.sh.j2")),
     (
         "patch-config.sh",
         include_str!("../templates/patch-config.sh.j2"),
@@ -38,6 +39,11 @@ fn env() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.add_filter("shell", |s: String| shell_quote(&s));
+        // The config.toml edit of the boot scripts, included verbatim (no template syntax).
+        env.add_global(
+            "config_edit_awk",
+            Value::from(include_str!("../templates/config-edit.awk").trim_end()),
+        );
         for (n, src) in TEMPLATES {
             env.add_template(n, src).expect("shipped template parses");
         }

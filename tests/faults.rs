@@ -1,11 +1,16 @@
 //! Faults: `apply` killed at every write step leaves each file either old or new (never partial),
 //! keeps the backup intact, and the next run completes the change; a read-only or full target,
-//! and a directory where a file belongs, give a clear error and change nothing.
+//! and a directory where a file belongs, give a clear error and change nothing; a commit that
+//! fails midway puts back every file it already replaced or removed (content and mode).
 mod support;
 
+use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use regtrust::fs::Transaction;
 
 use support::{in_namespace, run, snapshot};
 
@@ -137,25 +142,193 @@ fn node(spec: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
 
 #[test]
 fn read_only_target() {
-    let (_d, root, spec) = node(SPEC_B);
-    let before = snapshot(&root);
+    // Without the lock file (it cannot be created), and with it (flock works on a read-only
+    // file system; staging fails).
+    for lock_exists in [false, true] {
+        let (_d, root, spec) = node(SPEC_B);
+        if lock_exists {
+            fs::create_dir_all(root.join("run/lock")).unwrap();
+            fs::write(root.join("run/lock/regtrust.lock"), "").unwrap();
+        }
+        let before = snapshot_with_modes(&root);
+        let o = apply_in_namespace(
+            &root,
+            &spec,
+            "mount --bind \"$ROOT\" \"$ROOT\"\nmount -o remount,bind,ro \"$ROOT\"",
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.contains("Read-only file system"), "{err}");
+        let said = if lock_exists {
+            "nothing was changed"
+        } else {
+            "nothing was written"
+        };
+        assert!(err.contains(said), "{err}");
+        assert_eq!(snapshot_with_modes(&root), before);
+    }
+}
+
+/// Every file, directory and symlink under `root` (dot files included): content or link
+/// target, and permission bits.
+fn snapshot_with_modes(root: &Path) -> BTreeMap<String, (String, u32)> {
+    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, (String, u32)>) {
+        let Ok(rd) = fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(base).unwrap().display().to_string();
+            let meta = fs::symlink_metadata(&p).unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            if meta.file_type().is_symlink() {
+                let target = fs::read_link(&p).unwrap().display().to_string();
+                out.insert(rel, (format!("-> {target}"), 0));
+            } else if meta.is_dir() {
+                out.insert(format!("{rel}/"), (String::new(), mode));
+                walk(base, &p, out);
+            } else {
+                let text = String::from_utf8_lossy(&fs::read(&p).unwrap()).into_owned();
+                out.insert(rel, (text, mode));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// Makes `path` a non-empty directory: neither a rename nor a removal can replace it.
+fn block(path: &Path) {
+    let _ = fs::remove_file(path);
+    fs::create_dir_all(path.join("in-the-way")).unwrap();
+    fs::write(path.join("in-the-way/file"), "x").unwrap();
+}
+
+#[test]
+fn a_commit_that_fails_at_any_step_puts_every_file_back() {
+    // The steps, in staging order: (dest, new content or None for a removal).
+    let steps: [(&str, Option<&str>); 6] = [
+        ("etc/kept.toml", Some("new kept\n")),
+        ("etc/d/new-dir/fresh.toml", Some("fresh\n")),
+        ("etc/gone.crt", None),
+        ("etc/link.toml", Some("replaces a symlink\n")),
+        ("etc/secret.key", Some("new secret\n")),
+        ("etc/last.toml", Some("last\n")),
+    ];
+    for fail_at in 0..steps.len() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        fs::create_dir_all(root.join("etc")).unwrap();
+        let put = |p: &str, text: &str, mode: u32| {
+            fs::write(root.join(p), text).unwrap();
+            fs::set_permissions(root.join(p), fs::Permissions::from_mode(mode)).unwrap();
+        };
+        put("etc/kept.toml", "old kept\n", 0o640);
+        put("etc/gone.crt", "old cert\n", 0o604);
+        put("etc/secret.key", "old secret\n", 0o600);
+        std::os::unix::fs::symlink("kept.toml", root.join("etc/link.toml")).unwrap();
+        let before = snapshot_with_modes(&root);
+
+        let mut tx = Transaction::durable();
+        for (p, content) in steps {
+            match content {
+                Some(c) => tx.stage(&root.join(p), c.as_bytes(), 0o644).unwrap(),
+                None => tx.stage_remove(&root.join(p)).unwrap(),
+            }
+        }
+        let (blocked, _) = steps[fail_at];
+        block(&root.join(blocked));
+        let e = tx.commit_or_roll_back().unwrap_err();
+        assert!(
+            e.error.to_string().contains(blocked),
+            "step {fail_at}: {}",
+            e.error
+        );
+        assert!(
+            e.unrestored.is_empty(),
+            "step {fail_at}: {:?}",
+            e.unrestored
+        );
+
+        // The obstacle and the directories holding it stay; everything else is as before.
+        let unrelated = |k: &String, _: &mut (String, u32)| {
+            !k.starts_with(blocked) && !blocked.starts_with(k.as_str())
+        };
+        let mut after = snapshot_with_modes(&root);
+        after.retain(unrelated);
+        let mut expected = before.clone();
+        expected.retain(unrelated);
+        assert_eq!(after, expected, "step {fail_at}: not put back");
+        let temps: Vec<_> = after
+            .keys()
+            .filter(|k| k.contains(".regtrust-tmp"))
+            .collect();
+        assert!(temps.is_empty(), "step {fail_at}: {temps:?}");
+    }
+}
+
+#[test]
+fn a_failed_commit_through_the_io_error_says_what_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a"), "old a").unwrap();
+    let mut tx = Transaction::default();
+    tx.stage(&dir.path().join("a"), b"new a", 0o644).unwrap();
+    tx.stage(&dir.path().join("b"), b"new b", 0o644).unwrap();
+    block(&dir.path().join("b"));
+    let e = tx.commit().unwrap_err();
+    assert!(e.to_string().contains("/b: "), "{e}");
+    assert_eq!(fs::read_to_string(dir.path().join("a")).unwrap(), "old a");
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.ends_with(".regtrust-tmp")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn staging_a_file_over_a_directory_fails_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a"), "old a").unwrap();
+    block(&dir.path().join("b"));
+    let before = snapshot_with_modes(dir.path());
+    let mut tx = Transaction::default();
+    tx.stage(&dir.path().join("a"), b"new a", 0o644).unwrap();
+    let e = tx
+        .stage(&dir.path().join("b"), b"new b", 0o644)
+        .unwrap_err();
+    assert!(e.to_string().contains("is a directory"), "{e}");
+    drop(tx);
+    assert_eq!(snapshot_with_modes(dir.path()), before);
+}
+
+/// An apply whose removal of a registry that left the spec fails (its directory is read-only)
+/// after the new files were renamed into place: every file goes back, and the error says so.
+#[test]
+fn apply_whose_removal_fails_puts_back_what_it_replaced() {
+    let (_d, root, spec) = node(SPEC_A);
+    assert!(apply(&root, &spec, None).status.success());
+    fs::write(&spec, SPEC_B).unwrap();
+    let before = snapshot_with_modes(&root);
+    let gone = "\"$ROOT/etc/containerd/certs.d/gone.example\"";
     let o = apply_in_namespace(
         &root,
         &spec,
-        "mount --bind \"$ROOT\" \"$ROOT\"\nmount -o remount,bind,ro \"$ROOT\"",
+        &format!("mount --bind {gone} {gone}\nmount -o remount,bind,ro {gone}"),
     );
-    assert_eq!(
-        o.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("Read-only file system"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+        err.contains("gone.example/ca.crt: Read-only file system")
+            && err.contains("the files already replaced were put back: nothing was changed"),
+        "{err}"
     );
-    assert_eq!(snapshot(&root), before);
+    assert_eq!(snapshot_with_modes(&root), before);
+    // Without the obstacle the same apply goes through.
+    let o = apply(&root, &spec, None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!root.join("etc/containerd/certs.d/gone.example").exists());
 }
 
 #[test]

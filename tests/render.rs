@@ -298,3 +298,49 @@ fn relative_out_dir_is_created() {
 }
 
 const HTTP_SPEC_TEXT: &str = "registries:\n  - host: a.example:5000\n    http: true\n";
+
+/// Every output file that carries a private key is created 0600 (also over an existing 0644
+/// file); one without a key stays 0644.
+#[test]
+fn out_files_with_a_private_key_are_private_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_key = write_spec(
+        dir.path(),
+        "containerd:\n  version: \"1.7\"\nregistries:\n  - host: h.example\n    client:\n      cert_pem: |\n        -----BEGIN CERTIFICATE-----\n        MIIBfake\n        -----END CERTIFICATE-----\n      key_pem: |\n        -----BEGIN PRIVATE KEY-----\n        MIIEfake\n        -----END PRIVATE KEY-----\n",
+    );
+    let without = dir.path().join("plain.yaml");
+    fs::write(
+        &without,
+        "containerd:\n  version: \"1.7\"\nregistries:\n  - host: h.example\n    http: true\n",
+    )
+    .unwrap();
+    for target in ["cloud-init", "script", "json"] {
+        for (spec, want) in [
+            (with_key.as_str(), 0o600),
+            (without.to_str().unwrap(), 0o644),
+        ] {
+            let out = dir.path().join(format!("{target}-{want:o}.out"));
+            // An existing world-readable file must not keep its mode.
+            fs::write(&out, "old").unwrap();
+            fs::set_permissions(&out, fs::Permissions::from_mode(0o644)).unwrap();
+            let r = regtrust(&[
+                "render",
+                "--spec",
+                spec,
+                "--target",
+                target,
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+            let text = fs::read_to_string(&out).unwrap();
+            assert_eq!(
+                text.contains("PRIVATE KEY") || text.contains("LS0tLS1CRUdJTiBQUklWQVRFIEtFWS"),
+                want == 0o600,
+                "{target}: the key is where it should be"
+            );
+            let mode = fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, want, "{target} with {spec}: mode {mode:o}");
+        }
+    }
+}

@@ -181,7 +181,8 @@ pub enum Format {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub node: NodeArgs,
-    /// containerd version (default: `containerd --version`, else inferred from config.toml)
+    /// containerd version (default: read from the root's package database or containerd binary,
+    /// which is never run; else inferred from config.toml)
     #[arg(long, value_name = "VERSION")]
     pub containerd: Option<String>,
     /// Explain how this image reference resolves (repeatable)
@@ -202,7 +203,8 @@ pub struct DoctorArgs {
 pub struct MigrateArgs {
     #[command(flatten)]
     pub node: NodeArgs,
-    /// containerd version (default: `containerd --version`, else inferred from config.toml)
+    /// containerd version (default: read from the root's package database or containerd binary,
+    /// which is never run; else inferred from config.toml)
     #[arg(long, value_name = "VERSION")]
     pub containerd: Option<String>,
     /// Where to write the spec ("-" for stdout)

@@ -10,11 +10,16 @@ use crate::emit::spec_yaml;
 use crate::spec::Registry;
 
 pub fn run_migrate(a: &MigrateArgs) -> u8 {
-    let cfg = crate::fs::under_root(&a.node.root, &a.node.config);
-    let text = match std::fs::read_to_string(&cfg) {
+    let text = match crate::root::resolve(&a.node.root, &a.node.config)
+        .and_then(std::fs::read_to_string)
+    {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: cannot read {}: {e}", cfg.display());
+            eprintln!(
+                "error: cannot read {} under {}: {e}",
+                a.node.config,
+                a.node.root.display()
+            );
             return exit::FAILED;
         }
     };

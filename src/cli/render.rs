@@ -6,7 +6,7 @@ use super::{exit, load};
 use crate::containerd::Version;
 use crate::emit::{cloud_init, config_fragment, installer, terraform};
 use crate::fs::Transaction;
-use crate::plan::Plan;
+use crate::plan::{FileKind, Plan};
 use crate::spec::DEFAULT_CONFIG_PATH;
 
 pub fn run(a: &RenderArgs) -> u8 {
@@ -71,7 +71,7 @@ pub fn run(a: &RenderArgs) -> u8 {
         }
     };
     match &a.out {
-        Some(path) => write_one(path, &text),
+        Some(path) => write_one(path, &text, output_mode(a.target, &plan)),
         None => {
             print!("{text}");
             exit::OK
@@ -118,10 +118,21 @@ fn write_tree(plan: &Plan, out: &Path) -> std::io::Result<usize> {
     Ok(plan.files.len())
 }
 
-fn write_one(path: &Path, text: &str) -> u8 {
+/// 0600 for an output that carries a private key (created so, never chmod-ed after writing);
+/// 0644 otherwise.
+fn output_mode(target: Target, plan: &Plan) -> u32 {
+    let carries_files = matches!(target, Target::CloudInit | Target::Script | Target::Json);
+    if carries_files && plan.files.iter().any(|f| f.kind == FileKind::PrivateKey) {
+        0o600
+    } else {
+        0o644
+    }
+}
+
+fn write_one(path: &Path, text: &str, mode: u32) -> u8 {
     let mut tx = Transaction::default();
     match tx
-        .stage(path, text.as_bytes(), 0o644)
+        .stage(path, text.as_bytes(), mode)
         .and_then(|_| tx.commit())
     {
         Ok(()) => exit::OK,

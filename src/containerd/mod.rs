@@ -1,4 +1,6 @@
 //! What regtrust knows about containerd: versions, config layouts and feature gates.
+mod go_binary;
+pub mod installed;
 pub mod layout;
 pub mod version;
 

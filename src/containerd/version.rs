@@ -108,43 +108,8 @@ impl fmt::Display for Version {
     }
 }
 
-/// The containerd of a node or image root: its binary's `--version` (on PATH for `/`, else the
-/// root's own), else inferred from config.toml's `version` key (the oldest release writing it).
-/// Returns the version and where it came from, in words.
-pub fn detect(root: &std::path::Path, config_text: Option<&str>) -> Option<(Version, String)> {
-    use std::path::PathBuf;
-    let binaries: Vec<PathBuf> = if root == std::path::Path::new("/") {
-        vec![PathBuf::from("containerd")]
-    } else {
-        ["usr/bin/containerd", "usr/local/bin/containerd"]
-            .iter()
-            .map(|p| root.join(p))
-            .collect()
-    };
-    for b in binaries {
-        let out = std::process::Command::new(&b).arg("--version").output();
-        let found = out
-            .ok()
-            .and_then(|o| Version::from_version_output(&String::from_utf8_lossy(&o.stdout)));
-        if let Some(v) = found {
-            return Some((v, format!("`{} --version`", b.display())));
-        }
-    }
-    let n = config_text
-        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
-        .and_then(|d| d.get("version").and_then(|v| v.as_integer()))?;
-    let v = match super::ConfigLayout::from_number(n)? {
-        super::ConfigLayout::V2 => "1.6",
-        super::ConfigLayout::V3 => "2.0",
-        super::ConfigLayout::V4 => "2.3",
-    };
-    Some((
-        Version::parse(v).expect("known version"),
-        format!(
-            "inferred from `version = {n}` in config.toml (the oldest containerd that writes it; pass --containerd to be exact)"
-        ),
-    ))
-}
+// Kept here for callers of `containerd::version::detect`; it lives in `super::installed`.
+pub use super::installed::detect;
 
 pub fn supported_list() -> String {
     SUPPORTED

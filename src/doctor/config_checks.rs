@@ -287,7 +287,7 @@ pub fn check(
         }
         info.effective_dirs = split(&value);
         for d in &info.effective_dirs {
-            if !crate::fs::under_root(root, d).is_dir() {
+            if !crate::root::resolve(root, d).is_ok_and(|p| p.is_dir()) {
                 cx.add(
                     Level::Warning,
                     "config-path-missing-dir",
@@ -311,7 +311,7 @@ fn check_import(
     v: Version,
     plugin: &str,
 ) -> Option<String> {
-    let text = std::fs::read_to_string(crate::fs::under_root(root, node_path)).ok()?;
+    let text = std::fs::read_to_string(crate::root::resolve(root, node_path).ok()?).ok()?;
     let Ok(doc) = Document::parse(text.clone()) else {
         cx.out.push(Finding {
             level: Level::Error,
@@ -351,7 +351,7 @@ fn glob(root: &Path, pattern: &str) -> Vec<String> {
     }
     let (dir, pat) = pattern.rsplit_once('/').unwrap_or(("", pattern));
     let (pre, post) = pat.split_once('*').unwrap_or((pat, ""));
-    let Ok(rd) = std::fs::read_dir(crate::fs::under_root(root, dir)) else {
+    let Ok(rd) = crate::root::resolve(root, dir).and_then(std::fs::read_dir) else {
         return vec![];
     };
     let mut out: Vec<String> = rd

@@ -82,7 +82,7 @@ pub fn check(root: &Path, cfg: &ConfigInfo, v: Version, out: &mut Vec<Finding>) 
         if !seen.insert(dir.clone()) {
             continue;
         }
-        let Ok(rd) = std::fs::read_dir(crate::fs::under_root(root, &dir)) else {
+        let Ok(rd) = crate::root::resolve(root, &dir).and_then(std::fs::read_dir) else {
             continue;
         };
         let mut names: Vec<String> = rd
@@ -105,7 +105,8 @@ pub fn check(root: &Path, cfg: &ConfigInfo, v: Version, out: &mut Vec<Finding>) 
                 continue;
             }
             let file = format!("{dir}/{name}/hosts.toml");
-            let Ok(text) = std::fs::read_to_string(crate::fs::under_root(root, &file)) else {
+            let Ok(text) = crate::root::resolve(root, &file).and_then(std::fs::read_to_string)
+            else {
                 continue;
             };
             if !effective {

@@ -63,7 +63,8 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 pub fn run(opts: &Options) -> Result<Report, String> {
-    let cfg_path = crate::fs::under_root(&opts.root, &opts.config_file);
+    let cfg_path = crate::root::resolve(&opts.root, &opts.config_file)
+        .map_err(|e| format!("cannot read {}: {e}", opts.config_file))?;
     let text = match std::fs::read(&cfg_path) {
         Ok(b) => {
             Some(String::from_utf8(b).map_err(|_| format!("{}: not UTF-8", opts.config_file))?)
@@ -91,7 +92,8 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         probes = probe::probe_all(&opts.root, &cfg, &hosts, &mut findings);
         let socket = match &opts.address {
             Some(a) => PathBuf::from(a),
-            None => crate::fs::under_root(&opts.root, "/run/containerd/containerd.sock"),
+            None => crate::root::resolve(&opts.root, "/run/containerd/containerd.sock")
+                .map_err(|e| format!("cannot reach containerd's socket: {e}"))?,
         };
         if let Some(p) = probe::cri_status(&socket) {
             if p.verdict.starts_with("CRI plugin:") && !p.verdict.ends_with(": ok") {

@@ -120,11 +120,11 @@ pub fn probe(authority: &str) -> ProbeResult {
 /// The system CA bundle of the node (Debian/Ubuntu, then RHEL-style).
 fn system_bundle(root: &Path) -> Option<PathBuf> {
     [
-        "etc/ssl/certs/ca-certificates.crt",
-        "etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
     ]
     .iter()
-    .map(|p| root.join(p))
+    .filter_map(|p| crate::root::resolve(root, p).ok())
     .find(|p| p.is_file())
 }
 
@@ -240,7 +240,7 @@ pub fn probe_all(
                     system_bundle(root).into_iter().collect()
                 } else {
                     e.ca.iter()
-                        .map(|c| crate::fs::under_root(root, c))
+                        .filter_map(|c| crate::root::resolve(root, c).ok())
                         .collect()
                 };
                 let verdict = match verify_tls(&auth, &cas) {

@@ -105,7 +105,9 @@ pub fn render(plan: &Plan, containerd: Version, opts: Options) -> String {
     let mut runcmd = Vec::new();
     if !opts.hosts_only {
         let script = patch_script::render(containerd, &plan.config_path);
-        files.push(write_file(PATCH_SCRIPT_PATH, 0o755, &script, opts.gzip));
+        // Always gz+b64: the script (its TOML reader included) is ~13 KB as text, most of EC2's
+        // 16 KB user-data limit; `regtrust render --target script` shows the same code as text.
+        files.push(write_file(PATCH_SCRIPT_PATH, 0o755, &script, true));
         runcmd.push(vec![DoubleQuoted(PATCH_SCRIPT_PATH.to_string())]);
     }
     let doc = Document {
