@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::emit::config_patch::{Legacy, LegacyTls};
+use crate::legacy::{Legacy, LegacyTls};
 
 #[derive(Debug, Deserialize, Default)]
 struct RegistriesYaml {

@@ -1,47 +1,8 @@
 //! The plan: the one intermediate representation every output serialises. It holds the files a
 //! node must have (path, mode, content), the config.toml requirement, and what must happen after.
-use std::collections::BTreeMap;
-
 use crate::containerd::Version;
-use crate::emit::hosts_toml;
+use crate::hosts::{self, HostEntry, HostsConfig, Origin};
 use crate::spec::{Capability, ClientPair, Endpoint, FileSource, Registry, ValidSpec};
-
-/// Who a hosts directory belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// From the spec: regtrust rewrites it and removes it when the registry leaves the spec.
-    Spec,
-    /// Migrated from legacy config.toml settings: written once, never removed by regtrust.
-    Migrated,
-}
-
-/// One `[host."url"]` table (or the root of hosts.toml), with node paths resolved.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HostEntry {
-    pub capabilities: Option<Vec<Capability>>,
-    pub ca: Vec<String>,
-    /// `(cert, key)` node paths.
-    pub client: Option<(String, Option<String>)>,
-    pub skip_verify: Option<bool>,
-    pub headers: BTreeMap<String, Vec<String>>,
-    pub override_path: bool,
-    pub dial_timeout: Option<String>,
-}
-
-/// The content of one `hosts.toml`, before serialisation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostsConfig {
-    /// The registry host as written in image references.
-    pub host: String,
-    pub dir_name: String,
-    pub origin: Origin,
-    /// What legacy settings a migrated file came from (for its header).
-    pub legacy: String,
-    pub server: Option<String>,
-    pub root: HostEntry,
-    /// `[host."url"]` tables, in the order containerd tries them.
-    pub hosts: Vec<(String, HostEntry)>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -161,7 +122,7 @@ impl Plan {
         self.files.push(PlannedFile {
             path: format!("{dir}/hosts.toml"),
             mode: 0o644,
-            content: hosts_toml::render(&cfg),
+            content: hosts::render(&cfg),
             kind: FileKind::HostsToml,
         });
         self.files.extend(files);

@@ -3,6 +3,8 @@ use std::sync::OnceLock;
 
 use minijinja::{Environment, Value};
 
+use crate::containerd::ConfigLayout;
+
 const TEMPLATES: &[(&str, &str)] = &[
     ("hosts-header", include_str!("../templates/hosts-header.j2")),
     (
@@ -40,6 +42,8 @@ fn env() -> &'static Environment<'static> {
         let mut env = Environment::new();
         env.add_filter("shell", |s: String| shell_quote(&s));
         // The config.toml edit of the boot scripts, included verbatim (no template syntax).
+        env.add_global("plugin_v2", ConfigLayout::V2.cri_plugin());
+        env.add_global("plugin_v3", ConfigLayout::V3.cri_plugin());
         env.add_global(
             "config_edit_awk",
             Value::from(include_str!("../templates/config-edit.awk").trim_end()),

@@ -4,7 +4,8 @@
 # write): comments, [table] headers, key = value with strings, numbers, booleans, arrays (also
 # over several lines) and one-line inline tables. Everything else is refused, never guessed.
 # Input: the file; environment WANT (config_path), NEWVER (the config version containerd writes),
-# CV (the containerd version). Run with LC_ALL=C. Portable awk (mawk, gawk, busybox).
+# CV (the containerd version), PLUGIN_V2 and PLUGIN_V3 (the plugin holding the registry table in
+# version 2 and in version 3/4 files). Run with LC_ALL=C. Portable awk (mawk, gawk, busybox).
 function refuse(m) {
   if (ERR == "") ERR = m " (line " LI ")"
   return 0
@@ -306,8 +307,8 @@ function parse_kv(   k, p, line0, vs) {
   if (T == "" && k == "version") {
     if (KQ || VK != "num" || VTOK !~ /^[0-9]+$/) return refuse("a version key that is not a plain number")
     FILEVER = VTOK + 0
-    if (FILEVER == 2) PLUGIN = "io.containerd.grpc.v1.cri"
-    else if (FILEVER == 3 || FILEVER == 4) PLUGIN = "io.containerd.cri.v1.images"
+    if (FILEVER == 2) PLUGIN = ENVIRON["PLUGIN_V2"]
+    else if (FILEVER == 3 || FILEVER == 4) PLUGIN = ENVIRON["PLUGIN_V3"]
     else return refuse("version = " VTOK ": this script edits versions 2, 3 and 4")
     if (FILEVER > NEWVER) return refuse("version = " FILEVER ", which containerd " CV " cannot read")
     REG = "plugins" SEP PLUGIN SEP "registry"

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
+use regtrust::apply::{self, NodeOptions};
 use regtrust::containerd::Version;
-use regtrust::node::{self, NodeOptions};
 use regtrust::plan::{FileKind, Plan};
 use regtrust::spec::{Capability, Endpoint, FileSource, Registry, Tls, ValidSpec};
 
@@ -147,12 +147,12 @@ proptest! {
         std::fs::write(dir.path().join("etc/containerd/config.toml"), "version = 2\n# keep me\n").unwrap();
         let opts = NodeOptions {
             root: dir.path().to_path_buf(),
-            config_file: node::DEFAULT_CONFIG_FILE.to_string(),
+            config_file: regtrust::containerd::layout::DEFAULT_CONFIG_FILE.to_string(),
             containerd: Some(Version::parse("1.7").unwrap()),
         };
-        let first = node::prepare(&spec, &opts).unwrap();
-        node::execute(&first).unwrap();
-        let second = node::prepare(&spec, &opts).unwrap();
+        let first = apply::prepare(&spec, &opts).unwrap();
+        apply::execute(&first).unwrap();
+        let second = apply::prepare(&spec, &opts).unwrap();
         prop_assert!(second.changes.is_empty(), "{:?}", second.changes);
         prop_assert_eq!(first.plan.files, second.plan.files);
         prop_assert!(second.plan.actions.is_empty(), "no restart on the second run");

@@ -6,8 +6,8 @@
 //! they never look at half a change.
 use super::args::ApplyArgs;
 use super::{exit, load};
+use crate::apply::{self as engine, NodeOptions, Prepared};
 use crate::lock::{self, LockError, Mode, NodeLock};
-use crate::node::{self, NodeOptions, Prepared};
 
 pub fn run(a: &ApplyArgs) -> u8 {
     let (loaded, containerd) = match load(&a.spec) {
@@ -36,7 +36,7 @@ pub fn run(a: &ApplyArgs) -> u8 {
         lock::acquire(&opts.root, mode, timeout, create).map_err(|e| lock_failed(&e))
     };
     let prepare = || -> Result<Prepared, u8> {
-        node::prepare(&loaded.spec, &opts).map_err(|e| {
+        engine::prepare(&loaded.spec, &opts).map_err(|e| {
             eprintln!("error: {e}; nothing was written");
             exit::FAILED
         })
@@ -69,7 +69,7 @@ pub fn run(a: &ApplyArgs) -> u8 {
 
 fn finish(a: &ApplyArgs, prepared: &Prepared) -> u8 {
     if a.check {
-        print!("{}", node::report(prepared, false));
+        print!("{}", engine::report(prepared, false));
         return if prepared.changes.is_empty() {
             exit::OK
         } else {
@@ -77,15 +77,15 @@ fn finish(a: &ApplyArgs, prepared: &Prepared) -> u8 {
         };
     }
     if a.dry_run {
-        print!("{}", node::diff(prepared));
-        print!("{}", node::report(prepared, false));
+        print!("{}", engine::diff(prepared));
+        print!("{}", engine::report(prepared, false));
         return exit::OK;
     }
-    if let Err(e) = node::execute(prepared) {
+    if let Err(e) = engine::execute(prepared) {
         eprintln!("error: {e}");
         return exit::FAILED;
     }
-    print!("{}", node::report(prepared, true));
+    print!("{}", engine::report(prepared, true));
     exit::OK
 }
 

@@ -22,7 +22,7 @@ pub struct NodeArgs {
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub root: PathBuf,
     /// config.toml, as a path on the node
-    #[arg(long, value_name = "PATH", default_value = crate::node::DEFAULT_CONFIG_FILE)]
+    #[arg(long, value_name = "PATH", default_value = crate::containerd::layout::DEFAULT_CONFIG_FILE)]
     pub config: String,
 }
 

@@ -83,7 +83,7 @@ pub fn run_import(from: &ImportFrom) -> u8 {
         }
     };
     let mut more = Vec::new();
-    let regs: Vec<Registry> = config_patch::migrate(legacy, &BTreeSet::new(), &mut more)
+    let regs: Vec<Registry> = crate::legacy::migrate(legacy, &BTreeSet::new(), &mut more)
         .into_iter()
         .map(|(r, _)| r)
         .collect();

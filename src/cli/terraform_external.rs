@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write as _};
 
-use base64::Engine as _;
-
 use super::exit;
 use crate::containerd::Version;
 use crate::emit::{cloud_init, config_fragment, installer, terraform};
@@ -87,14 +85,8 @@ pub fn respond(input: &str) -> Result<BTreeMap<&'static str, String>, String> {
             mime: false,
         },
     );
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(user_data.as_bytes()).expect("in memory");
-    let gz = gz.finish().expect("in memory");
     let mut out = BTreeMap::new();
-    out.insert(
-        "user_data_base64gzip",
-        base64::engine::general_purpose::STANDARD.encode(gz),
-    );
+    out.insert("user_data_base64gzip", cloud_init::gzip_base64(&user_data));
     out.insert("user_data", user_data);
     out.insert("hosts_json", terraform::plan_json(&plan));
     out.insert("script", installer::render(&plan, version));

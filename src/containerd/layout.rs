@@ -1,4 +1,10 @@
-//! Where `config_path` lives in config.toml, by the file's `version` key.
+//! Where containerd's files are on a node, and where `config_path` lives in config.toml, by the
+//! file's `version` key.
+
+/// containerd's configuration file on a node (every channel: apply, the boot scripts, doctor).
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/containerd/config.toml";
+/// First bytes of every hosts.toml regtrust manages (see templates/hosts-header.j2).
+pub const MANAGED_MARK: &str = "# Managed by regtrust.";
 
 /// The config.toml schema version (`version = N` at the top of the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +45,7 @@ impl ConfigLayout {
     }
 
     /// The plugin whose `registry` table holds `config_path`.
-    pub fn cri_plugin(self) -> &'static str {
+    pub const fn cri_plugin(self) -> &'static str {
         match self {
             ConfigLayout::V2 => "io.containerd.grpc.v1.cri",
             ConfigLayout::V3 | ConfigLayout::V4 => "io.containerd.cri.v1.images",

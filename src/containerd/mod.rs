@@ -1,4 +1,5 @@
 //! What regtrust knows about containerd: versions, config layouts and feature gates.
+pub mod config;
 mod go_binary;
 pub mod installed;
 pub mod layout;

@@ -7,8 +7,8 @@ use toml_edit::{Document, Item, TableLike};
 use super::{Finding, Level, line_of};
 use crate::containerd::Version;
 
-const CRI_V1: &str = "io.containerd.grpc.v1.cri";
-const CRI_IMAGES: &str = "io.containerd.cri.v1.images";
+const CRI_V1: &str = crate::containerd::ConfigLayout::V2.cri_plugin();
+const CRI_IMAGES: &str = crate::containerd::ConfigLayout::V3.cri_plugin();
 pub const DEFAULT_LIST: &str = "/etc/containerd/certs.d:/etc/docker/certs.d";
 
 /// What the config says about registries, for the hosts checks and image resolution.
@@ -166,9 +166,7 @@ pub fn check(
                     "never matches: image references name hosts, not URLs".into(),
                     format!(
                         "use `{}` as the key, or run `regtrust migrate`",
-                        host.split_once("://")
-                            .map_or(host, |x| x.1)
-                            .trim_end_matches('/')
+                        crate::spec::host::strip_scheme(host)
                     ),
                 );
             }
@@ -201,9 +199,7 @@ pub fn check(
                     "never matches: containerd looks settings up by host[:port]".into(),
                     format!(
                         "use `{}` as the key, or run `regtrust migrate`",
-                        host.split_once("://")
-                            .map_or(host, |x| x.1)
-                            .trim_end_matches('/')
+                        crate::spec::host::strip_scheme(host)
                     ),
                 );
             }

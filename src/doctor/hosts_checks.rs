@@ -2,24 +2,13 @@
 //! to report files containerd ignores).
 use std::path::Path;
 
-use serde::Serialize;
-use toml_edit::{Document, Item, TableLike};
+use crate::hosts::Endpoint;
+use toml_edit::{Document, Item};
 
 use super::config_checks::ConfigInfo;
 use super::{Finding, Level, line_of};
 use crate::containerd::Version;
 use crate::containerd::version::Support;
-
-/// One `[host."url"]` table or the root `server`, as containerd will use it.
-#[derive(Debug, Clone, Serialize)]
-pub struct HostEntry {
-    pub url: String,
-    pub capabilities: Vec<String>,
-    pub ca: Vec<String>,
-    pub client: bool,
-    pub skip_verify: bool,
-    pub is_server: bool,
-}
 
 /// A host directory with its parsed hosts.toml (None: missing or ignored by containerd).
 #[derive(Debug, Clone)]
@@ -27,46 +16,13 @@ pub struct HostDir {
     pub name: String,
     pub file: String,
     /// Endpoints in the order containerd tries them; None when containerd ignores the file.
-    pub entries: Option<Vec<HostEntry>>,
+    pub entries: Option<Vec<Endpoint>>,
 }
 
 #[derive(Debug, Default)]
 pub struct HostsInfo {
     /// Directories containerd reads, in config_path order.
     pub dirs: Vec<HostDir>,
-}
-
-fn entry(url: &str, t: &dyn TableLike, is_server: bool) -> HostEntry {
-    let strings = |k: &str| -> Vec<String> {
-        match t.get(k) {
-            Some(i) if i.as_str().is_some() => vec![i.as_str().unwrap_or_default().to_string()],
-            Some(i) => i
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            None => vec![],
-        }
-    };
-    let capabilities = if t.contains_key("capabilities") {
-        strings("capabilities")
-    } else {
-        vec!["pull".into(), "resolve".into(), "push".into()]
-    };
-    HostEntry {
-        url: url.to_string(),
-        capabilities,
-        ca: strings("ca"),
-        client: t.contains_key("client"),
-        skip_verify: t
-            .get("skip_verify")
-            .and_then(Item::as_bool)
-            .unwrap_or(false),
-        is_server,
-    }
 }
 
 pub fn check(root: &Path, cfg: &ConfigInfo, v: Version, out: &mut Vec<Finding>) -> HostsInfo {
@@ -138,7 +94,7 @@ fn check_file(
     text: &str,
     v: Version,
     out: &mut Vec<Finding>,
-) -> Option<Vec<HostEntry>> {
+) -> Option<Vec<Endpoint>> {
     let mut add =
         |level, code, line: Option<usize>, problem: String, effect: String, fix: String| {
             out.push(Finding {
@@ -214,7 +170,7 @@ fn check_file(
             let Some(tt) = item.as_table_like() else {
                 continue;
             };
-            let mut e = entry(url, tt, false);
+            let mut e = Endpoint::read(url, tt, false);
             if !url.contains("://") {
                 e.url = format!("https://{url}");
                 add(
@@ -235,7 +191,7 @@ fn check_file(
         "_default" => String::from("https://<host>"),
         n => format!("https://{}", crate::spec::host::upstream_host(n)),
     });
-    let root_entry = entry(&server_url, t, true);
+    let root_entry = Endpoint::read(&server_url, t, true);
     lint_entry(&mut add, &root_entry, None);
     if !root_entry.capabilities.is_empty() {
         entries.push(root_entry);
@@ -245,7 +201,7 @@ fn check_file(
 
 fn lint_entry(
     add: &mut impl FnMut(Level, &'static str, Option<usize>, String, String, String),
-    e: &HostEntry,
+    e: &Endpoint,
     line: Option<usize>,
 ) {
     let http = e.url.starts_with("http://");

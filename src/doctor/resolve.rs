@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::config_checks::ConfigInfo;
-use super::hosts_checks::{HostEntry, HostsInfo};
+use super::hosts_checks::HostsInfo;
 use crate::containerd::Version;
 use crate::containerd::version::Support;
+use crate::hosts::Endpoint;
 
 #[derive(Debug, Serialize)]
 pub struct Resolution {
@@ -15,7 +16,7 @@ pub struct Resolution {
     pub host: String,
     /// Which configuration decides, in words.
     pub via: String,
-    pub endpoints: Vec<HostEntry>,
+    pub endpoints: Vec<Endpoint>,
 }
 
 /// The registry host of an image reference (docker.io when it names none).
@@ -26,9 +27,9 @@ pub fn registry_host(reference: &str) -> String {
     }
 }
 
-fn default_entry(host: &str) -> HostEntry {
+fn default_entry(host: &str) -> Endpoint {
     let local = host == "localhost" || host.starts_with("localhost:") || host.starts_with("127.");
-    HostEntry {
+    Endpoint {
         url: format!("https://{}", crate::spec::host::upstream_host(host)),
         capabilities: vec!["pull".into(), "resolve".into(), "push".into()],
         ca: vec![],
@@ -84,17 +85,16 @@ pub fn resolve(reference: &str, cfg: &ConfigInfo, hosts: &HostsInfo, v: Version)
     {
         r.via = "legacy registry.mirrors in config.toml".into();
         for e in eps {
-            r.endpoints.push(HostEntry {
+            r.endpoints.push(Endpoint {
                 url: e.clone(),
                 is_server: false,
                 ..default_entry(&host)
             });
         }
-        if !eps.iter().any(|e| {
-            e.split_once("://")
-                .map_or(e.as_str(), |x| x.1)
-                .starts_with(&host)
-        }) {
+        if !eps
+            .iter()
+            .any(|e| crate::spec::host::strip_scheme(e).starts_with(&host))
+        {
             r.endpoints.push(default_entry(&host));
         }
         return r;
@@ -104,7 +104,7 @@ pub fn resolve(reference: &str, cfg: &ConfigInfo, hosts: &HostsInfo, v: Version)
     r
 }
 
-fn fill_default(e: &HostEntry, host: &str) -> HostEntry {
+fn fill_default(e: &Endpoint, host: &str) -> Endpoint {
     let mut e = e.clone();
     if e.url == "https://<host>" {
         e.url = default_entry(host).url;

@@ -74,7 +74,8 @@ fn content(text: &str) -> Content {
     }
 }
 
-fn gzip_base64(text: &str) -> String {
+/// gzip (best) then base64: the `gz+b64` encoding cloud-init and Terraform read.
+pub fn gzip_base64(text: &str) -> String {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(text.as_bytes()).expect("writing to memory");
     let bytes = gz.finish().expect("writing to memory");

@@ -1,8 +1,8 @@
 //! `--target script`: one self-contained POSIX sh installer (for Packer provisioners, image
 //! builds, or any node without the regtrust binary). Every value enters the script through
 //! [`crate::templates::shell_quote`].
+use crate::containerd::layout::DEFAULT_CONFIG_FILE;
 use crate::containerd::{ConfigLayout, Version};
-use crate::node::DEFAULT_CONFIG_FILE;
 use crate::plan::{Plan, PlannedFile};
 
 pub fn render(plan: &Plan, containerd: Version) -> String {

@@ -2,7 +2,6 @@
 pub mod cloud_init;
 pub mod config_fragment;
 pub mod config_patch;
-pub mod hosts_toml;
 pub mod installer;
 pub mod patch_script;
 pub mod spec_yaml;

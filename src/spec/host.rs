@@ -2,13 +2,25 @@
 //! `[IPv6][:port]`, or `*` for the catch-all.
 
 /// Checks a registry host; on error says what was expected.
+/// `host[:port]/path` of a URL, without its scheme and trailing `/` (a text without a scheme is
+/// returned as it is, less the trailing `/`).
+pub fn strip_scheme(url: &str) -> &str {
+    url.split_once("://")
+        .map_or(url, |(_, r)| r)
+        .trim_end_matches('/')
+}
+
+/// `host[:port]` of a URL (or of `host[:port]/path`).
+pub fn authority(url: &str) -> &str {
+    strip_scheme(url).split('/').next().unwrap_or("")
+}
+
 pub fn check_host(host: &str) -> Result<(), String> {
     if host == "*" {
         return Ok(());
     }
     if host.contains("://") {
-        let bare = host.split_once("://").map(|(_, r)| r).unwrap_or(host);
-        let bare = bare.trim_end_matches('/');
+        let bare = strip_scheme(host);
         return Err(format!(
             "`{host}` is a URL, but `host` is the registry as written in image references \
              (name[:port]): write `host: {bare}`, and `http: true` if it speaks plain HTTP"

@@ -57,11 +57,7 @@ impl Endpoint {
 
     /// `host[:port]` of the URL.
     pub fn authority(&self) -> &str {
-        let rest = self
-            .url
-            .split_once("://")
-            .map_or(self.url.as_str(), |(_, r)| r);
-        rest.split('/').next().unwrap_or(rest)
+        super::host::authority(&self.url)
     }
 }
 

@@ -5,15 +5,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::containerd::Version;
+use crate::containerd::layout::MANAGED_MARK;
 use crate::emit::config_patch::{self, PatchRequest, Patched};
 use crate::fs::{self, Transaction};
 use crate::plan::{Action, FileKind, Plan};
 use crate::root::InRoot;
 use crate::spec::ValidSpec;
-
-pub const DEFAULT_CONFIG_FILE: &str = "/etc/containerd/config.toml";
-/// First bytes of every hosts.toml regtrust manages (see templates/hosts-header.j2).
-pub const MANAGED_MARK: &str = "# Managed by regtrust.";
 
 pub struct NodeOptions {
     pub root: PathBuf,

@@ -1,0 +1,235 @@
+//! Legacy registry settings — CRI `registry.mirrors` / `registry.configs.*.tls` in config.toml,
+//! and k3s's registries.yaml — read into the spec's model (hosts.toml semantics). Used by apply
+//! (which migrates them), migrate, import k3s and doctor.
+use std::collections::{BTreeMap, BTreeSet};
+
+use toml_edit::{Item, TableLike};
+
+use crate::containerd::config::ConfigError;
+use crate::spec::host::{authority, check_host, dir_name, strip_scheme, upstream_host};
+use crate::spec::{Capability, ClientPair, Endpoint, FileSource, Registry};
+
+/// TLS settings of a legacy `registry.configs."host".tls` table (or k3s `configs`).
+#[derive(Debug, Default, Clone)]
+pub struct LegacyTls {
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub insecure_skip_verify: Option<bool>,
+}
+
+/// Legacy registry settings: CRI `registry.mirrors` / `registry.configs`, or k3s registries.yaml.
+#[derive(Debug, Default)]
+pub struct Legacy {
+    /// registry host → mirror endpoints, in file order
+    pub mirrors: Vec<(String, Vec<String>)>,
+    /// endpoint or registry host → TLS settings
+    pub tls: BTreeMap<String, LegacyTls>,
+}
+
+/// Removes `mirrors` (non-empty) and `configs.*.tls` / `configs.*.http`, returning what they said.
+pub fn take_legacy(
+    registry: &mut dyn TableLike,
+    notes: &mut Vec<String>,
+) -> Result<Legacy, ConfigError> {
+    let mut legacy = Legacy::default();
+    let mirrors_nonempty = registry
+        .get("mirrors")
+        .and_then(Item::as_table_like)
+        .is_some_and(|t| !t.is_empty());
+    if mirrors_nonempty {
+        let item = registry.remove("mirrors").expect("checked above");
+        let table = item.as_table_like().expect("checked above");
+        for (host, m) in table.iter() {
+            let endpoints = m
+                .as_table_like()
+                .and_then(|t| t.get("endpoint"))
+                .and_then(Item::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            legacy.mirrors.push((host.to_string(), endpoints));
+        }
+        notes.push(format!(
+            "removed `registry.mirrors` ({}): it cannot coexist with config_path (the CRI plugin \
+             would not load)",
+            legacy
+                .mirrors
+                .iter()
+                .map(|(h, _)| h.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let Some(configs) = registry
+        .get_mut("configs")
+        .and_then(Item::as_table_like_mut)
+    {
+        let hosts: Vec<String> = configs.iter().map(|(k, _)| k.to_string()).collect();
+        for host in hosts {
+            let Some(entry) = configs.get_mut(&host).and_then(Item::as_table_like_mut) else {
+                continue;
+            };
+            if let Some(tls) = entry.remove("tls") {
+                let t = tls.as_table_like();
+                let s = |k: &str| {
+                    t.and_then(|t| t.get(k))
+                        .and_then(Item::as_str)
+                        .map(str::to_string)
+                };
+                legacy.tls.insert(
+                    host.clone(),
+                    LegacyTls {
+                        ca_file: s("ca_file").filter(|p| !p.is_empty()),
+                        cert_file: s("cert_file").filter(|p| !p.is_empty()),
+                        key_file: s("key_file").filter(|p| !p.is_empty()),
+                        insecure_skip_verify: t
+                            .and_then(|t| t.get("insecure_skip_verify"))
+                            .and_then(Item::as_bool),
+                    },
+                );
+                notes.push(format!(
+                    "removed `registry.configs.\"{host}\".tls`: TLS settings belong in hosts.toml \
+                     (next to config_path, containerd 1.x refuses them; 2.x ignores them)"
+                ));
+            }
+            if entry.remove("http").is_some() {
+                notes.push(format!(
+                    "removed `registry.configs.\"{host}\".http`: containerd has no such setting"
+                ));
+            }
+            if entry.is_empty() {
+                configs.remove(&host);
+            }
+        }
+    }
+    Ok(legacy)
+}
+
+fn tls_of(t: Option<&LegacyTls>) -> crate::spec::Tls {
+    let mut tls = crate::spec::Tls::default();
+    if let Some(t) = t {
+        tls.ca.extend(t.ca_file.clone().map(FileSource::Path));
+        tls.client = t.cert_file.clone().map(|c| ClientPair {
+            cert: FileSource::Path(c),
+            key: t.key_file.clone().map(FileSource::Path),
+        });
+        tls.skip_verify = t.insecure_skip_verify.filter(|v| *v);
+    }
+    tls
+}
+
+/// Legacy settings as registries (hosts.toml semantics), skipping hosts in `covered`.
+pub fn migrate(
+    mut legacy: Legacy,
+    covered: &BTreeSet<String>,
+    notes: &mut Vec<String>,
+) -> Vec<(Registry, String)> {
+    let mut out: Vec<(Registry, String)> = Vec::new();
+    let mut used_tls: BTreeSet<String> = BTreeSet::new();
+    for (host, endpoints) in std::mem::take(&mut legacy.mirrors) {
+        let dir = dir_name(strip_scheme(&host));
+        if covered.contains(&dir) {
+            notes.push(format!(
+                "legacy mirror for `{host}` dropped: the spec covers {dir}"
+            ));
+            continue;
+        }
+        let h = strip_scheme(&host).to_string();
+        if check_host(&h).is_err() {
+            notes.push(format!(
+                "legacy mirror key `{host}` is not a registry host: not migrated"
+            ));
+            continue;
+        }
+        let default_host = upstream_host(&h);
+        let mut upstream = None;
+        let mut eps = Vec::new();
+        for url in endpoints {
+            let url = url.trim_end_matches('/').to_string();
+            let auth = authority(&url).to_string();
+            let mut ep = Endpoint::new(url.clone());
+            ep.tls = tls_of(legacy.tls.get(&auth));
+            used_tls.insert(auth.clone());
+            if h != "*" && (auth == h || auth == default_host) {
+                // Legacy CRI stops at the registry itself: it becomes the upstream.
+                upstream = Some(ep);
+                break;
+            }
+            ep.capabilities = Some(vec![Capability::Pull, Capability::Resolve]);
+            eps.push(ep);
+        }
+        let upstream = upstream.unwrap_or_else(|| {
+            let url = if h == "*" {
+                String::new()
+            } else {
+                format!("https://{default_host}")
+            };
+            let mut ep = Endpoint::new(url);
+            ep.tls = tls_of(legacy.tls.get(&h));
+            used_tls.insert(h.clone());
+            ep
+        });
+        if h == "*" && eps.is_empty() {
+            notes.push("legacy mirror `*` has no endpoints: nothing to migrate".to_string());
+            continue;
+        }
+        out.push((
+            Registry {
+                dir_name: dir,
+                host: h,
+                upstream,
+                endpoints: eps,
+                fallback: true,
+            },
+            "registry.mirrors".to_string(),
+        ));
+    }
+    for (host, tls) in &legacy.tls {
+        if used_tls.contains(host) {
+            continue;
+        }
+        let h = strip_scheme(host).to_string();
+        if h != host.as_str() {
+            notes.push(format!(
+                "legacy `configs.\"{host}\"` is a URL; migrated as host `{h}`"
+            ));
+        }
+        let dir = dir_name(&h);
+        if covered.contains(&dir) || out.iter().any(|(r, _)| r.dir_name == dir) {
+            continue;
+        }
+        if check_host(&h).is_err() || h == "*" {
+            notes.push(format!(
+                "legacy `configs.\"{host}\".tls` is not for a registry host: not migrated"
+            ));
+            continue;
+        }
+        let t = tls_of(Some(tls));
+        if t.is_empty() {
+            continue;
+        }
+        let mut upstream = Endpoint::new(format!("https://{h}"));
+        upstream.tls = t;
+        out.push((
+            Registry {
+                dir_name: dir,
+                host: h,
+                upstream,
+                endpoints: Vec::new(),
+                fallback: true,
+            },
+            "registry.configs.*.tls".to_string(),
+        ));
+    }
+    for (r, from) in &out {
+        notes.push(format!(
+            "migrated {from} for `{}` into {}/hosts.toml",
+            r.host, r.dir_name
+        ));
+    }
+    out
+}
