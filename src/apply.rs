@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::containerd::Version;
 use crate::containerd::layout::MANAGED_MARK;
+use crate::containerd::{Version, resolve};
 use crate::emit::config_patch::{self, PatchRequest, Patched};
 use crate::fs::{self, Transaction};
 use crate::plan::{Action, FileKind, Plan};
@@ -76,13 +76,13 @@ fn resolve_version(
     spec: &ValidSpec,
     existing: Option<&str>,
 ) -> Result<(Version, String), NodeError> {
-    if let Some(v) = opts.containerd {
-        return Ok((v, "--containerd".into()));
-    }
-    if let Some(v) = spec.containerd {
-        return Ok((v, "the spec's containerd.version".into()));
-    }
-    crate::containerd::version::detect(&opts.root, existing).ok_or(NodeError::NoVersion)
+    resolve::decide(resolve::Inputs {
+        flag: opts.containerd,
+        spec: spec.containerd,
+        root: Some(&opts.root),
+        config_text: existing,
+    })
+    .ok_or(NodeError::NoVersion)
 }
 
 pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeError> {

@@ -3,6 +3,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::containerd::Version;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "regtrust",
@@ -26,14 +28,24 @@ pub struct NodeArgs {
     pub config: String,
 }
 
+/// `--containerd`, parsed into the version type (one definition for every command).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct ContainerdArg {
+    /// containerd version of the node: 1.6, 1.7, 2.0, 2.1, 2.2, 2.3 (a patch level may follow).
+    /// Default: the spec's containerd.version; on a node, what is installed there (read from the
+    /// package database or the binary's build information, never run), else config.toml's
+    /// `version`
+    #[arg(long = "containerd", value_name = "VERSION", value_parser = Version::parse)]
+    pub version: Option<Version>,
+}
+
 #[derive(Args, Debug)]
 pub struct SpecArgs {
     /// The registry spec (YAML or JSON)
     #[arg(long, short = 's', value_name = "FILE")]
     pub spec: PathBuf,
-    /// containerd version of the node: 1.6, 1.7, 2.0, 2.1, 2.2, 2.3 (a patch level may follow)
-    #[arg(long, value_name = "VERSION")]
-    pub containerd: Option<String>,
+    #[command(flatten)]
+    pub containerd: ContainerdArg,
 }
 
 #[derive(Subcommand, Debug)]
@@ -181,10 +193,8 @@ pub enum Format {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub node: NodeArgs,
-    /// containerd version (default: read from the root's package database or containerd binary,
-    /// which is never run; else inferred from config.toml)
-    #[arg(long, value_name = "VERSION")]
-    pub containerd: Option<String>,
+    #[command(flatten)]
+    pub containerd: ContainerdArg,
     /// Explain how this image reference resolves (repeatable)
     #[arg(long, value_name = "REF")]
     pub image: Vec<String>,
@@ -203,10 +213,8 @@ pub struct DoctorArgs {
 pub struct MigrateArgs {
     #[command(flatten)]
     pub node: NodeArgs,
-    /// containerd version (default: read from the root's package database or containerd binary,
-    /// which is never run; else inferred from config.toml)
-    #[arg(long, value_name = "VERSION")]
-    pub containerd: Option<String>,
+    #[command(flatten)]
+    pub containerd: ContainerdArg,
     /// Where to write the spec ("-" for stdout)
     #[arg(long, value_name = "FILE")]
     pub emit_spec: PathBuf,

@@ -1,17 +1,10 @@
 //! `regtrust doctor`: diagnose a node's registry trust. Exit 0 clean, 1 problems, 2 could not run.
 use super::args::{DoctorArgs, Format};
 use super::exit;
-use crate::containerd::Version;
 use crate::doctor::{self, Options};
 
 pub fn run(a: &DoctorArgs) -> u8 {
-    let containerd = match a.containerd.as_deref().map(Version::parse).transpose() {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: --containerd: {e}");
-            return exit::INVALID;
-        }
-    };
+    let containerd = a.containerd.version;
     let opts = Options {
         root: a.node.root.clone(),
         config_file: a.node.config.clone(),

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::args::{ImportFrom, MigrateArgs};
 use super::exit;
-use crate::containerd::Version;
+use crate::containerd::{Version, resolve};
 use crate::emit::config_patch::{self, PatchRequest};
 use crate::emit::spec_yaml;
 use crate::spec::Registry;
@@ -23,21 +23,15 @@ pub fn run_migrate(a: &MigrateArgs) -> u8 {
             return exit::FAILED;
         }
     };
-    let version = match a.containerd.as_deref().map(Version::parse).transpose() {
-        Ok(Some(v)) => v,
-        Ok(None) => {
-            let n = text
-                .parse::<toml_edit::DocumentMut>()
-                .ok()
-                .and_then(|d| d.get("version").and_then(|v| v.as_integer()));
-            // Only the file's layout matters for reading legacy settings.
-            Version::parse(if n.unwrap_or(2) >= 3 { "2.0" } else { "1.7" }).expect("known")
-        }
-        Err(e) => {
-            eprintln!("error: --containerd: {e}");
-            return exit::INVALID;
-        }
-    };
+    let decided = resolve::decide(resolve::Inputs {
+        flag: a.containerd.version,
+        spec: None,
+        root: Some(&a.node.root),
+        config_text: Some(&text),
+    });
+    // Nothing says (no version key either: a version 1 file): read it as 1.x does; only the
+    // file's layout matters for reading legacy settings.
+    let version = decided.map_or_else(|| Version::parse("1.7").expect("known"), |(v, _)| v);
     let covered = BTreeSet::new();
     let patched = match config_patch::patch(&PatchRequest {
         existing: Some(&text),

@@ -55,38 +55,15 @@ pub fn run(cli: args::Cli) -> u8 {
 
 /// Loads and validates the spec, printing warnings; on error prints every problem.
 pub(crate) fn load(a: &args::SpecArgs) -> Result<(Loaded, Option<Version>), u8> {
-    let version = match a.containerd.as_deref().map(Version::parse).transpose() {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("error: --containerd: {e}");
-            return Err(exit::INVALID);
-        }
-    };
-    match crate::spec::load_file(&a.spec) {
-        Ok(mut loaded) => {
-            if let Some(v) = version {
-                // Re-check the version-dependent rules against the version given on the command line.
-                loaded = recheck(a, v, loaded)?;
-            }
+    let version = a.containerd.version;
+    // The spec is read once; `--containerd` takes precedence for the version-dependent rules.
+    match crate::spec::load::load_file_for(&a.spec, version) {
+        Ok(loaded) => {
             for w in &loaded.warnings {
                 eprintln!("{w}");
             }
             Ok((loaded, version))
         }
-        Err(d) => {
-            print_diags(&d);
-            Err(exit::INVALID)
-        }
-    }
-}
-
-fn recheck(a: &args::SpecArgs, v: Version, loaded: Loaded) -> Result<Loaded, u8> {
-    if loaded.spec.containerd == Some(v) {
-        return Ok(loaded);
-    }
-    let text = std::fs::read_to_string(&a.spec).unwrap_or_default();
-    match crate::spec::load::load_str_for(&a.spec.display().to_string(), &text, Some(v)) {
-        Ok(l) => Ok(l),
         Err(d) => {
             print_diags(&d);
             Err(exit::INVALID)

@@ -3,7 +3,7 @@ use std::path::Path;
 
 use super::args::{Encoding, Escape, RenderArgs, Target};
 use super::{exit, load};
-use crate::containerd::Version;
+use crate::containerd::{Version, resolve};
 use crate::emit::{cloud_init, config_fragment, installer, terraform};
 use crate::fs::Transaction;
 use crate::plan::{FileKind, Plan};
@@ -15,7 +15,12 @@ pub fn run(a: &RenderArgs) -> u8 {
         Err(code) => return code,
     };
     let spec = &loaded.spec;
-    let version = cli_version.or(spec.containerd);
+    let version = resolve::decide(resolve::Inputs {
+        flag: cli_version,
+        spec: spec.containerd,
+        ..Default::default()
+    })
+    .map(|(v, _)| v);
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
     let plan = Plan::build(spec, &[], config_path, version);
     if a.target == Target::Hosts {

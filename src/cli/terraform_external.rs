@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write as _};
 
 use super::exit;
-use crate::containerd::Version;
+use crate::containerd::{Version, resolve};
 use crate::emit::{cloud_init, config_fragment, installer, terraform};
 use crate::plan::Plan;
 use crate::spec::DEFAULT_CONFIG_PATH;
@@ -71,7 +71,13 @@ pub fn respond(input: &str) -> Result<BTreeMap<&'static str, String>, String> {
     let loaded = crate::spec::load::load_str_for(&name, &text, cli_version)
         .map_err(|d| d.to_string().trim_end().to_string())?;
     let spec = &loaded.spec;
-    let version = cli_version.or(spec.containerd).ok_or(
+    let version = resolve::decide(resolve::Inputs {
+        flag: cli_version,
+        spec: spec.containerd,
+        ..Default::default()
+    })
+    .map(|(v, _)| v)
+    .ok_or(
         "the containerd version is needed: add `containerd` to the query or containerd.version to the spec",
     )?;
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);

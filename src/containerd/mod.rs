@@ -3,6 +3,7 @@ pub mod config;
 mod go_binary;
 pub mod installed;
 pub mod layout;
+pub mod resolve;
 pub mod version;
 
 pub use layout::ConfigLayout;

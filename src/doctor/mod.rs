@@ -129,8 +129,13 @@ fn detect_version(opts: &Options, text: Option<&str>) -> Result<(Version, String
     if let Some(v) = opts.containerd {
         return Ok((v, "--containerd".into()));
     }
-    crate::containerd::version::detect(&opts.root, text)
-        .ok_or_else(|| "cannot tell the containerd version: pass --containerd".to_string())
+    crate::containerd::resolve::decide(crate::containerd::resolve::Inputs {
+        flag: None,
+        spec: None,
+        root: Some(&opts.root),
+        config_text: text,
+    })
+    .ok_or_else(|| "cannot tell the containerd version: pass --containerd".to_string())
 }
 
 impl Report {

@@ -18,6 +18,14 @@ pub struct Loaded {
 }
 
 pub fn load_file(path: &Path) -> Result<Loaded, Diagnostics> {
+    load_file_for(path, None)
+}
+
+/// [`load_file`] with the containerd version given outside the spec (see [`load_str_for`]).
+pub fn load_file_for(
+    path: &Path,
+    version: Option<crate::containerd::Version>,
+) -> Result<Loaded, Diagnostics> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
         Diagnostics(vec![Diagnostic::error(
@@ -47,7 +55,7 @@ pub fn load_file(path: &Path) -> Result<Loaded, Diagnostics> {
             "the spec is not UTF-8 text".to_string(),
         )
     })?;
-    load_str(&name, &text)
+    load_str_for(&name, &text, version)
 }
 
 pub fn load_str(name: &str, text: &str) -> Result<Loaded, Diagnostics> {
