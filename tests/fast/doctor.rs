@@ -1,0 +1,143 @@
+//! `regtrust doctor` without containerd: the diagnosis of every case of the corpus of broken nodes
+//! (tests/doctor/<case>/) that needs no probe of a registry, then `regtrust apply` on a copy and
+//! doctor reports it clean; and the 2.2+ default `config_path` list. The real suite starts real
+//! containerd on every case to check that it behaves as doctor says.
+use std::fs;
+
+use crate::support::doctor_corpus::{cases, copy_root, findings};
+use crate::support::{E2E_SPEC, regtrust};
+
+#[test]
+fn doctor_diagnoses_the_corpus_and_apply_fixes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(&spec, E2E_SPEC).unwrap();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for c in cases().into_iter().filter(|c| !c.probe) {
+        checked += 1;
+        let doctor = |root: &std::path::Path| {
+            regtrust(&[
+                "doctor",
+                "--root",
+                root.to_str().unwrap(),
+                "--containerd",
+                &c.containerd,
+                "--format",
+                "json",
+            ])
+        };
+        let root = dir.path().join(&c.name).join("root");
+        copy_root(&c, &root, &spec);
+        let o = doctor(&root);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}: doctor must report problems",
+            c.name
+        );
+        let got = findings(&o);
+        if got != c.expected {
+            failures.push(format!(
+                "{}: doctor said\n  {:?}\nexpected\n  {:?}",
+                c.name, got, c.expected
+            ));
+        }
+        if c.fixed_by_apply {
+            let fixed = dir.path().join(&c.name).join("fixed");
+            copy_root(&c, &fixed, &spec);
+            let a = regtrust(&[
+                "apply",
+                "--spec",
+                spec.to_str().unwrap(),
+                "--root",
+                fixed.to_str().unwrap(),
+                "--containerd",
+                &c.containerd,
+            ]);
+            assert!(
+                a.status.success(),
+                "{}: apply: {}",
+                c.name,
+                String::from_utf8_lossy(&a.stderr)
+            );
+            let o = doctor(&fixed);
+            if o.status.code() != Some(0) {
+                failures.push(format!(
+                    "{}: doctor after apply: {:?}",
+                    c.name,
+                    findings(&o)
+                ));
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} cases without a probe");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// containerd 2.2+ defaults config_path to a list its CRI pulls do not split (measured on 2.3.4;
+/// no 2.2/2.3 binary is installed here, so this one is checked by doctor alone).
+#[test]
+fn doctor_flags_the_2_2_default_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("etc/containerd/certs.d/a.example:5000")).unwrap();
+    fs::write(
+        root.join("etc/containerd/certs.d/a.example:5000/hosts.toml"),
+        "server = \"http://a.example:5000\"\n[host.\"http://a.example:5000\"]\n",
+    )
+    .unwrap();
+    fs::write(root.join("etc/containerd/config.toml"), "version = 3\n").unwrap();
+    let o = regtrust(&[
+        "doctor",
+        "--root",
+        root.to_str().unwrap(),
+        "--containerd",
+        "2.2",
+        "--format",
+        "json",
+    ]);
+    let got = findings(&o);
+    assert!(
+        got.contains("error config-path-default-list /etc/containerd/config.toml"),
+        "{got:?}"
+    );
+    fs::remove_file(root.join("etc/containerd/config.toml")).unwrap();
+    let o = regtrust(&[
+        "doctor",
+        "--root",
+        root.to_str().unwrap(),
+        "--containerd",
+        "2.3",
+        "--format",
+        "json",
+    ]);
+    let got = findings(&o);
+    assert!(
+        got.contains("warning config-missing /etc/containerd/config.toml"),
+        "{got:?}"
+    );
+    // The same node on 2.1 (empty default): hosts.toml simply not read.
+    fs::write(root.join("etc/containerd/config.toml"), "version = 3\n").unwrap();
+    let o = regtrust(&[
+        "doctor",
+        "--root",
+        root.to_str().unwrap(),
+        "--containerd",
+        "2.1",
+        "--format",
+        "json",
+    ]);
+    let got = findings(&o);
+    assert!(
+        got.contains("warning config-path-unset /etc/containerd/config.toml"),
+        "{got:?}"
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let missing = regtrust(&["doctor", "--root", "/nonexistent-root", "--format", "json"]);
+    assert_eq!(
+        missing.status.code(),
+        Some(2),
+        "no version, no config: could not run"
+    );
+}

@@ -1,0 +1,229 @@
+//! Faults that need no privilege: `apply` killed at every write step leaves each file either old
+//! or new (never partial), keeps the backup intact, and the next run completes the change; a
+//! directory where a file belongs gives a clear error and changes nothing; a commit that fails
+//! midway puts back every file it already replaced or removed (content and mode). The real suite
+//! adds read-only and full targets (mount namespaces, root).
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use regtrust::fs::Transaction;
+
+use crate::support::faults::*;
+use crate::support::{run, snapshot};
+
+fn copy_tree(from: &Path, to: &Path) {
+    let _ = fs::remove_dir_all(to);
+    assert!(
+        run(Command::new("cp").arg("-a").arg(from).arg(to))
+            .status
+            .success()
+    );
+}
+
+/// For a change from `old_spec` (None: a node without regtrust) to `new_spec`: kill apply at
+/// each write step in turn and check what is left.
+fn interrupted_everywhere(name: &str, old_spec: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    fs::create_dir_all(base.join("etc/containerd")).unwrap();
+    fs::write(base.join("etc/containerd/config.toml"), CONFIG).unwrap();
+    let spec_old = dir.path().join("old.yaml");
+    let spec_new = dir.path().join("new.yaml");
+    fs::write(&spec_new, SPEC_B).unwrap();
+    if let Some(s) = old_spec {
+        fs::write(&spec_old, s).unwrap();
+        assert!(apply(&base, &spec_old, None).status.success());
+    }
+    let old = snapshot(&base);
+    let done = dir.path().join("done");
+    copy_tree(&base, &done);
+    assert!(apply(&done, &spec_new, None).status.success());
+    let new = snapshot(&done);
+    assert_ne!(old, new);
+
+    let mut step = 1;
+    loop {
+        let root: PathBuf = dir.path().join(format!("step-{step}"));
+        copy_tree(&base, &root);
+        let o = apply(&root, &spec_new, Some(step));
+        let finished = o.status.success();
+        let after = snapshot(&root);
+        for (path, content) in &after {
+            if path.ends_with(".regtrust-tmp") {
+                continue; // a temp file is not read by containerd; the next run removes it
+            }
+            let ok = old.get(path) == Some(content) || new.get(path) == Some(content);
+            assert!(
+                ok,
+                "{name} step {step}: {path} is neither old nor new:\n{content}"
+            );
+        }
+        if let Some(bak) = after.get("etc/containerd/config.toml.bak") {
+            assert_eq!(
+                bak, CONFIG,
+                "{name} step {step}: the backup is not the original"
+            );
+        }
+        assert!(
+            after.contains_key("etc/containerd/config.toml"),
+            "{name} step {step}: config.toml lost"
+        );
+        // The next run completes the change.
+        let again = apply(&root, &spec_new, None);
+        assert!(
+            again.status.success(),
+            "{name} step {step}: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+        assert_eq!(
+            snapshot(&root),
+            new,
+            "{name} step {step}: the next run did not converge"
+        );
+        let _ = fs::remove_dir_all(&root);
+        if finished {
+            break;
+        }
+        step += 1;
+        assert!(step < 100, "{name}: apply never finished");
+    }
+    assert!(step > 5, "{name}: expected several write steps, saw {step}");
+}
+
+#[test]
+fn apply_killed_at_every_write_step_on_a_fresh_node() {
+    interrupted_everywhere("fresh", None);
+}
+
+#[test]
+fn apply_killed_at_every_write_step_while_changing_registries() {
+    interrupted_everywhere("update", Some(SPEC_A));
+}
+
+#[test]
+fn a_commit_that_fails_at_any_step_puts_every_file_back() {
+    // The steps, in staging order: (dest, new content or None for a removal).
+    let steps: [(&str, Option<&str>); 6] = [
+        ("etc/kept.toml", Some("new kept\n")),
+        ("etc/d/new-dir/fresh.toml", Some("fresh\n")),
+        ("etc/gone.crt", None),
+        ("etc/link.toml", Some("replaces a symlink\n")),
+        ("etc/secret.key", Some("new secret\n")),
+        ("etc/last.toml", Some("last\n")),
+    ];
+    for fail_at in 0..steps.len() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        fs::create_dir_all(root.join("etc")).unwrap();
+        let put = |p: &str, text: &str, mode: u32| {
+            fs::write(root.join(p), text).unwrap();
+            fs::set_permissions(root.join(p), fs::Permissions::from_mode(mode)).unwrap();
+        };
+        put("etc/kept.toml", "old kept\n", 0o640);
+        put("etc/gone.crt", "old cert\n", 0o604);
+        put("etc/secret.key", "old secret\n", 0o600);
+        std::os::unix::fs::symlink("kept.toml", root.join("etc/link.toml")).unwrap();
+        let before = snapshot_with_modes(&root);
+
+        let mut tx = Transaction::durable();
+        for (p, content) in steps {
+            match content {
+                Some(c) => tx.stage(&root.join(p), c.as_bytes(), 0o644).unwrap(),
+                None => tx.stage_remove(&root.join(p)).unwrap(),
+            }
+        }
+        let (blocked, _) = steps[fail_at];
+        block(&root.join(blocked));
+        let e = tx.commit_or_roll_back().unwrap_err();
+        assert!(
+            e.error.to_string().contains(blocked),
+            "step {fail_at}: {}",
+            e.error
+        );
+        assert!(
+            e.unrestored.is_empty(),
+            "step {fail_at}: {:?}",
+            e.unrestored
+        );
+
+        // The obstacle and the directories holding it stay; everything else is as before.
+        let unrelated = |k: &String, _: &mut (String, u32)| {
+            !k.starts_with(blocked) && !blocked.starts_with(k.as_str())
+        };
+        let mut after = snapshot_with_modes(&root);
+        after.retain(unrelated);
+        let mut expected = before.clone();
+        expected.retain(unrelated);
+        assert_eq!(after, expected, "step {fail_at}: not put back");
+        let temps: Vec<_> = after
+            .keys()
+            .filter(|k| k.contains(".regtrust-tmp"))
+            .collect();
+        assert!(temps.is_empty(), "step {fail_at}: {temps:?}");
+    }
+}
+
+#[test]
+fn a_failed_commit_through_the_io_error_says_what_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a"), "old a").unwrap();
+    let mut tx = Transaction::default();
+    tx.stage(&dir.path().join("a"), b"new a", 0o644).unwrap();
+    tx.stage(&dir.path().join("b"), b"new b", 0o644).unwrap();
+    block(&dir.path().join("b"));
+    let e = tx.commit().unwrap_err();
+    assert!(e.to_string().contains("/b: "), "{e}");
+    assert_eq!(fs::read_to_string(dir.path().join("a")).unwrap(), "old a");
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.ends_with(".regtrust-tmp")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn staging_a_file_over_a_directory_fails_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a"), "old a").unwrap();
+    block(&dir.path().join("b"));
+    let before = snapshot_with_modes(dir.path());
+    let mut tx = Transaction::default();
+    tx.stage(&dir.path().join("a"), b"new a", 0o644).unwrap();
+    let e = tx
+        .stage(&dir.path().join("b"), b"new b", 0o644)
+        .unwrap_err();
+    assert!(e.to_string().contains("is a directory"), "{e}");
+    drop(tx);
+    assert_eq!(snapshot_with_modes(dir.path()), before);
+}
+
+#[test]
+fn a_directory_where_a_file_belongs() {
+    let (_d, root, spec) = node(SPEC_B);
+    fs::create_dir_all(root.join("etc/containerd/certs.d/a.example:5000/hosts.toml")).unwrap();
+    let before = snapshot(&root);
+    let o = apply(&root, &spec, None);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is a directory"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(snapshot(&root), before);
+
+    let (_d2, root2, spec2) = node(SPEC_B);
+    fs::remove_file(root2.join("etc/containerd/config.toml")).unwrap();
+    fs::create_dir_all(root2.join("etc/containerd/config.toml")).unwrap();
+    let o = apply(&root2, &spec2, None);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is a directory"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -1,0 +1,25 @@
+//! The fast suite: `cargo test` on a machine with Rust, a POSIX `sh`, `awk` and coreutils, as any
+//! user (no root), in well under a minute once built. One test binary, one module per area; the
+//! snapshot tests of whole CLI runs are in `cmd/` (trycmd). What needs a real system or another
+//! tool (containerd, cloud-init, QEMU, Packer, Terraform, dash, shellcheck, python3, root) is in
+//! `tests/real`, built and run with `cargo test --features real-systems --test real`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod apply;
+mod boot_patch_contract;
+mod cli_polish;
+mod cmd;
+mod concurrency;
+mod doctor;
+mod faults;
+mod fuzz_regressions;
+mod hostile;
+mod installer;
+mod patch_script;
+mod properties;
+mod render;
+mod root_confinement;
+mod spec_errors;
+mod terraform;

@@ -1,0 +1,313 @@
+//! cloud-init user-data: valid per cloud-init 22.4.2's own schema, read back by PyYAML exactly as
+//! planned, and applied by cloud-init's own modules so that real containerd then pulls (twice).
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use crate::support::*;
+use crate::system::*;
+use regtrust::containerd::Version;
+use regtrust::emit::cloud_init::PATCH_SCRIPT_PATH;
+use regtrust::emit::patch_script;
+use regtrust::plan::Plan;
+use serde_json::Value;
+
+fn render(spec: &Path, out: &Path, extra: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args(["render", "--spec"])
+        .arg(spec)
+        .args(["--target", "cloud-init", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn schema_ok(file: &Path) {
+    let o = run(Command::new("cloud-init").args(["schema", "-c"]).arg(file));
+    assert!(
+        o.status.success(),
+        "cloud-init schema rejected {}:\n{}{}",
+        file.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn valid_per_cloud_init_schema_for_every_version_and_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = manifest_dir().join("examples/registries.yaml");
+    for v in ["1.6", "1.7", "2.0", "2.1", "2.2", "2.3"] {
+        for (mode, extra) in [
+            ("plain", &[][..]),
+            ("hosts-only", &["--hosts-only"][..]),
+            ("gz", &["--encoding", "gz+b64"][..]),
+        ] {
+            let out = dir.path().join(format!("{v}-{mode}.yaml"));
+            let stderr = render(&spec, &out, &[&["--containerd", v][..], extra].concat());
+            let size = fs::metadata(&out).unwrap().len();
+            assert!(
+                stderr.contains(&format!("user-data: {size} bytes")),
+                "{stderr}"
+            );
+            schema_ok(&out);
+        }
+    }
+}
+
+const AWKWARD: &str = r#"containerd:
+  version: "1.7"
+registries:
+  - host: "yes"
+    http: true
+    headers:
+      X-Yes: "yes"
+      X-Octal: "0644"
+      X-Colon: "a: b # not a comment"
+      X-Quotes: "it's \"quoted\" ${not_a_var} %{nor_this}"
+      X-Unicode: "ünïcødé ✓"
+  - host: "0644"
+    ca_pem: "-----BEGIN CERTIFICATE-----   \nMIIB: yes\n-----END CERTIFICATE-----\n"
+    client:
+      cert_pem: |
+        -----BEGIN CERTIFICATE-----
+        MIIB
+        -----END CERTIFICATE-----
+      key_pem: |
+        -----BEGIN PRIVATE KEY-----
+        MIIE
+        -----END PRIVATE KEY-----
+  - host: on.example:5000
+    endpoints:
+      - url: http://cache.corp.example:5000
+"#;
+
+/// What the plan says, plus the patch script, as (path, permissions, content).
+fn expected(spec_text: &str, hosts_only: bool) -> Vec<(String, String, String)> {
+    let loaded = regtrust::spec::load_str("spec.yaml", spec_text).unwrap();
+    let v = Version::parse("1.7").unwrap();
+    let plan = Plan::build(&loaded.spec, &[], "/etc/containerd/certs.d", Some(v));
+    let mut files: Vec<_> = plan
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), format!("{:04o}", f.mode), f.content.clone()))
+        .collect();
+    if !hosts_only {
+        files.push((
+            PATCH_SCRIPT_PATH.to_string(),
+            "0755".into(),
+            patch_script::render(v, &plan.config_path),
+        ));
+    }
+    files
+}
+
+fn as_files(doc: &Value) -> Vec<(String, String, String)> {
+    doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert_eq!(f["owner"], "root:root");
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["permissions"].as_str().unwrap().to_string(),
+                f["content"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn pyyaml_reads_back_exactly_the_planned_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("awkward.yaml");
+    fs::write(&spec, AWKWARD).unwrap();
+    for (mode, extra, hosts_only) in [
+        ("plain", &[][..], false),
+        ("gz", &["--encoding", "gz+b64"][..], false),
+        ("mime", &["--mime"][..], false),
+        ("hosts-only", &["--hosts-only"][..], true),
+    ] {
+        let out = dir.path().join(format!("{mode}.yaml"));
+        render(&spec, &out, extra);
+        if mode != "mime" {
+            schema_ok(&out);
+        }
+        let doc = userdata_files(&out);
+        let want = expected(AWKWARD, hosts_only);
+        assert_eq!(as_files(&doc), want, "{mode}");
+        let keys: Vec<_> = want
+            .iter()
+            .filter(|(p, ..)| p.ends_with("client.key"))
+            .collect();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].1, "0600");
+        if hosts_only {
+            assert_eq!(
+                doc["runcmd"],
+                Value::Array(vec![]),
+                "hosts-only has no runcmd"
+            );
+        } else {
+            assert_eq!(doc["runcmd"], serde_json::json!([[PATCH_SCRIPT_PATH]]));
+        }
+        assert_eq!(doc["merge_how"][0]["name"], "list");
+        assert_eq!(
+            doc["merge_how"][0]["settings"],
+            serde_json::json!(["append"])
+        );
+    }
+}
+
+#[test]
+fn mime_part_holds_the_same_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = manifest_dir().join("examples/registries.yaml");
+    let plain = dir.path().join("plain.yaml");
+    let mime = dir.path().join("mime.txt");
+    render(&spec, &plain, &[]);
+    render(&spec, &mime, &["--mime"]);
+    let text = fs::read_to_string(&mime).unwrap();
+    assert!(text.starts_with("Content-Type: multipart/mixed; boundary="));
+    assert!(text.contains("Content-Type: text/cloud-config"));
+    assert_eq!(userdata_files(&mime), userdata_files(&plain));
+}
+
+#[test]
+fn large_user_data_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = String::from("containerd:\n  version: \"1.7\"\nregistries:\n");
+    for i in 0..60 {
+        spec.push_str(&format!(
+            "  - host: registry{i}.corp.example:5000\n    http: true\n"
+        ));
+    }
+    let spec_path = dir.path().join("big.yaml");
+    fs::write(&spec_path, spec).unwrap();
+    let plain = dir.path().join("plain.yaml");
+    let stderr = render(&spec_path, &plain, &[]);
+    assert!(fs::metadata(&plain).unwrap().len() > 16384);
+    assert!(
+        stderr.contains("above EC2's 16384-byte user-data limit; try --encoding gz+b64"),
+        "{stderr}"
+    );
+    let gz = dir.path().join("gz.yaml");
+    let stderr = render(&spec_path, &gz, &["--encoding", "gz+b64"]);
+    assert!(fs::metadata(&gz).unwrap().len() < fs::metadata(&plain).unwrap().len());
+    assert!(stderr.contains("user-data:"), "{stderr}");
+    assert_eq!(userdata_files(&gz), userdata_files(&plain));
+}
+
+/// cloud-init applies the user-data over a scratch /etc/containerd seeded with `seed`, twice;
+/// then containerd of `version` pulls through CRI.
+fn boot_and_pull(
+    fx: &Fixture,
+    version: &str,
+    case: &str,
+    seed: &str,
+    hosts_only: bool,
+) -> Vec<String> {
+    let dir = fx.work.join(case);
+    let root = dir.join("root");
+    fs::create_dir_all(root.join("etc/containerd")).unwrap();
+    fs::write(root.join("etc/containerd/config.toml"), seed).unwrap();
+    let userdata = dir.join("user-data.yaml");
+    let mut args = vec!["--containerd", version];
+    if hosts_only {
+        args.push("--hosts-only");
+    }
+    render(&fx.spec, &userdata, &args);
+    let mut failures = Vec::new();
+    for round in 1..=2 {
+        let o = run_cloud_init(&userdata, &root);
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.status.success(),
+            "{version} {case} round {round}: cloud-init failed:\n{out}"
+        );
+        let ran_script = out.contains("running /var/lib/cloud/instances/");
+        assert_eq!(
+            ran_script, !hosts_only,
+            "{version} {case}: runcmd presence:\n{out}"
+        );
+        if !hosts_only {
+            let want = if round == 1 {
+                "set config_path"
+            } else {
+                "unchanged"
+            };
+            assert!(
+                out.contains(want),
+                "{version} {case} round {round}: expected `{want}`:\n{out}"
+            );
+        }
+        let config = fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
+        if hosts_only {
+            assert_eq!(config, seed, "hosts-only must not touch config.toml");
+        }
+        let ctrd = Containerd::start(
+            &containerd_bin(version),
+            &root,
+            &fx.hosts,
+            &dir.join(format!("state-{round}")),
+        );
+        for image in [PRIVATE_IMAGE, MIRRORED_IMAGE] {
+            if let Err(e) = ctrd.cri_pull(image) {
+                failures.push(format!(
+                    "{version} {case} round {round}: {image}: {e}\n{}",
+                    ctrd.log_tail()
+                ));
+            }
+        }
+    }
+    failures
+}
+
+fn first_boot(version: &str, ip_base: u8) {
+    let fx = Fixture::new(&format!("cloud-init-{version}"), ip_base);
+    let mut failures = Vec::new();
+    let debian = debian_config(version);
+    failures.extend(boot_and_pull(&fx, version, "debian", &debian, false));
+    failures.extend(boot_and_pull(
+        &fx,
+        version,
+        "default",
+        &default_config(version),
+        false,
+    ));
+    // An image that already has config_path baked in: hosts files only, config.toml untouched.
+    let baked = format!(
+        "{debian}\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\"\n"
+    );
+    failures.extend(boot_and_pull(
+        &fx,
+        version,
+        "baked-hosts-only",
+        &baked,
+        true,
+    ));
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn cloud_init_then_containerd_1_6_pulls() {
+    first_boot("1.6", 50);
+}
+
+#[test]
+fn cloud_init_then_containerd_1_7_pulls() {
+    first_boot("1.7", 60);
+}
+
+#[test]
+fn cloud_init_then_containerd_2_1_pulls() {
+    first_boot("2.1", 70);
+}

@@ -1,0 +1,533 @@
+//! `regtrust doctor` on a corpus of broken nodes (tests/doctor/<case>/: a root tree and
+//! case.toml with the expected findings and what containerd does). For every case the diagnosis
+//! is checked, then real containerd is started on the same root to check that it behaves as
+//! doctor says; then `regtrust apply` fixes the node, doctor reports it clean and the pull works.
+//! (The fast suite checks the diagnosis of every case that needs no probe, without containerd.)
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::doctor_corpus::{Case, cases, copy_root, findings};
+use crate::support::*;
+use crate::system::*;
+
+/// Runs regtrust inside a private mount namespace where `hosts` is /etc/hosts.
+fn regtrust_ns(hosts: &Path, args: &[&str]) -> Output {
+    run(
+        in_namespace("mount --bind \"$E2E_HOSTS\" /etc/hosts && exec \"$0\" \"$@\"")
+            .arg(regtrust_bin())
+            .args(args)
+            .env("E2E_HOSTS", hosts),
+    )
+}
+
+fn doctor(fx: &Fixture, root: &Path, c: &Case) -> Output {
+    let mut args = vec![
+        "doctor",
+        "--root",
+        root.to_str().unwrap(),
+        "--containerd",
+        &c.containerd,
+        "--format",
+        "json",
+    ];
+    if c.probe {
+        args.push("--probe");
+    }
+    regtrust_ns(&fx.hosts, &args)
+}
+
+/// `containerd config dump` on the root, in a namespace where it is the node's /etc/containerd.
+fn config_dump(version: &str, root: &Path) -> String {
+    let script = "mount --bind \"$E2E_ROOT/etc/containerd\" /etc/containerd && exec \"$E2E_BIN\" --config /etc/containerd/config.toml config dump";
+    let o = run(in_namespace(script)
+        .env("E2E_ROOT", root)
+        .env("E2E_BIN", containerd_bin(version)));
+    assert!(
+        o.status.success(),
+        "config dump: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn doctor_diagnoses_what_containerd_really_does() {
+    let fx = Fixture::new("doctor", 110);
+    let mut failures = Vec::new();
+    for c in cases() {
+        let root = fx.work.join(&c.name).join("root");
+        copy_root(&c, &root, &fx.spec);
+
+        // 1. The diagnosis.
+        let o = doctor(&fx, &root, &c);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}: doctor must report problems",
+            c.name
+        );
+        let got = findings(&o);
+        if got != c.expected {
+            failures.push(format!(
+                "{}: doctor said\n  {:?}\nexpected\n  {:?}",
+                c.name, got, c.expected
+            ));
+        }
+
+        // 2. What containerd really does.
+        match c.behaviour.as_str() {
+            "systemdcgroup-reset" => {
+                let dump = config_dump(&c.containerd, &root);
+                let control = fx.work.join(&c.name).join("control");
+                copy_root(&c, &control, &fx.spec);
+                fs::remove_dir_all(control.join("etc/containerd/conf.d")).unwrap();
+                let control_dump = config_dump(&c.containerd, &control);
+                if !(dump.contains("SystemdCgroup = false")
+                    && control_dump.contains("SystemdCgroup = true"))
+                {
+                    failures.push(format!(
+                        "{}: expected the drop-in to reset SystemdCgroup",
+                        c.name
+                    ));
+                }
+            }
+            expect => {
+                let ctrd = Containerd::start(
+                    &containerd_bin(&c.containerd),
+                    &root,
+                    &fx.hosts,
+                    &fx.work.join(&c.name).join("state"),
+                );
+                let got = ctrd.cri_pull(PRIVATE_IMAGE);
+                let ok = match expect {
+                    "cri-down" => got
+                        .as_ref()
+                        .is_err_and(|e| e.contains("unknown service runtime.v1.ImageService")),
+                    "pull-fails" => got.as_ref().is_err_and(|e| e.contains(HTTP_ERROR)),
+                    "pulls" => got.is_ok(),
+                    other => panic!("{}: unknown behaviour {other}", c.name),
+                };
+                // doctor --probe asks the running containerd whether CRI loaded.
+                let r = root.to_str().unwrap();
+                let sock = ctrd.socket.to_str().unwrap();
+                let p = regtrust_ns(
+                    &fx.hosts,
+                    &[
+                        "doctor",
+                        "--root",
+                        r,
+                        "--containerd",
+                        &c.containerd,
+                        "--probe",
+                        "--address",
+                        sock,
+                        "--format",
+                        "json",
+                    ],
+                );
+                let said_down =
+                    findings(&p).contains("error cri-not-loaded /etc/containerd/config.toml");
+                if said_down != (expect == "cri-down") {
+                    failures.push(format!(
+                        "{}: doctor --probe said cri-not-loaded = {said_down}",
+                        c.name
+                    ));
+                }
+                if !ok {
+                    failures.push(format!(
+                        "{}: expected `{expect}`, containerd gave {got:?}\n{}",
+                        c.name,
+                        ctrd.log_tail()
+                    ));
+                }
+            }
+        }
+
+        // 3. After `regtrust apply`: doctor is clean and the pull works.
+        if c.fixed_by_apply {
+            let fixed = fx.work.join(&c.name).join("fixed");
+            copy_root(&c, &fixed, &fx.spec);
+            let a = regtrust(&[
+                "apply",
+                "--spec",
+                fx.spec.to_str().unwrap(),
+                "--root",
+                fixed.to_str().unwrap(),
+                "--containerd",
+                &c.containerd,
+            ]);
+            assert!(
+                a.status.success(),
+                "{}: apply: {}",
+                c.name,
+                String::from_utf8_lossy(&a.stderr)
+            );
+            let o = doctor(&fx, &fixed, &c);
+            if o.status.code() != Some(0) {
+                failures.push(format!(
+                    "{}: doctor after apply: {:?}",
+                    c.name,
+                    findings(&o)
+                ));
+            }
+            let ctrd = Containerd::start(
+                &containerd_bin(&c.containerd),
+                &fixed,
+                &fx.hosts,
+                &fx.work.join(&c.name).join("state-fixed"),
+            );
+            if let Err(e) = ctrd.cri_pull(PRIVATE_IMAGE) {
+                failures.push(format!("{}: pull after apply: {e}", c.name));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn image_resolution_and_probe_against_real_registries() {
+    let fx = Fixture::new("doctor-probe", 140);
+    let root = fx.work.join("root");
+    fs::create_dir_all(root.join("etc/containerd")).unwrap();
+    fs::write(root.join("etc/containerd/config.toml"), "version = 2\n").unwrap();
+    let spec = fx.spec.to_str().unwrap();
+    assert!(
+        regtrust(&[
+            "apply",
+            "--spec",
+            spec,
+            "--root",
+            root.to_str().unwrap(),
+            "--containerd",
+            "1.7"
+        ])
+        .status
+        .success()
+    );
+
+    // An HTTPS registry with a certificate from a CA made here, for the probe.
+    let tls = fx.work.join("tls");
+    fs::create_dir_all(&tls).unwrap();
+    let openssl = |args: &[&str]| {
+        let o = run(Command::new("openssl").current_dir(&tls).args(args));
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=regtrust test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=secure.corp.example",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ]);
+    fs::write(
+        tls.join("san.ext"),
+        "subjectAltName=DNS:secure.corp.example,DNS:secure2.corp.example,DNS:secure3.corp.example\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    fs::write(
+        tls.join("config.yml"),
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.143:5000\n  tls:\n    certificate: {}\n    key: {}\n",
+            tls.join("data").display(),
+            tls.join("cert.pem").display(),
+            tls.join("key.pem").display()
+        ),
+    )
+    .unwrap();
+    /// Kills the HTTPS registry even when an assertion fails.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let reg = Killed(
+        Command::new("docker-registry")
+            .arg("serve")
+            .arg(tls.join("config.yml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for_port(
+        "127.0.0.143:5000",
+        std::time::Duration::from_secs(20)
+    ));
+    let hosts = fx.work.join("hosts-probe");
+    let names = "secure.corp.example secure2.corp.example secure3.corp.example";
+    fs::write(
+        &hosts,
+        format!(
+            "{}127.0.0.143 {names}\n",
+            fs::read_to_string(&fx.hosts).unwrap()
+        ),
+    )
+    .unwrap();
+    let host_dir = |name: &str, extra: &str| {
+        let dir = root.join(format!("etc/containerd/certs.d/{name}:5000"));
+        fs::create_dir_all(&dir).unwrap();
+        let toml = format!(
+            "server = \"https://{name}:5000\"\n\n[host.\"https://{name}:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n{extra}"
+        );
+        fs::write(dir.join("hosts.toml"), toml).unwrap();
+    };
+    // skip_verify without the CA: accepted, and the probe says why.
+    host_dir("secure.corp.example", "  skip_verify = true\n");
+    // The CA as a node path: verified.
+    fs::create_dir_all(root.join("etc/pki")).unwrap();
+    fs::copy(
+        tls.join("ca.pem"),
+        root.join("etc/pki/regtrust-test-ca.pem"),
+    )
+    .unwrap();
+    host_dir(
+        "secure3.corp.example",
+        "  ca = \"/etc/pki/regtrust-test-ca.pem\"\n",
+    );
+
+    let r = root.to_str().unwrap();
+    let o = regtrust_ns(
+        &hosts,
+        &[
+            "doctor",
+            "--root",
+            r,
+            "--containerd",
+            "1.7",
+            "--probe",
+            "--image",
+            PRIVATE_IMAGE,
+            "--image",
+            MIRRORED_IMAGE,
+            "--image",
+            "nginx:1",
+            "--format",
+            "json",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap()
+    );
+    let images = report["images"].as_array().unwrap();
+    let urls = |i: usize| -> Vec<String> {
+        images[i]["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["url"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        urls(0),
+        [
+            "http://my.private.registry:5000",
+            "http://my.private.registry:5000"
+        ]
+    );
+    assert_eq!(
+        urls(1),
+        ["http://cache.corp.example:5000"],
+        "fallback: false leaves out the upstream"
+    );
+    assert_eq!(urls(2), ["https://registry-1.docker.io"]);
+    let probe = |endpoint: &str| -> (String, String) {
+        report["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["endpoint"] == endpoint)
+            .map(|p| {
+                (
+                    p["speaks"].as_str().unwrap().to_string(),
+                    p["verdict"].as_str().unwrap().to_string(),
+                )
+            })
+            .unwrap_or_else(|| panic!("no probe of {endpoint}: {}", report["probes"]))
+    };
+    assert_eq!(probe("my.private.registry:5000").0, "plain-http");
+    assert!(
+        probe("my.private.registry:5000")
+            .1
+            .contains("GET /v2/ answers `HTTP/1.1 200 OK`"),
+        "{:?}",
+        probe("my.private.registry:5000")
+    );
+    assert_eq!(probe("cache.corp.example:5000").0, "plain-http");
+    assert_eq!(probe("secure.corp.example:5000").0, "tls");
+    assert_eq!(
+        probe("https://secure3.corp.example:5000").1,
+        "certificate verified"
+    );
+    assert!(
+        probe("https://secure.corp.example:5000")
+            .1
+            .contains("accepted only because of skip_verify")
+    );
+
+    let text = regtrust_ns(
+        &hosts,
+        &[
+            "doctor",
+            "--root",
+            r,
+            "--containerd",
+            "1.7",
+            "--image",
+            PRIVATE_IMAGE,
+        ],
+    );
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("1. http://my.private.registry:5000: plain HTTP"),
+        "{text}"
+    );
+
+    // Without the CA and without skip_verify: containerd would reject the certificate.
+    host_dir("secure2.corp.example", "");
+    let o = regtrust_ns(
+        &hosts,
+        &[
+            "doctor",
+            "--root",
+            r,
+            "--containerd",
+            "1.7",
+            "--probe",
+            "--format",
+            "json",
+        ],
+    );
+    drop(reg);
+    assert_eq!(o.status.code(), Some(1));
+    let got = findings(&o);
+    let rejected = "error tls-certificate-rejected /etc/containerd/certs.d/secure2.corp.example:5000/hosts.toml";
+    assert!(got.contains(rejected), "{got:?}");
+}
+
+#[test]
+fn migrate_and_import_k3s_then_apply_pull() {
+    let fx = Fixture::new("migrate", 130);
+    let legacy = "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors]\n    [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"my.private.registry:5000\"]\n      endpoint = [\"http://my.private.registry:5000\"]\n    [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"legacy.corp.example:5000\"]\n      endpoint = [\"http://cache.corp.example:5000\"]\n";
+    let k3s = "mirrors:\n  my.private.registry:5000:\n    endpoint:\n      - http://my.private.registry:5000\n  legacy.corp.example:5000:\n    endpoint:\n      - http://cache.corp.example:5000\nconfigs:\n  my.private.registry:5000:\n    auth:\n      username: robot\n      password: secret\n";
+    for version in ["1.7", "2.1"] {
+        for source in ["migrate", "k3s"] {
+            let dir = fx.work.join(format!("{source}-{version}"));
+            let root = dir.join("root");
+            fs::create_dir_all(root.join("etc/containerd")).unwrap();
+            fs::write(root.join("etc/containerd/config.toml"), legacy).unwrap();
+            let spec = dir.join("spec.yaml");
+            let o = if source == "migrate" {
+                regtrust(&[
+                    "migrate",
+                    "--root",
+                    root.to_str().unwrap(),
+                    "--emit-spec",
+                    spec.to_str().unwrap(),
+                ])
+            } else {
+                fs::write(dir.join("registries.yaml"), k3s).unwrap();
+                regtrust(&[
+                    "import",
+                    "k3s",
+                    dir.join("registries.yaml").to_str().unwrap(),
+                    "--emit-spec",
+                    spec.to_str().unwrap(),
+                ])
+            };
+            assert!(
+                o.status.success(),
+                "{source}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            if source == "k3s" {
+                assert!(String::from_utf8_lossy(&o.stderr).contains("auth is not carried over"));
+            }
+            let text = fs::read_to_string(&spec).unwrap();
+            assert!(
+                text.contains("http: true") && text.contains("http://cache.corp.example:5000"),
+                "{text}"
+            );
+            let a = regtrust(&[
+                "apply",
+                "--spec",
+                spec.to_str().unwrap(),
+                "--root",
+                root.to_str().unwrap(),
+                "--containerd",
+                version,
+            ]);
+            assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+            let cfg = fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
+            assert!(
+                !cfg.contains("endpoint"),
+                "{source} {version}: mirrors left:\n{cfg}"
+            );
+            // The migrated hosts are now managed by the spec.
+            let hosts = fs::read_to_string(
+                root.join("etc/containerd/certs.d/legacy.corp.example:5000/hosts.toml"),
+            )
+            .unwrap();
+            assert!(hosts.starts_with("# Managed by regtrust."), "{hosts}");
+            let ctrd = Containerd::start(
+                &containerd_bin(version),
+                &root,
+                &fx.hosts,
+                &dir.join("state"),
+            );
+            for image in [PRIVATE_IMAGE, LEGACY_IMAGE] {
+                if let Err(e) = ctrd.cri_pull(image) {
+                    panic!("{source} {version}: {image}: {e}\n{}", ctrd.log_tail());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Packer, with Debian's Packer 1.6.6: the shipped template validates and a real `packer build`
+//! (null builder, shell-local) installs into a scratch image root exactly what `regtrust apply`
+//! writes; a second build changes nothing; a bad spec fails the build before installing.
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::*;
+use crate::system::*;
+
+fn packer(dir: &Path, args: &[&str]) -> Output {
+    Command::new("packer")
+        .current_dir(dir)
+        .args(args)
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("PACKER_NO_COLOR", "1")
+        .output()
+        .expect("packer is missing: run .ci/install-deps (Debian package packer)")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn templates_are_formatted_hcl2() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = manifest_dir().join("packer/regtrust.pkr.hcl");
+    let o = packer(dir.path(), &["fmt", "-check", template.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The modern example (required_plugins) cannot be validated by Packer 1.6.6, but it parses.
+    let example = dir.path().join("node-image.pkr.hcl");
+    fs::copy(
+        manifest_dir().join("packer/node-image.pkr.hcl.example"),
+        &example,
+    )
+    .unwrap();
+    let o = packer(dir.path(), &["fmt", "-check", example.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn packer_build_installs_into_an_image_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = manifest_dir().join("packer/regtrust.pkr.hcl");
+    let spec = manifest_dir().join("examples/registries.yaml");
+    let root = dir.path().join("image");
+    fs::create_dir_all(root.join("etc/containerd")).unwrap();
+    let seed = debian_config("2.1");
+    fs::write(root.join("etc/containerd/config.toml"), &seed).unwrap();
+    let vars = |spec: &Path| {
+        vec![
+            "-var".to_string(),
+            format!("spec={}", spec.display()),
+            "-var".to_string(),
+            "containerd_version=2.1".to_string(),
+            "-var".to_string(),
+            format!("image_root={}", root.display()),
+            "-var".to_string(),
+            format!("regtrust={}", env!("CARGO_BIN_EXE_regtrust")),
+            "-var".to_string(),
+            format!("work_dir={}", dir.path().display()),
+        ]
+    };
+    let with = |cmd: &str, spec: &Path| {
+        let mut a = vec![cmd.to_string()];
+        a.extend(vars(spec));
+        a.push(template.display().to_string());
+        a
+    };
+    let args = with("validate", &spec);
+    let o = packer(
+        dir.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(o.status.success(), "validate: {}", text(&o));
+
+    let args = with("build", &spec);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = packer(dir.path(), &args);
+    assert!(o.status.success(), "build: {}", text(&o));
+    assert!(
+        text(&o).contains("created /etc/containerd/certs.d/my.private.registry:5000/hosts.toml"),
+        "{}",
+        text(&o)
+    );
+
+    // What `regtrust apply` writes into the same seed.
+    let twin = dir.path().join("twin");
+    fs::create_dir_all(twin.join("etc/containerd")).unwrap();
+    fs::write(twin.join("etc/containerd/config.toml"), &seed).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args(["apply", "--spec"])
+        .arg(&spec)
+        .arg("--root")
+        .arg(&twin)
+        .args(["--containerd", "2.1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let built = snapshot(&root);
+    assert_eq!(
+        built,
+        snapshot(&twin),
+        "packer build and regtrust apply differ"
+    );
+
+    // Again: nothing changes.
+    let o = packer(dir.path(), &args);
+    assert!(
+        o.status.success() && text(&o).contains("already up to date"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(snapshot(&root), built);
+
+    // A bad spec fails the build at render time; the image is untouched.
+    let bad = dir.path().join("bad.yaml");
+    fs::write(&bad, "registries:\n  - host: http://x.example\n").unwrap();
+    let args = with("build", &bad);
+    let o = packer(
+        dir.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("error[bad-host]"), "{}", text(&o));
+    assert_eq!(snapshot(&root), built);
+}

@@ -1,0 +1,113 @@
+//! The doctor corpus (tests/doctor/<case>/: a root tree and case.toml with the expected findings
+//! and what containerd does on it): reading the cases, copying a case's root, and doctor's
+//! findings as `level code file[:line]`.
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::{manifest_dir, regtrust, run};
+
+pub struct Case {
+    pub name: String,
+    pub dir: PathBuf,
+    pub containerd: String,
+    pub behaviour: String,
+    pub hosts: bool,
+    pub probe: bool,
+    pub fixed_by_apply: bool,
+    pub expected: BTreeSet<String>,
+}
+
+pub fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    let base = manifest_dir().join("tests/doctor");
+    let mut dirs: Vec<_> = fs::read_dir(&base)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let doc: toml_edit::DocumentMut = fs::read_to_string(dir.join("case.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let s = |k: &str| {
+            doc.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let b = |k: &str, d: bool| doc.get(k).and_then(|v| v.as_bool()).unwrap_or(d);
+        out.push(Case {
+            name: dir.file_name().unwrap().to_string_lossy().into_owned(),
+            containerd: s("containerd"),
+            behaviour: s("behaviour"),
+            hosts: b("hosts", false),
+            probe: b("probe", false),
+            fixed_by_apply: b("fixed_by_apply", true),
+            expected: doc["expected"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect(),
+            dir,
+        });
+    }
+    assert!(out.len() >= 12, "the corpus is under tests/doctor");
+    out
+}
+
+pub fn findings(o: &Output) -> BTreeSet<String> {
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "doctor --format json: {e}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let line = f["line"]
+                .as_u64()
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default();
+            format!(
+                "{} {} {}{line}",
+                f["level"].as_str().unwrap(),
+                f["code"].as_str().unwrap(),
+                f["file"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+pub fn copy_root(c: &Case, to: &Path, spec: &Path) {
+    let _ = fs::remove_dir_all(to);
+    fs::create_dir_all(to.parent().unwrap()).unwrap();
+    assert!(
+        run(Command::new("cp").arg("-a").arg(c.dir.join("root")).arg(to))
+            .status
+            .success()
+    );
+    // git keeps no empty directories: the node's certs.d exists, as the package and apply make it.
+    fs::create_dir_all(to.join("etc/containerd/certs.d")).unwrap();
+    if c.hosts {
+        let out = to.join("etc/containerd/certs.d");
+        let o = regtrust(&[
+            "render",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--target",
+            "hosts",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success());
+    }
+}
