@@ -39,6 +39,8 @@ pub enum Change {
 
 #[derive(Debug)]
 pub struct Prepared {
+    /// The root the node paths are under (`/` for this machine).
+    pub root: PathBuf,
     pub plan: Plan,
     pub version: Version,
     pub version_source: String,
@@ -82,11 +84,19 @@ fn resolve_version(
         root: Some(&opts.root),
         config_text: existing,
     })
+    .map_err(NodeError::Io)?
     .ok_or(NodeError::NoVersion)
 }
 
 pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeError> {
     // Every path is resolved inside the root: a symlink never leads out of it.
+    // A root that does not exist is a typo, not a new tree to create.
+    if !opts.root.is_dir() {
+        return Err(NodeError::Io(format!(
+            "--root {}: no such directory",
+            opts.root.display()
+        )));
+    }
     let in_root = InRoot::new(&opts.root);
     let resolve = |node_path: &str| {
         in_root
@@ -171,6 +181,7 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
         });
     }
     Ok(Prepared {
+        root: opts.root.clone(),
         plan,
         version,
         version_source,
@@ -374,6 +385,14 @@ pub fn execute(p: &Prepared) -> Result<(), NodeError> {
 pub fn report(p: &Prepared, done: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "containerd {} ({})", p.version, p.version_source);
+    let elsewhere = p.root != Path::new("/");
+    if elsewhere {
+        let _ = writeln!(
+            s,
+            "root: {} (the paths below are on that system)",
+            p.root.display()
+        );
+    }
     for n in &p.notes {
         let _ = writeln!(s, "note: {n}");
     }
@@ -413,10 +432,18 @@ pub fn report(p: &Prepared, done: bool) -> String {
                 p.config_node_path
             );
         }
-        let _ = writeln!(
-            s,
-            "containerd must be restarted to read config.toml: systemctl restart containerd"
-        );
+        if elsewhere {
+            let _ = writeln!(
+                s,
+                "containerd on that system must restart to read config.toml (an image: nothing \
+                 to do until its first boot)"
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "containerd must be restarted to read config.toml: systemctl restart containerd"
+            );
+        }
     } else {
         let _ = writeln!(
             s,

@@ -27,6 +27,21 @@ pub struct Legacy {
     pub tls: BTreeMap<String, LegacyTls>,
 }
 
+/// The legacy registry settings of a node's config.toml as registries, without changing it
+/// (what `apply` would migrate).
+pub fn read_config(
+    text: &str,
+    containerd: crate::containerd::Version,
+) -> Result<Vec<(Registry, String)>, ConfigError> {
+    use crate::containerd::config::{file_layout, registry_table};
+    let mut doc = crate::containerd::config::parse(text)?;
+    let mut notes = Vec::new();
+    let layout = file_layout(&doc, &containerd, &mut notes)?;
+    let registry = registry_table(&mut doc, layout.cri_plugin())?;
+    let legacy = take_legacy(registry, &mut notes)?;
+    Ok(migrate(legacy, &BTreeSet::new(), &mut notes))
+}
+
 /// Removes `mirrors` (non-empty) and `configs.*.tls` / `configs.*.http`, returning what they said.
 pub fn take_legacy(
     registry: &mut dyn TableLike,

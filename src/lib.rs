@@ -5,6 +5,7 @@ pub mod containerd;
 pub mod diag;
 pub mod doctor;
 pub mod emit;
+pub mod error;
 pub mod fs;
 pub mod hosts;
 pub mod k3s;

@@ -2,5 +2,12 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = regtrust::cli::args::Cli::parse();
-    std::process::ExitCode::from(regtrust::cli::run(cli))
+    // The only place that prints an error.
+    match regtrust::cli::run(cli) {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{}", e.report().trim_end());
+            std::process::ExitCode::from(e.exit_code())
+        }
+    }
 }

@@ -7,20 +7,12 @@
 use super::args::ApplyArgs;
 use super::{exit, load};
 use crate::apply::{self as engine, NodeOptions, Prepared};
-use crate::lock::{self, LockError, Mode, NodeLock};
+use crate::error::{Error, Result};
+use crate::lock::{self, Mode, NodeLock};
 
-pub fn run(a: &ApplyArgs) -> u8 {
-    let (loaded, containerd) = match load(&a.spec) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let timeout = match lock::timeout_from_env() {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::INVALID;
-        }
-    };
+pub fn run(a: &ApplyArgs) -> Result<u8> {
+    let (loaded, containerd) = load(&a.spec)?;
+    let timeout = lock::timeout_from_env().map_err(Error::Usage)?;
     let opts = NodeOptions {
         root: a.node.root.clone(),
         config_file: a.node.config.clone(),
@@ -32,64 +24,43 @@ pub fn run(a: &ApplyArgs) -> u8 {
     } else {
         Mode::Shared
     };
-    let take = |create: bool| -> Result<Option<NodeLock>, u8> {
-        lock::acquire(&opts.root, mode, timeout, create).map_err(|e| lock_failed(&e))
+    let take = |create: bool| -> Result<Option<NodeLock>> {
+        lock::acquire(&opts.root, mode, timeout, create)
+            .map_err(|e| Error::Node(format!("{e}; nothing was written")))
     };
-    let prepare = || -> Result<Prepared, u8> {
-        engine::prepare(&loaded.spec, &opts).map_err(|e| {
-            eprintln!("error: {e}; nothing was written");
-            exit::FAILED
-        })
+    let prepare = || -> Result<Prepared> {
+        engine::prepare(&loaded.spec, &opts)
+            .map_err(|e| Error::Node(format!("{e}; nothing was written")))
     };
     // Without a lock file no run holds the lock. A run that only reads never creates it; one
     // that writes creates it only once it knows it has something to write (so a refused or
     // idle run leaves the root untouched), then takes it and looks at the node again.
-    let mut held = match take(false) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let mut prepared = match prepare() {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let mut held = take(false)?;
+    let mut prepared = prepare()?;
     if writes && held.is_none() && !prepared.changes.is_empty() {
-        held = match take(true) {
-            Ok(l) => l,
-            Err(code) => return code,
-        };
-        prepared = match prepare() {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
+        held = take(true)?;
+        prepared = prepare()?;
     }
     let code = finish(a, &prepared);
     drop(held);
     code
 }
 
-fn finish(a: &ApplyArgs, prepared: &Prepared) -> u8 {
+fn finish(a: &ApplyArgs, prepared: &Prepared) -> Result<u8> {
     if a.check {
         print!("{}", engine::report(prepared, false));
-        return if prepared.changes.is_empty() {
+        return Ok(if prepared.changes.is_empty() {
             exit::OK
         } else {
             exit::DRIFT
-        };
+        });
     }
     if a.dry_run {
         print!("{}", engine::diff(prepared));
         print!("{}", engine::report(prepared, false));
-        return exit::OK;
+        return Ok(exit::OK);
     }
-    if let Err(e) = engine::execute(prepared) {
-        eprintln!("error: {e}");
-        return exit::FAILED;
-    }
+    engine::execute(prepared).map_err(|e| Error::Node(e.to_string()))?;
     print!("{}", engine::report(prepared, true));
-    exit::OK
-}
-
-fn lock_failed(e: &LockError) -> u8 {
-    eprintln!("error: {e}; nothing was written");
-    exit::FAILED
+    Ok(exit::OK)
 }

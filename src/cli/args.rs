@@ -48,11 +48,24 @@ pub struct SpecArgs {
     pub containerd: ContainerdArg,
 }
 
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// text: every problem with its source line; json: an array of objects with code, severity,
+    /// message, file, line, column, help
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Validate a spec; print every problem with file:line:column
-    #[command(after_help = "Example:\n  regtrust check --spec examples/registries.yaml")]
-    Check(SpecArgs),
+    #[command(
+        after_help = "Examples:\n  regtrust check --spec examples/registries.yaml\n  \
+        regtrust check --spec registries.yaml --format json   # every diagnostic as JSON"
+    )]
+    Check(CheckArgs),
     /// Print or write one output for a spec
     #[command(
         after_help = "Examples:\n  regtrust render --spec examples/registries.yaml --target hosts --out ./certs.d\n  \
@@ -78,7 +91,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  regtrust doctor\n  \
         regtrust doctor --image my.private.registry:5000/app:1 --probe\n  \
         regtrust doctor --root /mnt/image --containerd 1.7 --format json\n\n\
-        Exit status: 0 no problems, 1 problems found, 2 could not run.")]
+        Exit status: 0 no problems, 1 problems found, 2 invalid arguments, 3 the node could not be read.")]
     Doctor(DoctorArgs),
     /// Turn legacy registry.mirrors / registry.configs of config.toml into a regtrust spec
     #[command(

@@ -1,9 +1,11 @@
-//! `regtrust doctor`: diagnose a node's registry trust. Exit 0 clean, 1 problems, 2 could not run.
+//! `regtrust doctor`: diagnose a node's registry trust. Exit 0 clean, 1 problems found, 3 the
+//! node could not be read (its config.toml unparsable: still printed as a diagnostic).
 use super::args::{DoctorArgs, Format};
 use super::exit;
 use crate::doctor::{self, Options};
+use crate::error::{Error, Result};
 
-pub fn run(a: &DoctorArgs) -> u8 {
+pub fn run(a: &DoctorArgs) -> Result<u8> {
     let containerd = a.containerd.version;
     let opts = Options {
         root: a.node.root.clone(),
@@ -13,13 +15,8 @@ pub fn run(a: &DoctorArgs) -> u8 {
         probe: a.probe,
         address: a.address.clone(),
     };
-    let report = match doctor::run(&opts) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::INVALID;
-        }
-    };
+    // A node that cannot be read exits 3, as in every command.
+    let report = doctor::run(&opts).map_err(Error::Node)?;
     match a.format {
         Format::Text => print!("{}", report.to_text()),
         Format::Json => println!(
@@ -27,9 +24,18 @@ pub fn run(a: &DoctorArgs) -> u8 {
             serde_json::to_string_pretty(&report).expect("serialisable")
         ),
     }
-    if report.has_problems() {
+    // A config.toml that cannot be parsed is reported as a finding, and exits 3 as in apply
+    // and migrate: the node could not be read.
+    if report
+        .findings
+        .iter()
+        .any(|f| f.code == crate::diag::Code::ConfigInvalidToml)
+    {
+        return Ok(exit::FAILED);
+    }
+    Ok(if report.has_problems() {
         exit::DRIFT
     } else {
         exit::OK
-    }
+    })
 }

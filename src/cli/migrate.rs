@@ -5,24 +5,20 @@ use std::path::Path;
 use super::args::{ImportFrom, MigrateArgs};
 use super::exit;
 use crate::containerd::{Version, resolve};
-use crate::emit::config_patch::{self, PatchRequest};
 use crate::emit::spec_yaml;
+use crate::error::{Error, Result};
 use crate::spec::Registry;
 
-pub fn run_migrate(a: &MigrateArgs) -> u8 {
-    let text = match crate::root::resolve(&a.node.root, &a.node.config)
+pub fn run_migrate(a: &MigrateArgs) -> Result<u8> {
+    let text = crate::root::resolve(&a.node.root, &a.node.config)
         .and_then(std::fs::read_to_string)
-    {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!(
-                "error: cannot read {} under {}: {e}",
+        .map_err(|e| {
+            Error::Node(format!(
+                "cannot read {} under {}: {e}",
                 a.node.config,
                 a.node.root.display()
-            );
-            return exit::FAILED;
-        }
-    };
+            ))
+        })?;
     let decided = resolve::decide(resolve::Inputs {
         flag: a.containerd.version,
         spec: None,
@@ -31,27 +27,21 @@ pub fn run_migrate(a: &MigrateArgs) -> u8 {
     });
     // Nothing says (no version key either: a version 1 file): read it as 1.x does; only the
     // file's layout matters for reading legacy settings.
-    let version = decided.map_or_else(|| Version::parse("1.7").expect("known"), |(v, _)| v);
-    let covered = BTreeSet::new();
-    let patched = match config_patch::patch(&PatchRequest {
-        existing: Some(&text),
-        containerd: version,
-        config_path: None,
-        covered_dirs: &covered,
-    }) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {}: {e}", a.node.config);
-            return exit::FAILED;
-        }
-    };
-    let regs: Vec<Registry> = patched.migrated.into_iter().map(|(r, _)| r).collect();
+    let version = decided
+        .map_err(Error::Node)?
+        .map_or_else(|| Version::parse("1.7").expect("known"), |(v, _)| v);
+    // Only reads the legacy settings: nothing is patched.
+    let regs: Vec<Registry> = crate::legacy::read_config(&text, version)
+        .map_err(|e| Error::Node(format!("{}: {e}", a.node.config)))?
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
     if regs.is_empty() {
         eprintln!(
             "{}: no legacy registry.mirrors or registry.configs.*.tls to migrate",
             a.node.config
         );
-        return exit::OK;
+        return Ok(exit::OK);
     }
     let header = format!(
         "regtrust spec migrated from the legacy registry settings of {}.\nApply it with `regtrust apply --spec <this file>`: hosts.toml files replace the legacy tables.",
@@ -60,22 +50,12 @@ pub fn run_migrate(a: &MigrateArgs) -> u8 {
     emit(&a.emit_spec, &spec_yaml::render(&regs, &header), &[])
 }
 
-pub fn run_import(from: &ImportFrom) -> u8 {
+pub fn run_import(from: &ImportFrom) -> Result<u8> {
     let ImportFrom::K3s { file, emit_spec } = from;
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", file.display());
-            return exit::FAILED;
-        }
-    };
-    let (legacy, notes) = match crate::k3s::parse(&file.display().to_string(), &text) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::INVALID;
-        }
-    };
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::Node(format!("cannot read {}: {e}", file.display())))?;
+    let (legacy, notes) =
+        crate::k3s::parse(&file.display().to_string(), &text).map_err(Error::Usage)?;
     let mut more = Vec::new();
     let regs: Vec<Registry> = crate::legacy::migrate(legacy, &BTreeSet::new(), &mut more)
         .into_iter()
@@ -88,31 +68,22 @@ pub fn run_import(from: &ImportFrom) -> u8 {
     emit(emit_spec, &spec_yaml::render(&regs, &header), &notes)
 }
 
-fn emit(path: &Path, text: &str, notes: &[String]) -> u8 {
+fn emit(path: &Path, text: &str, notes: &[String]) -> Result<u8> {
     for n in notes {
         eprintln!("note: {n}");
     }
     // The spec must load: what regtrust writes, regtrust reads.
     if let Err(d) = crate::spec::load_str("migrated spec", text) {
-        eprintln!("error: the migrated spec does not validate:\n{d}");
-        return exit::FAILED;
+        return Err(Error::Node(format!(
+            "the migrated spec does not validate:\n{d}"
+        )));
     }
     if path == Path::new("-") {
         print!("{text}");
-        return exit::OK;
+        return Ok(exit::OK);
     }
-    let mut tx = crate::fs::Transaction::default();
-    match tx
-        .stage(path, text.as_bytes(), 0o644)
-        .and_then(|_| tx.commit())
-    {
-        Ok(()) => {
-            eprintln!("wrote {}", path.display());
-            exit::OK
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::FAILED
-        }
-    }
+    crate::fs::write_file(path, text.as_bytes(), 0o644)
+        .map_err(|e| Error::Node(format!("{e}; nothing was written")))?;
+    eprintln!("wrote {}", path.display());
+    Ok(exit::OK)
 }

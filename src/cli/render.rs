@@ -5,59 +5,49 @@ use super::args::{Encoding, Escape, RenderArgs, Target};
 use super::{exit, load};
 use crate::containerd::{Version, resolve};
 use crate::emit::{cloud_init, config_fragment, installer, terraform};
+use crate::error::{Error, Result};
 use crate::fs::Transaction;
 use crate::plan::{FileKind, Plan};
 use crate::spec::DEFAULT_CONFIG_PATH;
 
-pub fn run(a: &RenderArgs) -> u8 {
-    let (loaded, cli_version) = match load(&a.spec) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+pub fn run(a: &RenderArgs) -> Result<u8> {
+    let (loaded, cli_version) = load(&a.spec)?;
     let spec = &loaded.spec;
     let version = resolve::decide(resolve::Inputs {
         flag: cli_version,
         spec: spec.containerd,
         ..Default::default()
     })
+    .ok()
+    .flatten()
     .map(|(v, _)| v);
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
     let plan = Plan::build(spec, &[], config_path, version);
     if a.target == Target::Hosts {
         if a.escape != Escape::None {
-            eprintln!("error: --escape applies to text outputs, not to --target hosts");
-            return exit::INVALID;
+            return Err(Error::Usage(
+                "--escape applies to text outputs, not to --target hosts".into(),
+            ));
         }
         let Some(out) = &a.out else {
-            eprintln!("error: --target hosts writes a directory tree: pass --out DIR");
-            return exit::INVALID;
+            return Err(Error::Usage(
+                "--target hosts writes a directory tree: pass --out DIR".into(),
+            ));
         };
-        return match write_tree(&plan, out) {
-            Ok(n) => {
-                eprintln!(
-                    "wrote {n} files under {} (config_path on the node: {})",
-                    out.display(),
-                    plan.config_path
-                );
-                exit::OK
-            }
-            Err(e) => {
-                eprintln!("error: {e}; nothing was written");
-                exit::FAILED
-            }
-        };
+        let n =
+            write_tree(&plan, out).map_err(|e| Error::Node(format!("{e}; nothing was written")))?;
+        eprintln!(
+            "wrote {n} files under {} (config_path on the node: {})",
+            out.display(),
+            plan.config_path
+        );
+        return Ok(exit::OK);
     }
-    let text = match text_output(a, &plan, version) {
-        Ok(t) => t,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return exit::INVALID;
-        }
-    };
+    let text = text_output(a, &plan, version).map_err(Error::Usage)?;
     let text = match a.escape {
         Escape::None => text,
         Escape::Terraform => {
-            let vars: Result<Vec<(String, String)>, String> = a
+            let vars = a
                 .template_vars
                 .iter()
                 .map(|kv| {
@@ -65,26 +55,26 @@ pub fn run(a: &RenderArgs) -> u8 {
                         .map(|(k, v)| (k.to_string(), v.to_string()))
                         .ok_or_else(|| format!("--template-var `{kv}`: expected NAME=VALUE"))
                 })
-                .collect();
-            match vars.and_then(|v| terraform::templatize(&terraform::escape(&text), &v)) {
-                Ok(t) => t,
-                Err(msg) => {
-                    eprintln!("error: {msg}");
-                    return exit::INVALID;
-                }
-            }
+                .collect::<std::result::Result<Vec<_>, String>>()
+                .map_err(Error::Usage)?;
+            terraform::templatize(&terraform::escape(&text), &vars).map_err(Error::Usage)?
         }
     };
     match &a.out {
-        Some(path) => write_one(path, &text, output_mode(a.target, &plan)),
-        None => {
-            print!("{text}");
-            exit::OK
+        Some(path) => {
+            crate::fs::write_file(path, text.as_bytes(), output_mode(a.target, &plan))
+                .map_err(|e| Error::Node(format!("{e}; nothing was written")))?;
         }
+        None => print!("{text}"),
     }
+    Ok(exit::OK)
 }
 
-fn text_output(a: &RenderArgs, plan: &Plan, version: Option<Version>) -> Result<String, String> {
+fn text_output(
+    a: &RenderArgs,
+    plan: &Plan,
+    version: Option<Version>,
+) -> std::result::Result<String, String> {
     if a.target == Target::Json {
         return Ok(terraform::plan_json(plan));
     }
@@ -131,20 +121,6 @@ fn output_mode(target: Target, plan: &Plan) -> u32 {
         0o600
     } else {
         0o644
-    }
-}
-
-fn write_one(path: &Path, text: &str, mode: u32) -> u8 {
-    let mut tx = Transaction::default();
-    match tx
-        .stage(path, text.as_bytes(), mode)
-        .and_then(|_| tx.commit())
-    {
-        Ok(()) => exit::OK,
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::FAILED
-        }
     }
 }
 

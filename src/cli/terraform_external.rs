@@ -7,30 +7,23 @@ use std::io::{Read, Write as _};
 use super::exit;
 use crate::containerd::{Version, resolve};
 use crate::emit::{cloud_init, config_fragment, installer, terraform};
+use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::spec::DEFAULT_CONFIG_PATH;
 
-pub fn run() -> u8 {
+pub fn run() -> Result<u8> {
     let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        eprintln!("regtrust terraform-external: cannot read stdin: {e}");
-        return exit::FAILED;
-    }
-    match respond(&input) {
-        Ok(out) => {
-            let text = serde_json::to_string(&out).expect("strings serialise");
-            let _ = writeln!(std::io::stdout(), "{text}");
-            exit::OK
-        }
-        Err(msg) => {
-            eprintln!("regtrust terraform-external: {msg}");
-            exit::INVALID
-        }
-    }
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| Error::Node(format!("terraform-external: cannot read stdin: {e}")))?;
+    let out = respond(&input).map_err(|msg| Error::Usage(format!("terraform-external: {msg}")))?;
+    let text = serde_json::to_string(&out).expect("strings serialise");
+    let _ = writeln!(std::io::stdout(), "{text}");
+    Ok(exit::OK)
 }
 
 /// The whole protocol, from the query text to the result object.
-pub fn respond(input: &str) -> Result<BTreeMap<&'static str, String>, String> {
+pub fn respond(input: &str) -> std::result::Result<BTreeMap<&'static str, String>, String> {
     let query: BTreeMap<String, String> = serde_json::from_str(input).map_err(|e| {
         format!("the query must be one JSON object of strings (Terraform's `query`): {e}")
     })?;
@@ -76,6 +69,8 @@ pub fn respond(input: &str) -> Result<BTreeMap<&'static str, String>, String> {
         spec: spec.containerd,
         ..Default::default()
     })
+    .ok()
+    .flatten()
     .map(|(v, _)| v)
     .ok_or(
         "the containerd version is needed: add `containerd` to the query or containerd.version to the spec",

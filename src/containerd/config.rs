@@ -3,8 +3,8 @@
 //! reading one lives here too.
 use toml_edit::{DocumentMut, Item, Table, TableLike};
 
+use super::layout::DEFAULT_CONFIG_PATH;
 use super::{ConfigLayout, Version};
-use crate::spec::DEFAULT_CONFIG_PATH;
 
 /// Why a config.toml cannot be read or changed.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,6 +32,21 @@ impl std::fmt::Display for ConfigError {
             ConfigError::Unsupported(m) => f.write_str(m),
         }
     }
+}
+
+/// Parses config.toml text; a syntax error carries its line and column.
+pub fn parse(text: &str) -> Result<DocumentMut, ConfigError> {
+    text.parse().map_err(|e: toml_edit::TomlError| {
+        let (line, column) = e
+            .span()
+            .map(|s| crate::diag::line_col(text, s.start))
+            .unwrap_or((1, 1));
+        ConfigError::Syntax {
+            line,
+            column,
+            message: e.message().trim().to_string(),
+        }
+    })
 }
 
 pub fn file_layout(

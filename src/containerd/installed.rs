@@ -13,17 +13,19 @@ use super::version::Version;
 ///    string the linker placed next to containerd's `version.Package`;
 /// 3. config.toml's `version` key (the oldest release writing it).
 ///
-/// Symbolic links are followed inside the root. An installed containerd whose version regtrust
-/// does not support gives None rather than a guess from config.toml.
-/// Returns the version and where it came from, in words.
-pub fn detect(root: &Path, config_text: Option<&str>) -> Option<(Version, String)> {
-    match installed(root) {
-        Some(Ok(found)) => return Some(found),
-        // The reason (`… says containerd 1.5.9: containerd 1.5 is not supported …`) has nowhere to
-        // go with this signature; not guessing from config.toml is what matters.
-        Some(Err(_unsupported)) => return None,
-        None => {}
+/// Symbolic links are followed inside the root. An installed containerd older than regtrust
+/// supports is an error (never replaced by a guess from config.toml); a newer one is taken as the
+/// newest regtrust knows, with a warning in the returned words.
+/// Returns the version and where it came from, in words; None when nothing says.
+pub fn detect(root: &Path, config_text: Option<&str>) -> Result<Option<(Version, String)>, String> {
+    if let Some(found) = installed(root) {
+        return found.map(Some);
     }
+    Ok(from_config(config_text))
+}
+
+/// The oldest containerd that writes config.toml's `version`.
+fn from_config(config_text: Option<&str>) -> Option<(Version, String)> {
     let n = config_text
         .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
         .and_then(|d| d.get("version").and_then(|v| v.as_integer()))?;
@@ -50,10 +52,23 @@ const BINARIES: &[&str] = &[
 /// The installed containerd's version and its source, `Err` (with the reason) when the version
 /// found is not one regtrust supports, None when the root says nothing.
 fn installed(root: &Path) -> Option<Result<(Version, String), String>> {
-    let found = |raw: &str, source: String| {
-        Version::parse(raw)
-            .map(|v| (v, source.clone()))
-            .map_err(|e| format!("{source}: {e}"))
+    let found = |raw: &str, source: String| match Version::parse_release(raw) {
+        Ok(v) if Version::parse(raw).is_ok() => Ok((v, source)),
+        Ok(v) if v < Version::OLDEST => Err(format!(
+            "{source}: containerd {v} is older than regtrust supports ({}): the hosts.toml \
+             behaviour regtrust relies on was not tested there",
+            super::version::supported_list()
+        )),
+        Ok(v) => Ok((
+            Version::NEWEST,
+            format!(
+                "{source}; warning: containerd {v} is newer than regtrust knows (up to {}): it is \
+                 treated as {}",
+                Version::NEWEST,
+                Version::NEWEST
+            ),
+        )),
+        Err(e) => Err(format!("{source}: {e}")),
     };
     let dpkg = read_in_root(root, "/var/lib/dpkg/status").and_then(|t| dpkg_containerd(&t));
     if let Some((package, version)) = dpkg {
@@ -246,7 +261,7 @@ Version: 1:1.2.13.dfsg-1
     #[test]
     fn reads_the_dpkg_status_file() {
         let root = root_with(&[("var/lib/dpkg/status", DPKG_STATUS.as_bytes())]);
-        let (v, source) = detect(root.path(), Some("version = 3\n")).unwrap();
+        let (v, source) = detect(root.path(), Some("version = 3\n")).unwrap().unwrap();
         assert_eq!(v, Version::parse("1.6.20").unwrap());
         assert_eq!(
             source,
@@ -271,7 +286,7 @@ Version: 1:1.2.13.dfsg-1
     fn reads_the_apk_database() {
         let db = "C:Q1abc=\nP:musl\nV:1.2.5-r10\n\nC:Q1def=\nP:containerd\nV:2.1.4-r0\nA:x86_64\n\nP:runc\nV:1.3.0-r1\n";
         let root = root_with(&[("lib/apk/db/installed", db.as_bytes())]);
-        let (v, source) = detect(root.path(), None).unwrap();
+        let (v, source) = detect(root.path(), None).unwrap().unwrap();
         assert_eq!(v, Version::parse("2.1.4").unwrap());
         assert_eq!(
             source,
@@ -286,21 +301,34 @@ Version: 1:1.2.13.dfsg-1
     fn an_unsupported_installed_containerd_is_not_guessed_from_config() {
         let status = "Package: containerd\nStatus: install ok installed\nVersion: 1.5.9~ds1-1\n";
         let root = root_with(&[("var/lib/dpkg/status", status.as_bytes())]);
-        assert_eq!(detect(root.path(), Some("version = 2\n")), None);
-        let reason = installed(root.path()).unwrap().unwrap_err();
+        // An error naming the version, not a guess from config.toml's `version = 2`.
+        let reason = detect(root.path(), Some("version = 2\n")).unwrap_err();
         assert!(
-            reason.contains("containerd 1.5 is not supported"),
+            reason.contains("containerd 1.5.9 is older than regtrust supports"),
             "{reason}"
+        );
+        assert!(reason.contains("1.5.9~ds1-1"), "{reason}");
+    }
+
+    #[test]
+    fn a_newer_installed_containerd_is_taken_as_the_newest_known_with_a_warning() {
+        let status = "Package: containerd\nStatus: install ok installed\nVersion: 2.4.0-1\n";
+        let root = root_with(&[("var/lib/dpkg/status", status.as_bytes())]);
+        let (v, source) = detect(root.path(), None).unwrap().unwrap();
+        assert_eq!(v, Version::NEWEST);
+        assert!(
+            source.contains("warning: containerd 2.4.0 is newer than regtrust knows (up to 2.3)"),
+            "{source}"
         );
     }
 
     #[test]
     fn falls_back_to_config_toml() {
         let root = tempfile::tempdir().unwrap();
-        let (v, source) = detect(root.path(), Some("version = 3\n")).unwrap();
+        let (v, source) = detect(root.path(), Some("version = 3\n")).unwrap().unwrap();
         assert_eq!(v, Version::parse("2.0").unwrap());
         assert!(source.starts_with("inferred from `version = 3` in config.toml"));
-        assert_eq!(detect(root.path(), None), None);
+        assert_eq!(detect(root.path(), None), Ok(None));
     }
 
     #[test]
@@ -316,7 +344,7 @@ Version: 1:1.2.13.dfsg-1
         let bin = root.path().join("usr/bin/containerd");
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
         // Not an ELF file: nothing read from it, config.toml decides.
-        let (v, source) = detect(root.path(), Some("version = 2\n")).unwrap();
+        let (v, source) = detect(root.path(), Some("version = 2\n")).unwrap().unwrap();
         assert!(!mark.exists(), "detect ran {}", bin.display());
         assert_eq!(v, Version::parse("1.6").unwrap());
         assert!(source.starts_with("inferred from"), "{source}");
@@ -331,7 +359,7 @@ Version: 1:1.2.13.dfsg-1
             ),
         )]);
         symlink("/bin/true-outside", root.path().join("usr/bin/containerd"));
-        let (v, source) = detect(root.path(), None).unwrap();
+        let (v, source) = detect(root.path(), None).unwrap().unwrap();
         assert_eq!(v, Version::parse("2.1.4").unwrap());
         let inside = root.path().join("bin/true-outside");
         assert_eq!(
@@ -353,7 +381,7 @@ Version: 1:1.2.13.dfsg-1
             &go_binary("mod\tgithub.com/containerd/containerd/v2\tv2.1.4\t\n"),
         )]);
         symlink(&target, root.path().join("usr/local/bin/containerd"));
-        let (v, _) = detect(root.path(), None).unwrap();
+        let (v, _) = detect(root.path(), None).unwrap().unwrap();
         assert_eq!(v, Version::parse("2.1.4").unwrap());
     }
 
@@ -365,7 +393,7 @@ Version: 1:1.2.13.dfsg-1
                 "mod\tgithub.com/containerd/containerd\tv1.6.17-0.20230101000000-0123456789ab\t\n",
             ),
         )]);
-        let (v, source) = detect(root.path(), None).unwrap();
+        let (v, source) = detect(root.path(), None).unwrap().unwrap();
         assert_eq!(v, Version::parse("1.6").unwrap());
         assert!(source.contains("patch level unknown"), "{source}");
     }
@@ -374,7 +402,7 @@ Version: 1:1.2.13.dfsg-1
     fn finds_the_version_next_to_the_package_name() {
         for wide in [true, false] {
             let root = root_with(&[("usr/bin/containerd", &debian_like_binary(wide))]);
-            let (v, source) = detect(root.path(), None).unwrap();
+            let (v, source) = detect(root.path(), None).unwrap().unwrap();
             assert_eq!(v, Version::parse("1.7.24").unwrap());
             assert_eq!(
                 source,
@@ -409,7 +437,7 @@ Version: 1:1.2.13.dfsg-1
             assert_eq!(info.go, go, "{}", bin.display());
             assert_eq!(version_in_modinfo(&info.modinfo), None, "{}", info.modinfo);
             assert_eq!(elf.embedded_version().as_deref(), Some(raw));
-            let (v, source) = detect(&root, None).unwrap();
+            let (v, source) = detect(&root, None).unwrap().unwrap();
             assert_eq!(v, Version::parse(version).unwrap());
             assert_eq!(
                 source,

@@ -3,6 +3,8 @@
 
 /// containerd's configuration file on a node (every channel: apply, the boot scripts, doctor).
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/containerd/config.toml";
+/// The one directory `config_path` names unless the spec says otherwise.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/containerd/certs.d";
 /// First bytes of every hosts.toml regtrust manages (see templates/hosts-header.j2).
 pub const MANAGED_MARK: &str = "# Managed by regtrust.";
 

@@ -19,14 +19,17 @@ pub struct Inputs<'a> {
     pub config_text: Option<&'a str>,
 }
 
-/// The version and, in words, where it came from; `None` when nothing says.
-pub fn decide(i: Inputs<'_>) -> Option<(Version, String)> {
+/// The version and, in words, where it came from; `None` when nothing says; `Err` when the
+/// root's installed containerd is one regtrust does not support (older than 1.6).
+pub fn decide(i: Inputs<'_>) -> Result<Option<(Version, String)>, String> {
     if let Some(v) = i.flag {
-        return Some((v, "--containerd".into()));
+        return Ok(Some((v, "--containerd".into())));
     }
     if let Some(v) = i.spec {
-        return Some((v, "the spec's containerd.version".into()));
+        return Ok(Some((v, "the spec's containerd.version".into())));
     }
-    let root = i.root?;
-    super::installed::detect(root, i.config_text)
+    match i.root {
+        Some(root) => super::installed::detect(root, i.config_text),
+        None => Ok(None),
+    }
 }

@@ -2,7 +2,7 @@
 use std::fmt;
 
 /// A containerd release, `major.minor` with an optional patch level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version {
     pub major: u32,
     pub minor: u32,
@@ -22,6 +22,40 @@ pub enum Support {
 }
 
 impl Version {
+    /// The oldest and the newest release line regtrust knows.
+    pub const OLDEST: Version = Version {
+        major: 1,
+        minor: 6,
+        patch: None,
+    };
+    pub const NEWEST: Version = Version {
+        major: 2,
+        minor: 3,
+        patch: None,
+    };
+
+    /// The numbers of any release (`1.5.9`, `v2.4.0`), supported or not.
+    pub fn parse_release(text: &str) -> Result<Version, String> {
+        let t = text.trim().trim_start_matches('v');
+        let core: String = t
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        let mut parts = core.split('.').filter(|p| !p.is_empty());
+        let num = |p: Option<&str>| p.and_then(|s| s.parse::<u32>().ok());
+        match (num(parts.next()), num(parts.next())) {
+            (Some(major), Some(minor)) => Ok(Version {
+                major,
+                minor,
+                patch: num(parts.next()),
+            }),
+            _ => Err(format!(
+                "`{text}` is not a containerd version: expected one of {}",
+                supported_list()
+            )),
+        }
+    }
+
     /// Parses `1.7`, `1.7.24`, `v2.1.9`, `1.6.20~ds1`.
     pub fn parse(text: &str) -> Result<Version, String> {
         let t = text.trim().trim_start_matches('v');

@@ -1,5 +1,6 @@
 //! config.toml (and its imports): where config_path is, whether containerd will use it, and the
 //! legacy settings that break or silently do nothing.
+use crate::diag::Code;
 use std::path::Path;
 
 use toml_edit::{Document, Item, TableLike};
@@ -38,21 +39,17 @@ impl Ctx<'_> {
     fn add(
         &mut self,
         level: Level,
-        code: &'static str,
+        code: Code,
         span: Option<std::ops::Range<usize>>,
         problem: String,
         effect: String,
         fix: String,
     ) {
-        let line = span.map(|s| line_of(self.text, s.start));
-        self.out.push(Finding {
-            level,
-            code,
-            file: self.file.to_string(),
-            line,
-            problem,
-            effect,
-            fix,
+        let d = Finding::found(level, code, self.file, None, problem, effect, fix);
+        // The offending line of config.toml, shown with a marker.
+        self.out.push(match span {
+            Some(s) => d.at_span(self.text, s),
+            None => d,
         });
     }
 }
@@ -85,19 +82,11 @@ pub fn check(
         } else {
             split(DEFAULT_LIST)
         };
-        out.push(Finding {
-            level: Level::Warning,
-            code: "config-missing",
-            file: file.to_string(),
-            line: None,
-            problem: "there is no config.toml: containerd runs on its built-in defaults".into(),
-            effect: if dirs.is_empty() {
+        out.push(Finding::found(Level::Warning, Code::ConfigMissing, file, None, "there is no config.toml: containerd runs on its built-in defaults".into(), if dirs.is_empty() {
                 format!("containerd {v} reads no hosts.toml (config_path is empty by default)")
             } else {
                 format!("containerd {v} defaults config_path to \"{DEFAULT_LIST}\", a list its CRI pulls do not split: hosts.toml files are not used")
-            },
-            fix: "run `regtrust apply --spec …`, which creates config.toml with config_path set".into(),
-        });
+            }, "run `regtrust apply --spec …`, which creates config.toml with config_path set".into()));
         return info;
     };
     let mut cx = Ctx { file, text, out };
@@ -106,7 +95,7 @@ pub fn check(
         Err(e) => {
             cx.add(
                 Level::Error,
-                "config-invalid-toml",
+                Code::ConfigInvalidToml,
                 e.span(),
                 format!("config.toml is not valid TOML: {}", e.message().trim()),
                 "containerd refuses to start".into(),
@@ -124,7 +113,7 @@ pub fn check(
     let plugins = table(root_t.get("plugins"));
     let plugin = match file_version {
         1 => {
-            cx.add(Level::Warning, "config-version-1", None,
+            cx.add(Level::Warning, Code::ConfigVersion1, None,
                 "config.toml has no `version` key: a version 1 file (plugin names like `cri`)".into(),
                 if v.is_1x() { "containerd 1.x still reads it, with the old plugin names".into() } else { format!("containerd {v} no longer reads version 1 files") },
                 "regenerate it with `containerd config default` and carry your settings over, then run regtrust apply".into());
@@ -134,7 +123,7 @@ pub fn check(
         _ => CRI_IMAGES,
     };
     if let Some(old) = get(table(get(plugins, CRI_V1)), "registry").filter(|_| file_version >= 3) {
-        cx.add(Level::Error, "registry-under-wrong-plugin", table_span(old),
+        cx.add(Level::Error, Code::RegistryUnderWrongPlugin, table_span(old),
                 format!("a `[plugins.\"{CRI_V1}\".registry]` table in a version {file_version} file"),
                 format!("ignored: in a version {file_version} file the registry settings live in [plugins.\"{CRI_IMAGES}\".registry]"),
                 format!("move its settings to [plugins.\"{CRI_IMAGES}\".registry], or run `regtrust apply`"));
@@ -160,7 +149,7 @@ pub fn check(
             if host.contains("://") {
                 cx.add(
                     Level::Error,
-                    "registry-key-is-url",
+                    Code::RegistryKeyIsUrl,
                     table_span(item),
                     format!("`registry.mirrors.\"{host}\"`: the key is a URL"),
                     "never matches: image references name hosts, not URLs".into(),
@@ -175,12 +164,12 @@ pub fn check(
     }
     if !config_path.is_empty() && !info.mirrors.is_empty() {
         info.cri_disabled = true;
-        cx.add(Level::Error, "mirrors-with-config-path", mirrors_span.or(cp_span.clone()),
+        cx.add(Level::Error, Code::MirrorsWithConfigPath, mirrors_span.or(cp_span.clone()),
             "`registry.mirrors` is set together with `config_path`".into(),
             "the CRI plugin does not load (\"`mirrors` cannot be set when `config_path` is provided\"): every CRI call fails, kubelet sees no runtime".into(),
             "`regtrust migrate --emit-spec spec.yaml` then `regtrust apply --spec spec.yaml` (moves the mirrors into hosts.toml)".into());
     } else if !info.mirrors.is_empty() {
-        cx.add(Level::Warning, "mirrors-deprecated", mirrors_span,
+        cx.add(Level::Warning, Code::MirrorsDeprecated, mirrors_span,
             "`registry.mirrors` is deprecated (since containerd 1.5) and hosts.toml cannot be used next to it".into(),
             "the mirrors work, but config_path cannot be set until they are moved".into(),
             "`regtrust migrate --emit-spec spec.yaml` then `regtrust apply --spec spec.yaml`".into());
@@ -193,7 +182,7 @@ pub fn check(
             if host.contains("://") {
                 cx.add(
                     Level::Error,
-                    "registry-key-is-url",
+                    Code::RegistryKeyIsUrl,
                     table_span(item),
                     format!("`registry.configs.\"{host}\"`: the key is a URL"),
                     "never matches: containerd looks settings up by host[:port]".into(),
@@ -204,7 +193,7 @@ pub fn check(
                 );
             }
             if let Some(http) = get(entry, "http") {
-                cx.add(Level::Error, "no-such-key-http", table_span(http).or_else(|| item_span(http)),
+                cx.add(Level::Error, Code::NoSuchKeyHttp, table_span(http).or_else(|| item_span(http)),
                     format!("`registry.configs.\"{host}\".http` does not exist in any containerd"),
                     "ignored: it does not make containerd use plain HTTP".into(),
                     format!("remove it; for plain HTTP write a hosts.toml with an http:// host (spec: `host: {host}`, `http: true`)"));
@@ -216,19 +205,19 @@ pub fn check(
                 {
                     let line = item_span(isv).map(|s| line_of(text, s.start)).unwrap_or(0);
                     info.insecure.push((host.to_string(), line));
-                    cx.add(Level::Warning, "skip-verify-is-not-http", item_span(isv),
+                    cx.add(Level::Warning, Code::SkipVerifyIsNotHttp, item_span(isv),
                         format!("`insecure_skip_verify = true` for `{host}`"),
                         "only disables certificate checks on HTTPS; containerd still uses HTTPS, so an HTTP-only registry fails with `server gave HTTP response to HTTPS client`".into(),
                         format!("if `{host}` speaks plain HTTP: a hosts.toml with an http:// host (spec: `http: true`); run `regtrust doctor --probe` to see what it speaks"));
                 }
                 if !config_path.is_empty() && v.is_1x() && file_version <= 2 {
                     info.cri_disabled = true;
-                    cx.add(Level::Error, "tls-with-config-path", table_span(tls),
+                    cx.add(Level::Error, Code::TlsWithConfigPath, table_span(tls),
                         format!("`registry.configs.\"{host}\".tls` together with `config_path` on containerd {v}"),
                         "the CRI plugin does not load: every CRI call fails, kubelet sees no runtime".into(),
                         "`regtrust apply` moves the TLS settings into hosts.toml".into());
                 } else if !v.is_1x() {
-                    cx.add(Level::Warning, "tls-ignored-on-2x", table_span(tls),
+                    cx.add(Level::Warning, Code::TlsIgnoredOn2x, table_span(tls),
                         format!("`registry.configs.\"{host}\".tls` on containerd {v}"),
                         "ignored (\"Ignoring unknown key\"): containerd 2.x reads TLS settings from hosts.toml only".into(),
                         "`regtrust apply` moves them into hosts.toml".into());
@@ -264,19 +253,19 @@ pub fn check(
     };
     if value.is_empty() {
         if info.mirrors.is_empty() {
-            cx.add(Level::Warning, "config-path-unset", registry.and(cp_span.clone()),
+            cx.add(Level::Warning, Code::ConfigPathUnset, registry.and(cp_span.clone()),
                 "`config_path` is not set".into(),
                 "hosts.toml files are ignored: every registry is reached over HTTPS with system CAs".into(),
                 format!("set config_path = \"/etc/containerd/certs.d\" in [plugins.\"{plugin}\".registry] (`regtrust apply` does it)"));
         }
     } else if value.contains(':') && (v.major, v.minor) >= (2, 1) {
-        cx.add(Level::Error, if from_default { "config-path-default-list" } else { "config-path-list" }, cp_span.clone(),
+        cx.add(Level::Error, if from_default { Code::ConfigPathDefaultList } else { Code::ConfigPathList }, cp_span.clone(),
             if from_default { format!("config_path is unset, so containerd {v} uses its default \"{DEFAULT_LIST}\"") } else { format!("config_path is the list \"{value}\"") },
             format!("containerd {v}'s CRI pulls do not split the list: no hosts.toml is read and pulls use HTTPS (measured on 2.1.9 and 2.3.4)"),
             format!("set config_path to one directory, e.g. \"/etc/containerd/certs.d\", in [plugins.\"{plugin}\".registry] (`regtrust apply` does it)"));
     } else {
         if value.contains(':') && !(v.major == 1 && v.minor == 7) {
-            cx.add(Level::Warning, "config-path-list", cp_span.clone(),
+            cx.add(Level::Warning, Code::ConfigPathList, cp_span.clone(),
                 format!("config_path is the list \"{value}\""),
                 format!("whether containerd {v}'s CRI pulls split it was not measured (1.7 does; 2.1+ does not)"),
                 "set config_path to one directory (`regtrust apply` does it)".into());
@@ -286,7 +275,7 @@ pub fn check(
             if !crate::root::resolve(root, d).is_ok_and(|p| p.is_dir()) {
                 cx.add(
                     Level::Warning,
-                    "config-path-missing-dir",
+                    Code::ConfigPathMissingDir,
                     cp_span.clone(),
                     format!("config_path names `{d}`, which does not exist"),
                     "no hosts.toml is read from it: registries are reached over HTTPS".into(),
@@ -309,26 +298,21 @@ fn check_import(
 ) -> Option<String> {
     let text = std::fs::read_to_string(crate::root::resolve(root, node_path).ok()?).ok()?;
     let Ok(doc) = Document::parse(text.clone()) else {
-        cx.out.push(Finding {
-            level: Level::Error,
-            code: "import-invalid-toml",
-            file: node_path.into(),
-            line: None,
-            problem: "an imported drop-in is not valid TOML".into(),
-            effect: "containerd refuses to start".into(),
-            fix: "fix or remove the file".into(),
-        });
+        cx.out.push(Finding::found(
+            Level::Error,
+            Code::ImportInvalidToml,
+            node_path,
+            None,
+            "an imported drop-in is not valid TOML".into(),
+            "containerd refuses to start".into(),
+            "fix or remove the file".into(),
+        ));
         return None;
     };
     let cri = get(table(doc.as_table().get("plugins")), CRI_V1);
     if v.is_1x() && cri.is_some() {
         let line = cri.and_then(table_span).map(|s| line_of(&text, s.start));
-        cx.out.push(Finding {
-            level: Level::Error, code: "import-replaces-cri-table", file: node_path.into(), line,
-            problem: format!("a drop-in with a `[plugins.\"{CRI_V1}\"]` table, imported on containerd {v}"),
-            effect: "containerd 1.x replaces the whole CRI plugin table with it: settings of the main file such as SystemdCgroup and sandbox_image silently revert to defaults (measured with `containerd config dump`)".into(),
-            fix: "put the registry settings in the main config.toml (`regtrust apply` edits it in place) and remove them from the drop-in".into(),
-        });
+        cx.out.push(Finding::found(Level::Error, Code::ImportReplacesCriTable, node_path, line, format!("a drop-in with a `[plugins.\"{CRI_V1}\"]` table, imported on containerd {v}"), "containerd 1.x replaces the whole CRI plugin table with it: settings of the main file such as SystemdCgroup and sandbox_image silently revert to defaults (measured with `containerd config dump`)".into(), "put the registry settings in the main config.toml (`regtrust apply` edits it in place) and remove them from the drop-in".into()));
     }
     let plugins = table(doc.as_table().get("plugins"));
     get(

@@ -1,5 +1,6 @@
 //! Every hosts.toml under the directories containerd reads (and under the usual directories,
 //! to report files containerd ignores).
+use crate::diag::Code;
 use std::path::Path;
 
 use crate::hosts::Endpoint;
@@ -49,15 +50,7 @@ pub fn check(root: &Path, cfg: &ConfigInfo, v: Version, out: &mut Vec<Finding>) 
         names.sort();
         for name in names {
             if effective && (name == "http:" || name == "https:") {
-                out.push(Finding {
-                    level: Level::Error,
-                    code: "host-dir-is-url",
-                    file: format!("{dir}/{name}"),
-                    line: None,
-                    problem: format!("`{dir}/{name}` comes from a URL used as a directory name (certs.d/{name}//<host>/hosts.toml)"),
-                    effect: "never used: containerd looks up <config_path>/<host[:port]>/hosts.toml".into(),
-                    fix: "name the directory after the host as written in image references, e.g. my.registry:5000".into(),
-                });
+                out.push(Finding::found(Level::Error, Code::HostDirIsUrl, format!("{dir}/{name}"), None, format!("`{dir}/{name}` comes from a URL used as a directory name (certs.d/{name}//<host>/hosts.toml)"), "never used: containerd looks up <config_path>/<host[:port]>/hosts.toml".into(), "name the directory after the host as written in image references, e.g. my.registry:5000".into()));
                 continue;
             }
             let file = format!("{dir}/{name}/hosts.toml");
@@ -66,15 +59,15 @@ pub fn check(root: &Path, cfg: &ConfigInfo, v: Version, out: &mut Vec<Finding>) 
                 continue;
             };
             if !effective {
-                out.push(Finding {
-                    level: Level::Warning,
-                    code: "hosts-not-read",
-                    file: file.clone(),
-                    line: None,
-                    problem: format!("{file} is not under a directory containerd reads"),
-                    effect: format!("ignored: pulls from {name} do not use it"),
-                    fix: "set config_path to this one directory (`regtrust apply` does it)".into(),
-                });
+                out.push(Finding::found(
+                    Level::Warning,
+                    Code::HostsNotRead,
+                    file.clone(),
+                    None,
+                    format!("{file} is not under a directory containerd reads"),
+                    format!("ignored: pulls from {name} do not use it"),
+                    "set config_path to this one directory (`regtrust apply` does it)".into(),
+                ));
                 continue;
             }
             let entries = check_file(&file, &name, &text, v, out);
@@ -97,18 +90,11 @@ fn check_file(
 ) -> Option<Vec<Endpoint>> {
     let mut add =
         |level, code, line: Option<usize>, problem: String, effect: String, fix: String| {
-            out.push(Finding {
-                level,
-                code,
-                file: file.to_string(),
-                line,
-                problem,
-                effect,
-                fix,
-            });
+            let d = Finding::found(level, code, file, line, problem, effect, fix);
+            out.push(d.with_source(text));
         };
     if name == "http:" || name == "https:" {
-        add(Level::Error, "host-dir-is-url", None,
+        add(Level::Error, Code::HostDirIsUrl, None,
             format!("the directory `{name}` comes from a URL (`certs.d/{name}//<host>`)"),
             "never used: containerd looks up <config_path>/<host[:port]>".into(),
             "name the directory after the host as written in image references, e.g. my.registry:5000".into());
@@ -116,7 +102,7 @@ fn check_file(
     if name == "_default" && v.default_host_dir() == Support::No {
         add(
             Level::Error,
-            "default-dir-unsupported",
+            Code::DefaultDirUnsupported,
             None,
             format!("`_default` needs containerd 1.6.17 or later; this is {v}"),
             "ignored".into(),
@@ -128,7 +114,7 @@ fn check_file(
         Err(e) => {
             add(
                 Level::Error,
-                "hosts-invalid-toml",
+                Code::HostsInvalidToml,
                 e.span().map(|s| line_of(text, s.start)),
                 format!("not valid TOML: {}", e.message().trim()),
                 format!(
@@ -150,7 +136,7 @@ fn check_file(
     if hosts.is_none_or(|h| h.is_empty()) && old_tree {
         add(
             Level::Error,
-            "hosts-no-host-table",
+            Code::HostsNoHostTable,
             None,
             "no `[host.\"…\"]` table".into(),
             format!(
@@ -175,7 +161,7 @@ fn check_file(
                 e.url = format!("https://{url}");
                 add(
                     Level::Warning,
-                    "host-without-scheme",
+                    Code::HostWithoutScheme,
                     line,
                     format!("`[host.\"{url}\"]` has no scheme"),
                     format!("containerd uses https://{url}"),
@@ -200,7 +186,7 @@ fn check_file(
 }
 
 fn lint_entry(
-    add: &mut impl FnMut(Level, &'static str, Option<usize>, String, String, String),
+    add: &mut impl FnMut(Level, Code, Option<usize>, String, String, String),
     e: &Endpoint,
     line: Option<usize>,
 ) {
@@ -208,7 +194,7 @@ fn lint_entry(
     if http && e.skip_verify {
         add(
             Level::Warning,
-            "skip-verify-on-http",
+            Code::SkipVerifyOnHttp,
             line,
             format!("`skip_verify` on {}", e.url),
             "does nothing: an http:// endpoint has no certificate".into(),
@@ -218,7 +204,7 @@ fn lint_entry(
     if http && (!e.ca.is_empty() || e.client) {
         add(
             Level::Warning,
-            "tls-on-http",
+            Code::TlsOnHttp,
             line,
             format!("TLS settings (ca/client) on {}", e.url),
             "containerd tries HTTPS first on this endpoint and falls back to HTTP".into(),
@@ -229,7 +215,7 @@ fn lint_entry(
         if !ca.starts_with('/') {
             add(
                 Level::Warning,
-                "relative-ca-path",
+                Code::RelativeCaPath,
                 line,
                 format!("`ca = \"{ca}\"` is relative"),
                 "resolved against the host directory; some versions and pull paths ignore it"

@@ -6,6 +6,7 @@ pub mod hosts_checks;
 pub mod probe;
 pub mod resolve;
 
+use crate::diag::Code;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -13,27 +14,9 @@ use serde::Serialize;
 
 use crate::containerd::Version;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Warning,
-    Error,
-}
-
-/// One problem: where, what containerd does about it, and how to fix it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    pub level: Level,
-    /// Stable kebab-case code.
-    pub code: &'static str,
-    /// Node path of the file.
-    pub file: String,
-    pub line: Option<usize>,
-    pub problem: String,
-    /// What containerd will actually do.
-    pub effect: String,
-    pub fix: String,
-}
+/// One problem: where, what containerd does about it, and how to fix it (the one diagnostic type).
+pub type Finding = crate::diag::Diagnostic;
+pub type Level = crate::diag::Severity;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -97,15 +80,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         };
         if let Some(p) = probe::cri_status(&socket) {
             if p.verdict.starts_with("CRI plugin:") && !p.verdict.ends_with(": ok") {
-                findings.push(Finding {
-                    level: Level::Error,
-                    code: "cri-not-loaded",
-                    file: opts.config_file.clone(),
-                    line: None,
-                    problem: format!("containerd is running but its CRI plugin is not loaded ({})", p.verdict),
-                    effect: "every CRI call fails (`unknown service runtime.v1.ImageService`): kubelet sees no runtime".into(),
-                    fix: "fix the config errors above (often mirrors or configs.*.tls next to config_path), then restart containerd".into(),
-                });
+                findings.push(Finding::found(Level::Error, Code::CriNotLoaded, opts.config_file.clone(), None, format!("containerd is running but its CRI plugin is not loaded ({})", p.verdict), "every CRI call fails (`unknown service runtime.v1.ImageService`): kubelet sees no runtime".into(), "fix the config errors above (often mirrors or configs.*.tls next to config_path), then restart containerd".into()));
             }
             probes.push(p);
         }
@@ -113,7 +88,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
             f.file = opts.config_file.clone();
         }
     }
-    findings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    findings.sort_by(|a, b| (&a.file, a.line()).cmp(&(&b.file, b.line())));
     Ok(Report {
         containerd: version.to_string(),
         version_source,
@@ -134,7 +109,7 @@ fn detect_version(opts: &Options, text: Option<&str>) -> Result<(Version, String
         spec: None,
         root: Some(&opts.root),
         config_text: text,
-    })
+    })?
     .ok_or_else(|| "cannot tell the containerd version: pass --containerd".to_string())
 }
 
@@ -157,15 +132,9 @@ impl Report {
         };
         let _ = writeln!(s, "hosts.toml read from: {dirs}");
         for f in &self.findings {
-            let lvl = match f.level {
-                Level::Error => "error",
-                Level::Warning => "warning",
-            };
-            let at = f.line.map(|l| format!(":{l}")).unwrap_or_default();
-            let _ = writeln!(s, "\n{lvl}[{}] {}{at}", f.code, f.file);
-            let _ = writeln!(s, "  problem:    {}", f.problem);
-            let _ = writeln!(s, "  containerd: {}", f.effect);
-            let _ = writeln!(s, "  fix:        {}", f.fix);
+            s.push('\n');
+            s.push_str(&f.render());
+            s.push('\n');
         }
         for r in &self.images {
             s.push('\n');
@@ -174,11 +143,7 @@ impl Report {
         for p in &self.probes {
             let _ = writeln!(s, "\nprobe {}: {}", p.endpoint, p.verdict);
         }
-        let errors = self
-            .findings
-            .iter()
-            .filter(|f| f.level == Level::Error)
-            .count();
+        let errors = self.findings.iter().filter(|f| f.is_error()).count();
         let warnings = self.findings.len() - errors;
         let _ = writeln!(
             s,

@@ -3,6 +3,7 @@
 //! endpoints a full handshake then verifies the certificate against the CAs containerd would use
 //! (the host's `ca` files, else the node's system bundle). `GET /v2/` over plain HTTP where that
 //! is what it speaks. Short timeouts; only the endpoints the node's own configuration names.
+use crate::diag::Code;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -204,15 +205,7 @@ pub fn probe_all(
         let auth = authority_of(&format!("https://{host}")).unwrap_or_default();
         let r = probe(&auth);
         if r.speaks == Speaks::PlainHttp {
-            out.push(Finding {
-                level: Level::Error,
-                code: "skip-verify-for-http-registry",
-                file: String::from("config.toml"),
-                line: Some(*line),
-                problem: format!("`insecure_skip_verify` for {host}, which speaks only plain HTTP"),
-                effect: "pulls fail with `server gave HTTP response to HTTPS client`: skip_verify never switches to HTTP".into(),
-                fix: format!("describe {host} with `http: true` in a spec and run `regtrust apply` (it also removes this table)"),
-            });
+            out.push(Finding::found(Level::Error, Code::SkipVerifyForHttpRegistry, String::from("config.toml"), Some(*line), format!("`insecure_skip_verify` for {host}, which speaks only plain HTTP"), "pulls fail with `server gave HTTP response to HTTPS client`: skip_verify never switches to HTTP".into(), format!("describe {host} with `http: true` in a spec and run `regtrust apply` (it also removes this table)")));
         }
         results.push(r);
     }
@@ -249,15 +242,7 @@ pub fn probe_all(
                         "certificate NOT valid ({err}), accepted only because of skip_verify"
                     ),
                     Err(err) => {
-                        out.push(Finding {
-                            level: Level::Error,
-                            code: "tls-certificate-rejected",
-                            file: d.file.clone(),
-                            line: None,
-                            problem: format!("{}: the certificate does not verify: {err}", e.url),
-                            effect: "pulls fail with a TLS error (x509: certificate signed by unknown authority, or similar)".into(),
-                            fix: "give the registry's CA (spec: `ca_pem:` or `ca:`) and run `regtrust apply`".into(),
-                        });
+                        out.push(Finding::found(Level::Error, Code::TlsCertificateRejected, d.file.clone(), None, format!("{}: the certificate does not verify: {err}", e.url), "pulls fail with a TLS error (x509: certificate signed by unknown authority, or similar)".into(), "give the registry's CA (spec: `ca_pem:` or `ca:`) and run `regtrust apply`".into()));
                         format!("certificate rejected: {err}")
                     }
                 };
@@ -274,15 +259,7 @@ pub fn probe_all(
                 } else {
                     ""
                 };
-                out.push(Finding {
-                    level: Level::Error,
-                    code: "https-to-http-registry",
-                    file: d.file.clone(),
-                    line: None,
-                    problem: format!("{}{with} is configured as HTTPS, but {auth} speaks only plain HTTP", e.url),
-                    effect: "every pull fails with `server gave HTTP response to HTTPS client`; skip_verify cannot change that".into(),
-                    fix: format!("use http://{} (spec: `http: true`), then `regtrust apply`", auth.trim_end_matches(":80")),
-                });
+                out.push(Finding::found(Level::Error, Code::HttpsToHttpRegistry, d.file.clone(), None, format!("{}{with} is configured as HTTPS, but {auth} speaks only plain HTTP", e.url), "every pull fails with `server gave HTTP response to HTTPS client`; skip_verify cannot change that".into(), format!("use http://{} (spec: `http: true`), then `regtrust apply`", auth.trim_end_matches(":80"))));
             }
         }
     }

@@ -2,7 +2,7 @@
 //! Comment- and format-preserving (toml_edit); never touches the disk.
 use std::collections::BTreeSet;
 
-use toml_edit::{DocumentMut, Item, TableLike, Value};
+use toml_edit::{Item, TableLike, Value};
 
 pub use crate::containerd::config::ConfigError;
 use crate::containerd::config::{decide_config_path, file_layout, registry_table};
@@ -34,18 +34,7 @@ pub struct Patched {
 
 pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
     let original = req.existing.unwrap_or("");
-    let mut doc: DocumentMut = original.parse().map_err(|e: toml_edit::TomlError| {
-        let (line, column) = e
-            .span()
-            .map(|s| crate::diag::line_col(original, s.start))
-            .unwrap_or((1, 1));
-        let message = e.message().trim().to_string();
-        ConfigError::Syntax {
-            line,
-            column,
-            message,
-        }
-    })?;
+    let mut doc = crate::containerd::config::parse(original)?;
     let mut notes = Vec::new();
     let blank = doc.as_table().is_empty();
     let layout = if blank {

@@ -1,5 +1,6 @@
 //! Reads a spec file (YAML, or JSON — JSON is read by the same YAML 1.2 parser so that every
 //! error carries a line and column) and validates it.
+use crate::diag::Code;
 use std::path::Path;
 
 use super::model::RawSpec;
@@ -29,7 +30,7 @@ pub fn load_file_for(
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| {
         Diagnostics(vec![Diagnostic::error(
-            "spec-unreadable",
+            Code::SpecUnreadable,
             &name,
             None,
             format!("cannot read the spec: {e}"),
@@ -39,7 +40,7 @@ pub fn load_file_for(
         return Err(one(
             &name,
             None,
-            "spec-too-large",
+            Code::SpecTooLarge,
             format!(
                 "the spec is {} bytes; the limit is {MAX_SPEC_BYTES}",
                 bytes.len()
@@ -51,7 +52,7 @@ pub fn load_file_for(
         one(
             &name,
             Some(Pos { line, column }),
-            "spec-not-utf8",
+            Code::SpecNotUtf8,
             "the spec is not UTF-8 text".to_string(),
         )
     })?;
@@ -69,6 +70,21 @@ pub fn load_str_for(
     text: &str,
     version: Option<crate::containerd::Version>,
 ) -> Result<Loaded, Diagnostics> {
+    // Every diagnostic carries the spec line it points at.
+    match parse_and_validate(name, text, version) {
+        Ok(mut l) => {
+            l.warnings = Diagnostics(l.warnings).with_source(name, text).0;
+            Ok(l)
+        }
+        Err(d) => Err(d.with_source(name, text)),
+    }
+}
+
+fn parse_and_validate(
+    name: &str,
+    text: &str,
+    version: Option<crate::containerd::Version>,
+) -> Result<Loaded, Diagnostics> {
     let looks_json = name.ends_with(".json") || text.trim_start().starts_with('{');
     if looks_json {
         // JSON syntax errors are reported as JSON errors (not as YAML ones).
@@ -79,7 +95,7 @@ pub fn load_str_for(
                     line: e.line() as u64,
                     column: e.column() as u64,
                 }),
-                "spec-syntax",
+                Code::SpecSyntax,
                 format!("invalid JSON: {}", strip_json_position(&e.to_string())),
             ));
         }
@@ -91,9 +107,9 @@ pub fn load_str_for(
         });
         let msg = describe_parse_error(&e);
         let code = if msg.contains("unknown field") {
-            "unknown-key"
+            Code::UnknownKey
         } else {
-            "spec-syntax"
+            Code::SpecSyntax
         };
         one(name, pos, code, msg)
     })?;
@@ -136,7 +152,9 @@ fn describe_parse_error(e: &serde_saphyr::Error) -> String {
         );
     }
     if msg.contains("unknown field") {
-        format!("{msg}; unknown keys are errors (see the spec reference in README.md)")
+        format!(
+            "{msg}; unknown keys are errors (every key: `regtrust schema`, or docs/reference.md in the source)"
+        )
     } else {
         msg
     }
@@ -149,7 +167,7 @@ fn strip_json_position(msg: &str) -> String {
     }
 }
 
-fn one(name: &str, pos: Option<Pos>, code: &'static str, message: String) -> Diagnostics {
+fn one(name: &str, pos: Option<Pos>, code: Code, message: String) -> Diagnostics {
     Diagnostics(vec![Diagnostic::error(code, name, pos, message)])
 }
 

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use crate::containerd::Version;
 
-pub const DEFAULT_CONFIG_PATH: &str = "/etc/containerd/certs.d";
+pub use crate::containerd::layout::DEFAULT_CONFIG_PATH;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidSpec {

@@ -1,4 +1,5 @@
 //! Semantic checks of a parsed spec. Every problem is collected, each with its position.
+use crate::diag::{Code, Label};
 use std::collections::{BTreeMap, HashMap};
 
 use serde_saphyr::Spanned;
@@ -25,11 +26,11 @@ fn pos<T>(s: &Spanned<T>) -> Option<Pos> {
 }
 
 impl Ctx<'_> {
-    fn error<T>(&mut self, at: &Spanned<T>, code: &'static str, msg: String) {
+    fn error<T>(&mut self, at: &Spanned<T>, code: Code, msg: String) {
         self.diags
             .push(Diagnostic::error(code, self.file, pos(at), msg));
     }
-    fn warn<T>(&mut self, at: &Spanned<T>, code: &'static str, msg: String) {
+    fn warn<T>(&mut self, at: &Spanned<T>, code: Code, msg: String) {
         self.diags
             .push(Diagnostic::warning(code, self.file, pos(at), msg));
     }
@@ -51,12 +52,12 @@ pub fn validate(
         if let Some(v) = c.version {
             match Version::parse(&v.value) {
                 Ok(ver) => cx.version = Some(ver),
-                Err(e) => cx.error(&v, "bad-containerd-version", e),
+                Err(e) => cx.error(&v, Code::BadContainerdVersion, e),
             }
         }
         if let Some(p) = c.config_path {
             if let Err(e) = check_config_path(&p.value) {
-                cx.error(&p, "bad-config-path", e);
+                cx.error(&p, Code::BadConfigPath, e);
             }
             config_path = Some(p.value.clone());
         }
@@ -68,7 +69,7 @@ pub fn validate(
     let mut seen: HashMap<String, Option<Pos>> = HashMap::new();
     let mut registries = Vec::new();
     for reg in raw.registries.value {
-        let at = pos(&reg);
+        let at = pos(&reg.value.host);
         let host = reg.value.host.value.clone();
         let dir = dir_name(&host);
         if let Some(first) = seen.get(&dir) {
@@ -77,9 +78,18 @@ pub fn validate(
                 .unwrap_or_default();
             cx.error(
                 &reg.value.host,
-                "duplicate-host",
+                Code::DuplicateHost,
                 format!("host `{host}` is listed twice{where_}: merge the two entries"),
             );
+            if let (Some(d), Some(p)) = (cx.diags.last_mut(), first) {
+                d.labels.push(Label {
+                    file: cx.file.to_string(),
+                    line: Some(p.line),
+                    column: Some(p.column),
+                    message: "first defined here".into(),
+                    excerpt: None,
+                });
+            }
         } else {
             seen.insert(dir.clone(), at);
         }
@@ -127,16 +137,16 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
     let errors_before = cx.diags.iter().filter(|d| d.is_error()).count();
     let host = r.host.value.clone();
     if let Err(e) = check_host(&host) {
-        cx.error(&r.host, "bad-host", e);
+        cx.error(&r.host, Code::BadHost, e);
         return None;
     }
     let is_default = host == "*";
     if is_default {
         match cx.version.map(|v| v.default_host_dir()) {
-            Some(Support::No) => cx.error(&r.host, "default-host-unsupported", format!(
+            Some(Support::No) => cx.error(&r.host, Code::DefaultHostUnsupported, format!(
                 "host \"*\" (the `_default` directory) needs containerd 1.6.17 or later; this spec targets {}",
                 cx.version.map(|v| v.to_string()).unwrap_or_default())),
-            Some(Support::FromPatch(p)) => cx.warn(&r.host, "default-host-patch", format!(
+            Some(Support::FromPatch(p)) => cx.warn(&r.host, Code::DefaultHostPatch, format!(
                 "host \"*\" (the `_default` directory) needs containerd 1.6.{p} or later")),
             _ => {}
         }
@@ -150,14 +160,14 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
             r.skip_verify.is_some().then_some("skip_verify"),
         ];
         for k in tls_keys.into_iter().flatten() {
-            cx.error(h, "http-with-tls", format!(
+            cx.error(h, Code::HttpWithTls, format!(
                 "`http: true` together with `{k}`: a plain-HTTP registry has no TLS; drop `{k}`, \
                  or drop `http: true` to reach it over HTTPS"));
         }
         if let Some(s) = &r.server {
             cx.error(
                 s,
-                "http-with-server",
+                Code::HttpWithServer,
                 "`http: true` together with `server`: write the \
                 upstream URL once, in `server` (http://…)"
                     .to_string(),
@@ -166,7 +176,7 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
         if is_default {
             cx.error(
                 h,
-                "default-host-http",
+                Code::DefaultHostHttp,
                 "host \"*\" cannot take `http: true`: hosts.toml \
                 cannot name the upstream of every registry; list the registries, or add endpoints"
                     .to_string(),
@@ -176,12 +186,12 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
     let upstream_url = match &r.server {
         Some(s) => {
             if let Err(e) = check_url(&s.value) {
-                cx.error(s, "bad-url", e);
+                cx.error(s, Code::BadUrl, e);
             }
             if is_default {
                 cx.error(
                     s,
-                    "default-host-server",
+                    Code::DefaultHostServer,
                     "host \"*\" cannot take `server`: it stands \
                     for every registry"
                         .to_string(),
@@ -218,13 +228,13 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
             let e = e.value;
             let url = e.url.value.trim_end_matches('/').to_string();
             if let Err(msg) = check_url(&url) {
-                cx.error(&e.url, "bad-url", msg);
+                cx.error(&e.url, Code::BadUrl, msg);
                 continue;
             }
             if seen_urls.insert(url.clone(), ()).is_some() {
                 cx.error(
                     &e.url,
-                    "duplicate-endpoint",
+                    Code::DuplicateEndpoint,
                     format!("endpoint `{url}` is listed twice for `{host}`"),
                 );
                 continue;
@@ -240,7 +250,7 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
     {
         cx.error(
             f,
-            "no-fallback-without-endpoints",
+            Code::NoFallbackWithoutEndpoints,
             format!(
                 "`fallback: false` for `{host}` with no endpoints leaves nothing to pull from: \
                  add `endpoints`, or drop `fallback: false`"
@@ -251,7 +261,7 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
         && endpoints.is_empty()
         && errors_before == cx.diags.iter().filter(|d| d.is_error()).count()
     {
-        let d = Diagnostic::error("default-host-needs-endpoints", cx.file, endpoints_span.flatten().or(pos(&r.host)),
+        let d = Diagnostic::error(Code::DefaultHostNeedsEndpoints, cx.file, endpoints_span.flatten().or(pos(&r.host)),
             "host \"*\" needs at least one endpoint: containerd 1.x rejects a hosts.toml without a \
              [host] table, and the upstream of every registry cannot be named".to_string());
         cx.diags.push(d);
@@ -310,15 +320,15 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
         for c in &caps.value {
             match Capability::parse(&c.value) {
                 Some(Capability::Referrers) if cx.version.is_some_and(|v| !v.referrers()) => {
-                    cx.error(c, "capability-unsupported", format!(
+                    cx.error(c, Code::CapabilityUnsupported, format!(
                         "capability `referrers` needs containerd 2.2 or later; this spec targets {}",
                         cx.version.map(|v| v.to_string()).unwrap_or_default()));
                 }
                 Some(cap) if out.contains(&cap) => {
-                    cx.error(c, "duplicate-capability", format!("capability `{}` is listed twice", c.value));
+                    cx.error(c, Code::DuplicateCapability, format!("capability `{}` is listed twice", c.value));
                 }
                 Some(cap) => out.push(cap),
-                None => cx.error(c, "bad-capability", format!(
+                None => cx.error(c, Code::BadCapability, format!(
                     "`{}` is not a capability: expected pull, resolve, push (or referrers on 2.2+)",
                     c.value)),
             }
@@ -329,7 +339,7 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
         if let Some(sv) = &s.skip_verify {
             cx.error(
                 sv,
-                "skip-verify-on-http",
+                Code::SkipVerifyOnHttp,
                 format!(
                     "`skip_verify` on `{url}` does nothing: it only disables certificate checks on \
                  HTTPS, and an http:// endpoint has no certificate; drop it"
@@ -347,7 +357,7 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
                         .or(s.ca_pem.as_ref().map(pos))
                         .or(s.client.as_ref().map(pos))
                         .flatten();
-                cx.diags.push(Diagnostic::error("tls-on-http", cx.file, at, format!(
+                cx.diags.push(Diagnostic::error(Code::TlsOnHttp, cx.file, at, format!(
                     "`{key}` on `{url}`: TLS settings on an http:// endpoint make containerd try \
                      HTTPS first; use an https:// URL, or drop `{key}`")));
             }
@@ -356,7 +366,7 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
     if let Some(ca) = s.ca {
         for p in ca.value.clone().into_vec() {
             if !p.starts_with('/') {
-                cx.error(&ca, "relative-ca-path", format!(
+                cx.error(&ca, Code::RelativeCaPath, format!(
                     "ca `{p}` is not an absolute path: containerd resolves relative paths against the \
                      hosts directory, which is a known trap; write the full node path, or use `ca_pem`"));
             } else {
@@ -368,7 +378,7 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
         if !pem.value.contains("-----BEGIN CERTIFICATE-----") {
             cx.error(
                 &pem,
-                "bad-ca-pem",
+                Code::BadCaPem,
                 "`ca_pem` holds no `-----BEGIN CERTIFICATE-----` block: \
                 expected a PEM certificate"
                     .to_string(),
@@ -392,7 +402,7 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
             {
                 cx.error(
                     &h,
-                    "bad-header-name",
+                    Code::BadHeaderName,
                     format!("header name `{name}` is not a valid HTTP token"),
                 );
                 continue;
@@ -401,7 +411,7 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
             if values.iter().any(|v| v.contains(['\r', '\n', '\0'])) {
                 cx.error(
                     &h,
-                    "bad-header-value",
+                    Code::BadHeaderValue,
                     format!("header `{name}` has a line break or NUL in its value"),
                 );
                 continue;
@@ -416,7 +426,7 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
         if !is_go_duration(&d.value) {
             cx.error(
                 &d,
-                "bad-dial-timeout",
+                Code::BadDialTimeout,
                 format!(
                     "dial_timeout `{}` is not a duration: expected e.g. 500ms, 5s, 1m30s",
                     d.value
@@ -426,7 +436,7 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
         match cx.version.map(|v| v.dial_timeout()) {
             Some(Support::No) => cx.error(
                 &d,
-                "dial-timeout-unsupported",
+                Code::DialTimeoutUnsupported,
                 format!(
                     "dial_timeout needs containerd 2.0.7 or later; this spec targets {}",
                     cx.version.map(|v| v.to_string()).unwrap_or_default()
@@ -434,7 +444,7 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
             ),
             Some(Support::FromPatch(p)) => cx.warn(
                 &d,
-                "dial-timeout-patch",
+                Code::DialTimeoutPatch,
                 format!(
                     "dial_timeout needs containerd 2.0.{p} or later; older 2.0 releases ignore it"
                 ),
@@ -453,7 +463,7 @@ fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {
         _ => {
             cx.error(
                 c,
-                "bad-client",
+                Code::BadClient,
                 "`client` needs exactly one of `cert` (node path) or \
                 `cert_pem` (inline PEM)"
                     .to_string(),
@@ -468,7 +478,7 @@ fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {
         _ => {
             cx.error(
                 c,
-                "bad-client",
+                Code::BadClient,
                 "`client` takes `key` or `key_pem`, not both".to_string(),
             );
             return None;
@@ -479,7 +489,7 @@ fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {
             FileSource::Path(p) if !p.starts_with('/') => {
                 cx.error(
                     c,
-                    "relative-client-path",
+                    Code::RelativeClientPath,
                     format!("client path `{p}` is not absolute"),
                 );
                 return None;
@@ -487,7 +497,7 @@ fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {
             FileSource::Inline(pem) if !pem.contains("-----BEGIN ") => {
                 cx.error(
                     c,
-                    "bad-client-pem",
+                    Code::BadClientPem,
                     "inline client PEM holds no `-----BEGIN` block".to_string(),
                 );
                 return None;

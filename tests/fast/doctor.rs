@@ -137,7 +137,7 @@ fn doctor_flags_the_2_2_default_list() {
     let missing = regtrust(&["doctor", "--root", "/nonexistent-root", "--format", "json"]);
     assert_eq!(
         missing.status.code(),
-        Some(2),
-        "no version, no config: could not run"
+        Some(3),
+        "no version, no config: the node could not be read"
     );
 }

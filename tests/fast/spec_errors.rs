@@ -14,16 +14,31 @@ fn check(name: &str, spec: &str) -> (i32, String) {
     (out.status.code().unwrap(), stderr)
 }
 
-/// Asserts the spec is rejected with exit 2 and a diagnostic starting with `expected`
-/// (`file:line:col: error[code]: ...`) that also contains `words`.
+/// Asserts the spec is rejected with exit 2 and a diagnostic `expected`, written as
+/// `file:line:col: error[code]:` — rendered as a title `error[code]: …` followed by
+/// ` --> file:line:col` and the offending line — whose text (title, snippet, help) contains
+/// `words`.
 fn rejects(spec: &str, expected: &str, words: &str) {
     let (code, stderr) = check("spec.yaml", spec);
     assert_eq!(code, 2, "{stderr}");
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with(expected))
-        .unwrap_or_else(|| panic!("no `{expected}` in:\n{stderr}"));
-    assert!(line.contains(words), "`{words}` not in `{line}`");
+    let (location, title) = expected
+        .split_once(": ")
+        .map(|(loc, rest)| (loc.to_string(), rest.to_string()))
+        .unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let start = (0..lines.len().saturating_sub(1))
+        .find(|&i| lines[i].starts_with(&title) && lines[i + 1].trim() == format!("--> {location}"))
+        .unwrap_or_else(|| panic!("no `{title}` at `{location}` in:\n{stderr}"));
+    // The diagnostic runs to the next blank line.
+    let block: Vec<&str> = lines[start..]
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .copied()
+        .collect();
+    let block = block.join("\n");
+    assert!(block.contains(words), "`{words}` not in:\n{block}");
+    // The offending line is shown with a marker under it.
+    assert!(block.contains(" | ") && block.contains('^'), "{block}");
     assert!(stderr.contains("nothing was written"), "{stderr}");
 }
 
@@ -215,7 +230,8 @@ fn json_specs_get_positions_too() {
     );
     assert_eq!(code, 2);
     assert!(
-        stderr.starts_with("spec.json:3:40: error[spec-syntax]: invalid JSON"),
+        stderr.starts_with("error[spec-syntax]: invalid JSON")
+            && stderr.contains("\n --> spec.json:3:40\n"),
         "{stderr}"
     );
     let (code, stderr) = check(
@@ -224,7 +240,7 @@ fn json_specs_get_positions_too() {
     );
     assert_eq!(code, 2);
     assert!(
-        stderr.starts_with("spec.json:1:47: error[http-with-tls]"),
+        stderr.starts_with("error[http-with-tls]:") && stderr.contains("\n --> spec.json:1:47\n"),
         "{stderr}"
     );
 }
@@ -240,7 +256,9 @@ fn non_utf8_spec() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(":2:11: error[spec-not-utf8]"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error[spec-not-utf8]:"), "{err}");
+    assert!(err.contains("spec.yaml:2:11\n"), "{err}");
 }
 
 #[test]

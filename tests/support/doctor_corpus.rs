@@ -79,7 +79,7 @@ pub fn findings(o: &Output) -> BTreeSet<String> {
                 .unwrap_or_default();
             format!(
                 "{} {} {}{line}",
-                f["level"].as_str().unwrap(),
+                f["severity"].as_str().unwrap(),
                 f["code"].as_str().unwrap(),
                 f["file"].as_str().unwrap()
             )
