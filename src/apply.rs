@@ -137,7 +137,7 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
         let path = resolve(&f.path)?;
         if path.is_dir() {
             return Err(NodeError::Io(format!(
-                "{} is a directory, where regtrust must write a file; nothing was written",
+                "{} is a directory, where regtrust must write a file",
                 f.path
             )));
         }
@@ -155,9 +155,31 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
             continue;
         }
         if f.kind == FileKind::HostsToml
-            && old.as_deref().is_some_and(|o| !o.starts_with(MANAGED_MARK))
+            && let Some(theirs) = old.as_deref().filter(|o| !o.starts_with(MANAGED_MARK))
         {
-            notes.push(format!("replaced {}, which regtrust did not write", f.path));
+            // A user's own file is kept beside it (once: the first original stays).
+            let backup = format!("{}.bak", f.path);
+            let backup_path = resolve(&backup)?;
+            if backup_path.exists() {
+                notes.push(format!(
+                    "replaced {}, which regtrust did not write ({backup} already holds an \
+                     earlier original)",
+                    f.path
+                ));
+            } else {
+                notes.push(format!(
+                    "replaced {}, which regtrust did not write; the original is kept as {backup}",
+                    f.path
+                ));
+                changes.push(Change::Write {
+                    node_path: backup,
+                    path: backup_path,
+                    mode: fs::mode_of(&path).unwrap_or(f.mode),
+                    content: theirs.to_string(),
+                    old: None,
+                    kind: FileKind::HostsToml,
+                });
+            }
         }
         changes.push(Change::Write {
             node_path: f.path.clone(),

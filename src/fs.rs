@@ -126,7 +126,20 @@ impl Transaction {
         if let Some(parent) = dir.parent() {
             self.create_dirs(parent)?;
         }
-        fs::create_dir(dir)?;
+        fs::create_dir(dir).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                // Something that is not a directory (a file, a dangling link) is in the way.
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{} exists and is not a directory, where a directory is needed",
+                        dir.display()
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
         fs::set_permissions(dir, Permissions::from_mode(0o755))?;
         self.created_dirs.push(dir.to_path_buf());
         Ok(())

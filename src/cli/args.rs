@@ -236,6 +236,9 @@ pub struct MigrateArgs {
 #[derive(Subcommand, Debug)]
 pub enum ImportFrom {
     /// k3s / RKE2 registries.yaml
+    #[command(after_help = "Examples:\n  \
+        regtrust import k3s /etc/rancher/k3s/registries.yaml --emit-spec registries.yaml\n  \
+        regtrust import k3s /etc/rancher/rke2/registries.yaml --emit-spec - | less")]
     K3s {
         /// The registries.yaml file
         file: PathBuf,

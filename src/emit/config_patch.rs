@@ -33,7 +33,13 @@ pub struct Patched {
 }
 
 pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
-    let original = req.existing.unwrap_or("");
+    let existing = req.existing.unwrap_or("");
+    // The file's own encoding details are kept: a UTF-8 byte order mark, and CRLF line ends
+    // (toml_edit writes LF; every line end, new ones included, is written back as CRLF).
+    let (bom, original) = existing
+        .strip_prefix('\u{feff}')
+        .map_or(("", existing), |rest| ("\u{feff}", rest));
+    let crlf = original.contains("\r\n") && !original.replace("\r\n", "").contains('\n');
     let mut doc = crate::containerd::config::parse(original)?;
     let mut notes = Vec::new();
     let blank = doc.as_table().is_empty();
@@ -56,7 +62,11 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
     set_config_path(registry, &config_path);
     let migrated = migrate(legacy, req.covered_dirs, &mut notes);
 
-    let text = doc.to_string();
+    let mut text = doc.to_string();
+    if crlf {
+        text = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    }
+    text.insert_str(0, bom);
     let changed = req.existing.is_none_or(|old| old != text);
     if changed {
         notes.insert(
@@ -92,5 +102,45 @@ fn set_config_path(registry: &mut dyn TableLike, path: &str) {
                 k.leaf_decor_mut().set_prefix("  ");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patched(existing: &str) -> String {
+        patch(&PatchRequest {
+            existing: Some(existing),
+            containerd: Version::parse("1.7").unwrap(),
+            config_path: Some("/etc/containerd/certs.d"),
+            covered_dirs: &BTreeSet::new(),
+        })
+        .unwrap()
+        .text
+    }
+
+    #[test]
+    fn crlf_and_a_byte_order_mark_are_kept() {
+        let crlf = "# node config\r\nversion = 2\r\n\r\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\r\n  config_path = \"\"\r\n";
+        let out = patched(crlf);
+        assert_eq!(
+            out,
+            crlf.replace(
+                "config_path = \"\"",
+                "config_path = \"/etc/containerd/certs.d\""
+            )
+        );
+        // New lines (an appended table) take the file's line ends too.
+        let out = patched("version = 2\r\n");
+        assert!(
+            out.ends_with("config_path = \"/etc/containerd/certs.d\"\r\n"),
+            "{out:?}"
+        );
+        assert!(!out.replace("\r\n", "").contains('\n'), "{out:?}");
+        let bom = "\u{feff}version = 2\n";
+        let out = patched(bom);
+        assert!(out.starts_with("\u{feff}version = 2\n"), "{out:?}");
+        assert_eq!(out.matches('\u{feff}').count(), 1);
     }
 }

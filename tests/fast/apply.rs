@@ -464,3 +464,48 @@ fn a_config_without_version_is_refused() {
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("version 1 file"), "{}", stderr(&o));
 }
+
+/// A hosts.toml the user wrote by hand, for a host the spec now covers, is replaced — and kept as
+/// hosts.toml.bak, said in the report; a second run changes nothing and keeps that backup.
+#[test]
+fn a_users_own_hosts_toml_is_kept_as_a_backup() {
+    let node = Node::new(HTTP_SPEC, Some("version = 2\n"));
+    let theirs = "server = \"https://my.private.registry:5000\"\n[host.\"https://my.private.registry:5000\"]\n  skip_verify = true\n";
+    let hosts = "/etc/containerd/certs.d/my.private.registry:5000/hosts.toml";
+    fs::create_dir_all(node.path(hosts).parent().unwrap()).unwrap();
+    fs::write(node.path(hosts), theirs).unwrap();
+    let o = node.apply(&["--containerd", "1.7"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(node.read(hosts).starts_with("# Managed by regtrust."));
+    assert_eq!(node.read(&format!("{hosts}.bak")), theirs);
+    assert!(
+        stdout(&o).contains(&format!("the original is kept as {hosts}.bak")),
+        "{}",
+        stdout(&o)
+    );
+    let again = node.apply(&["--containerd", "1.7"]);
+    assert!(
+        stdout(&again).contains("nothing to do"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(node.read(&format!("{hosts}.bak")), theirs);
+}
+
+/// `certs.d` being a file is named as such (not `File exists (os error 17)`), exit 3, nothing
+/// written; the error says "nothing was" once.
+#[test]
+fn certs_d_being_a_file_is_said_plainly() {
+    let node = Node::new(HTTP_SPEC, Some("version = 2\n"));
+    fs::write(node.path("/etc/containerd/certs.d"), "not a directory\n").unwrap();
+    let o = node.apply(&["--containerd", "1.7"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("certs.d exists and is not a directory, where a directory is needed"),
+        "{err}"
+    );
+    assert!(!err.contains("os error 17"), "{err}");
+    assert_eq!(err.matches("nothing was").count(), 1, "{err}");
+    assert_eq!(node.config(), "version = 2\n");
+}
