@@ -57,6 +57,19 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
                 })
                 .collect::<std::result::Result<Vec<_>, String>>()
                 .map_err(Error::Usage)?;
+            // The text was rendered for one containerd version (table names, the script, its
+            // comments): that version cannot become a variable the text would then misstate.
+            if let Some(v) = version
+                && let Some((name, value)) = vars.iter().find(|(_, value)| {
+                    Version::parse(value).is_ok_and(|x| (x.major, x.minor) == (v.major, v.minor))
+                })
+            {
+                return Err(Error::Usage(format!(
+                    "--template-var {name}={value}: this output was rendered for containerd {v} \
+                     (its config table, script and comments depend on it), so the version cannot \
+                     be a template variable; render one output per version with --containerd"
+                )));
+            }
             terraform::templatize(&terraform::escape(&text), &vars).map_err(Error::Usage)?
         }
     };

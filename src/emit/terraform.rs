@@ -9,9 +9,12 @@ pub fn escape(text: &str) -> String {
 }
 
 /// Turns an escaped text into a template with the given variables: every occurrence of a
-/// variable's value becomes `${name}`, so `templatefile(path, {name = value})` gives the text back.
+/// variable's value *as a whole value* — not inside a longer host, version or word (the text
+/// around it is not a letter, digit, `.`, `:`, `_` or `-`) — becomes `${name}`, so
+/// `templatefile(path, {name = value})` gives the text back and no other value changes.
 pub fn templatize(escaped: &str, vars: &[(String, String)]) -> Result<String, String> {
     let mut out = escaped.to_string();
+    let value_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'_' | b'-');
     for (name, value) in vars {
         let valid_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
             && name
@@ -26,23 +29,42 @@ pub fn templatize(escaped: &str, vars: &[(String, String)]) -> Result<String, St
             return Err(format!("template variable `{name}` has an empty value"));
         }
         let needle = escape(value);
-        let occurrences: Vec<usize> = out.match_indices(&needle).map(|(i, _)| i).collect();
-        if occurrences.is_empty() {
+        let bytes = out.as_bytes();
+        let whole: Vec<usize> = out
+            .match_indices(&needle)
+            .map(|(i, _)| i)
+            .filter(|&i| {
+                let end = i + needle.len();
+                (i == 0 || !value_char(bytes[i - 1]))
+                    && (end == bytes.len() || !value_char(bytes[end]))
+            })
+            .collect();
+        if whole.is_empty() {
             return Err(format!(
-                "template variable `{name}`: `{value}` does not occur in the output (with \
-                 --encoding gz+b64 contents are encoded: use --encoding plain)"
+                "template variable `{name}`: `{value}` does not occur in the output as a whole \
+                 value (a host, a path component, a string) (with --encoding gz+b64 contents \
+                 are encoded: use --encoding plain)"
             ));
         }
-        if occurrences
+        if whole
             .iter()
-            .any(|&i| i > 0 && matches!(out.as_bytes()[i - 1], b'$' | b'%'))
+            .any(|&i| i > 0 && matches!(bytes[i - 1], b'$' | b'%'))
         {
             return Err(format!(
                 "template variable `{name}`: `{value}` follows a `$` or `%` in the output, where \
                  `${{{name}}}` would read as an escape; choose another value"
             ));
         }
-        out = out.replace(&needle, &format!("${{{name}}}"));
+        let placeholder = format!("${{{name}}}");
+        let mut next = String::with_capacity(out.len());
+        let mut last = 0;
+        for i in whole {
+            next.push_str(&out[last..i]);
+            next.push_str(&placeholder);
+            last = i + needle.len();
+        }
+        next.push_str(&out[last..]);
+        out = next;
     }
     Ok(out)
 }
@@ -105,5 +127,22 @@ mod tests {
         );
         let bad = vec![("1x".to_string(), "a".to_string())];
         assert!(templatize("a", &bad).unwrap_err().contains("identifier"));
+    }
+
+    #[test]
+    fn only_whole_values_become_variables() {
+        // reg.lab:5000 is a prefix of reg.lab:50001: that other host must stay as it is.
+        let text = "a /etc/containerd/certs.d/reg.lab:5000/hosts.toml \"http://reg.lab:5000\"\n\
+                    b /etc/containerd/certs.d/reg.lab:50001/hosts.toml \"http://reg.lab:50001\"\n";
+        let vars = vec![("reg".to_string(), "reg.lab:5000".to_string())];
+        let out = templatize(text, &vars).unwrap();
+        assert_eq!(out.matches("${reg}").count(), 2, "{out}");
+        assert!(!out.contains("${reg}1"), "{out}");
+        assert_eq!(out.matches("reg.lab:50001").count(), 2, "{out}");
+        assert_eq!(out.replace("${reg}", "reg.lab:5000"), text);
+        // Only inside other text: refused, not half-replaced.
+        let vars = vec![("v".to_string(), "1.7".to_string())];
+        let err = templatize("containerd 1.7.24 here\n", &vars).unwrap_err();
+        assert!(err.contains("as a whole value"), "{err}");
     }
 }
