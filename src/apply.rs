@@ -126,6 +126,7 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
     if config.changed {
         plan.actions.push(Action::RestartContainerd);
     }
+    notes.extend(missing_tls_files(&in_root, &plan));
     let mut changes = Vec::new();
     let mut planned: BTreeSet<PathBuf> = BTreeSet::new();
     let managed: BTreeSet<String> = plan
@@ -214,6 +215,40 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
         changes,
         notes,
     })
+}
+
+/// CA and client files the hosts.toml files name but the spec does not provide (node paths):
+/// a warning for each one that is not a readable file under the root — containerd would fail
+/// every pull through that host with `unable to read CA cert`.
+fn missing_tls_files(in_root: &InRoot, plan: &Plan) -> Vec<String> {
+    let planned: BTreeSet<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
+    let mut out = Vec::new();
+    for h in &plan.hosts {
+        for e in std::iter::once(&h.root).chain(h.hosts.iter().map(|(_, e)| e)) {
+            let client = e
+                .client
+                .iter()
+                .flat_map(|(c, k)| std::iter::once(c).chain(k));
+            for path in e.ca.iter().chain(client) {
+                if planned.contains(path.as_str()) {
+                    continue;
+                }
+                let readable = in_root
+                    .path(path)
+                    .and_then(std::fs::File::open)
+                    .is_ok_and(|f| f.metadata().is_ok_and(|m| m.is_file()));
+                let warning = format!(
+                    "warning: {path} (named for {}) does not exist or cannot be read on the node: \
+                     pulls through it fail until it is there",
+                    h.host
+                );
+                if !readable && !out.contains(&warning) {
+                    out.push(warning);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Files regtrust wrote earlier that the plan no longer has: only in directories it manages.

@@ -152,6 +152,8 @@ codes! {
     HostsNoHostTable = "hosts-no-host-table",
     /// A hosts.toml in a directory containerd does not read.
     HostsNotRead = "hosts-not-read",
+    /// A `ca` or `client` file a hosts.toml names does not exist (or cannot be read) on the node.
+    TlsFileMissing = "tls-file-missing",
     /// A host directory named after a URL.
     HostDirIsUrl = "host-dir-is-url",
     /// A `[host]` key without http:// or https://.

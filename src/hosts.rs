@@ -52,6 +52,9 @@ pub struct Endpoint {
     pub capabilities: Vec<String>,
     pub ca: Vec<String>,
     pub client: bool,
+    /// The client certificate and key files (`client = "c"`, `["c", "k"]` or `[["c", "k"]]`).
+    #[serde(skip)]
+    pub client_files: Vec<String>,
     pub skip_verify: bool,
     pub is_server: bool,
 }
@@ -83,6 +86,22 @@ impl Endpoint {
             capabilities,
             ca: strings("ca"),
             client: t.contains_key("client"),
+            client_files: match t.get("client") {
+                Some(i) if i.as_str().is_some() => vec![i.as_str().unwrap_or_default().into()],
+                Some(i) => i
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|v| match v {
+                        toml_edit::Value::Array(pair) => pair
+                            .iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect::<Vec<_>>(),
+                        other => other.as_str().map(String::from).into_iter().collect(),
+                    })
+                    .collect(),
+                None => vec![],
+            },
             skip_verify: t
                 .get("skip_verify")
                 .and_then(Item::as_bool)

@@ -70,7 +70,7 @@ pub fn check(root: &Path, cfg: &ConfigInfo, v: Version, out: &mut Vec<Finding>) 
                 ));
                 continue;
             }
-            let entries = check_file(&file, &name, &text, v, out);
+            let entries = check_file(root, &file, &name, &text, v, out);
             info.dirs.push(HostDir {
                 name,
                 file,
@@ -82,6 +82,7 @@ pub fn check(root: &Path, cfg: &ConfigInfo, v: Version, out: &mut Vec<Finding>) 
 }
 
 fn check_file(
+    root: &Path,
     file: &str,
     name: &str,
     text: &str,
@@ -168,7 +169,7 @@ fn check_file(
                     format!("write http://{url} if it speaks plain HTTP"),
                 );
             }
-            lint_entry(&mut add, &e, line);
+            lint_entry(&mut add, root, &e, line);
             entries.push(e);
         }
     }
@@ -178,7 +179,7 @@ fn check_file(
         n => format!("https://{}", crate::spec::host::upstream_host(n)),
     });
     let root_entry = Endpoint::read(&server_url, t, true);
-    lint_entry(&mut add, &root_entry, None);
+    lint_entry(&mut add, root, &root_entry, None);
     if !root_entry.capabilities.is_empty() {
         entries.push(root_entry);
     }
@@ -187,9 +188,40 @@ fn check_file(
 
 fn lint_entry(
     add: &mut impl FnMut(Level, Code, Option<usize>, String, String, String),
+    root: &Path,
     e: &Endpoint,
     line: Option<usize>,
 ) {
+    // Every CA and client file must be there, under the root, and readable.
+    for (what, path) in
+        e.ca.iter()
+            .map(|p| ("ca", p))
+            .chain(e.client_files.iter().map(|p| ("client", p)))
+            .filter(|(_, p)| p.starts_with('/'))
+    {
+        let readable = crate::root::resolve(root, path)
+            .and_then(std::fs::File::open)
+            .is_ok_and(|f| f.metadata().is_ok_and(|m| m.is_file()));
+        if !readable {
+            add(
+                Level::Error,
+                Code::TlsFileMissing,
+                line,
+                format!(
+                    "`{what}` names {path}, which does not exist or cannot be read on the node"
+                ),
+                format!(
+                    "every pull through {} fails (`unable to read CA cert` / client certificate \
+                     errors)",
+                    e.url
+                ),
+                format!(
+                    "put the file at {path}, or give it inline in the spec (ca_pem / cert_pem, \
+                     key_pem) so regtrust writes it"
+                ),
+            );
+        }
+    }
     let http = e.url.starts_with("http://");
     if http && e.skip_verify {
         add(

@@ -34,6 +34,7 @@ fn default_entry(host: &str) -> Endpoint {
         capabilities: vec!["pull".into(), "resolve".into(), "push".into()],
         ca: vec![],
         client: false,
+        client_files: Vec::new(),
         skip_verify: false,
         is_server: !local,
     }

@@ -141,3 +141,77 @@ fn doctor_flags_the_2_2_default_list() {
         "no version, no config: the node could not be read"
     );
 }
+
+/// A hosts.toml that names a CA file the node does not have (as `import k3s` of a k3s
+/// `ca_file` gives): doctor reports it (it is not "no problems found"), and apply warns; once the
+/// file is there, both are quiet.
+#[test]
+fn ca_and_client_files_missing_on_the_node_are_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    fs::create_dir_all(root.join("etc/containerd")).unwrap();
+    fs::write(root.join("etc/containerd/config.toml"), "version = 2\n").unwrap();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(
+        &spec,
+        "registries:\n  - host: harbor.corp.example\n    ca: /etc/ssl/certs/harbor-ca.crt\n    client:\n      cert: /etc/ssl/harbor.cert\n      key: /etc/ssl/harbor.key\n",
+    )
+    .unwrap();
+    let apply = regtrust(&[
+        "apply",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+        "--containerd",
+        "1.7",
+    ]);
+    assert!(apply.status.success());
+    let out = String::from_utf8_lossy(&apply.stdout).to_string();
+    for f in ["harbor-ca.crt", "harbor.cert", "harbor.key"] {
+        assert!(
+            out.contains(&format!(
+                "/etc/ssl/{}",
+                if f.ends_with(".crt") {
+                    format!("certs/{f}")
+                } else {
+                    f.to_string()
+                }
+            )) && out.contains("does not exist or cannot be read"),
+            "{f}: {out}"
+        );
+    }
+    let doctor = |root: &std::path::Path| {
+        regtrust(&[
+            "doctor",
+            "--root",
+            root.to_str().unwrap(),
+            "--containerd",
+            "1.7",
+            "--format",
+            "json",
+        ])
+    };
+    let o = doctor(&root);
+    let got = findings(&o);
+    let hosts = "/etc/containerd/certs.d/harbor.corp.example/hosts.toml";
+    assert!(
+        got.iter()
+            .any(|f| f.starts_with(&format!("error tls-file-missing {hosts}"))),
+        "{got:?}"
+    );
+    assert_eq!(o.status.code(), Some(1));
+    fs::create_dir_all(root.join("etc/ssl/certs")).unwrap();
+    for f in [
+        "etc/ssl/certs/harbor-ca.crt",
+        "etc/ssl/harbor.cert",
+        "etc/ssl/harbor.key",
+    ] {
+        fs::write(root.join(f), "x").unwrap();
+    }
+    let got = findings(&doctor(&root));
+    assert!(
+        !got.iter().any(|f| f.contains("tls-file-missing")),
+        "{got:?}"
+    );
+}
