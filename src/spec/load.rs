@@ -106,12 +106,15 @@ fn parse_and_validate(
             column: l.column(),
         });
         let msg = describe_parse_error(&e);
-        let code = if msg.contains("unknown field") {
-            Code::UnknownKey
-        } else {
-            Code::SpecSyntax
-        };
-        one(name, pos, code, msg)
+        if msg.contains("unknown field") {
+            // Every unknown key at once, each with a hint, not only the first one.
+            let all = super::keys::unknown_keys(name, text);
+            if !all.is_empty() {
+                return Diagnostics(all);
+            }
+            return one(name, pos, Code::UnknownKey, msg);
+        }
+        one(name, pos, Code::SpecSyntax, msg)
     })?;
     let (spec, diags) = validate(name, raw, version);
     if diags.iter().any(Diagnostic::is_error) {

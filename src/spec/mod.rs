@@ -1,5 +1,6 @@
 //! The registry spec: its serde model, loading (YAML or JSON) and validation into [`ValidSpec`].
 pub mod host;
+pub mod keys;
 pub mod load;
 pub mod model;
 pub mod valid;

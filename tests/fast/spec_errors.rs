@@ -74,8 +74,37 @@ fn unknown_key_names_the_allowed_ones() {
     rejects(
         "registries:\n  - host: a.example\n    insecure: true\n",
         "spec.yaml:3:5: error[unknown-key]:",
-        "unknown field `insecure`",
+        "unknown key `insecure` in a registry",
     );
+    // The recipe's key gets the hint that matters: plain HTTP is `http: true`.
+    rejects(
+        "registries:\n  - host: a.example\n    insecure: true\n",
+        "spec.yaml:3:5: error[unknown-key]:",
+        "write `http: true`",
+    );
+}
+
+#[test]
+fn every_unknown_key_is_reported_at_once_with_did_you_mean() {
+    let spec = "registries:\n  - host: a.example\n    htp: true\n    endpoints:\n      - url: http://m.example:5000\n        capabilites: [pull]\ncontainerd:\n  versoin: \"1.7\"\n";
+    rejects(
+        spec,
+        "spec.yaml:3:5: error[unknown-key]:",
+        "did you mean `http`?",
+    );
+    rejects(
+        spec,
+        "spec.yaml:6:9: error[unknown-key]:",
+        "did you mean `capabilities`?",
+    );
+    rejects(
+        spec,
+        "spec.yaml:8:3: error[unknown-key]:",
+        "did you mean `version`?",
+    );
+    let (_, stderr) = check("spec.yaml", spec);
+    assert!(stderr.contains("3 errors in the spec"), "{stderr}");
+    assert!(!stderr.contains("README"), "{stderr}");
 }
 
 #[test]
