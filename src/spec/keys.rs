@@ -83,7 +83,9 @@ const CLIENT: &[&str] = &["cert", "key", "cert_pem", "key_pem"];
 /// Every unknown key of the spec text, in document order; empty when the text does not parse
 /// as a tree (the typed parse then reports that).
 pub fn unknown_keys(name: &str, text: &str) -> Vec<Diagnostic> {
-    let Ok(root) = serde_saphyr::from_str::<Node>(text) else {
+    // The same parser limits as the typed parse: an alias bomb is refused here too.
+    let Ok(root) = serde_saphyr::from_str_with_options::<Node>(text, super::load::parse_options())
+    else {
         return Vec::new();
     };
     let mut out = Vec::new();

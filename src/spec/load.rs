@@ -128,7 +128,7 @@ fn parse_and_validate(
 
 /// Parser limits: room for specs of 100,000+ registries, while alias expansion, nesting depth
 /// and the number of nodes stay bounded (a "billion laughs" spec is refused, not expanded).
-fn parse_options() -> serde_saphyr::Options {
+pub(crate) fn parse_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_events = 8_000_000;
     budget.max_nodes = 4_000_000;
