@@ -83,9 +83,14 @@ const CLIENT: &[&str] = &["cert", "key", "cert_pem", "key_pem"];
 /// Every unknown key of the spec text, in document order; empty when the text does not parse
 /// as a tree (the typed parse then reports that).
 pub fn unknown_keys(name: &str, text: &str) -> Vec<Diagnostic> {
-    // The same parser limits as the typed parse: an alias bomb is refused here too.
-    let Ok(root) = serde_saphyr::from_str_with_options::<Node>(text, super::load::parse_options())
-    else {
+    // The typed parse's limits, and a node budget scaled to the text: a real spec has fewer
+    // nodes than bytes, an alias bomb far more (it is then left to the typed parse's message).
+    let mut options = super::load::parse_options();
+    if let Some(b) = options.budget.as_mut() {
+        b.max_nodes = b.max_nodes.min(text.len() + 64);
+        b.max_events = b.max_events.min(2 * text.len() + 128);
+    }
+    let Ok(root) = serde_saphyr::from_str_with_options::<Node>(text, options) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -260,5 +265,20 @@ mod tests {
         // Header names are the user's own: never unknown keys.
         let headers = "registries:\n  - host: a.example\n    headers:\n      X-Anything: y\n";
         assert!(unknown_keys("s", headers).is_empty());
+    }
+
+    #[test]
+    fn an_alias_bomb_is_not_expanded_by_the_key_walk() {
+        // 10^9 nodes from a few lines: the walk gives up at its node budget (and the typed
+        // parse reports the first unknown key), instead of expanding it.
+        let mut text = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
+        let mut prev = "a".to_string();
+        for i in 1..9 {
+            let n = format!("b{i}");
+            let refs = vec![format!("*{prev}"); 10].join(",");
+            text.push_str(&format!("{n}: &{n} [{refs}]\n"));
+            prev = n;
+        }
+        assert!(unknown_keys("s", &text).is_empty());
     }
 }
