@@ -29,6 +29,19 @@ pub fn check_host(host: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("`host` is empty: expected name[:port], IPv4[:port] or [IPv6][:port]".into());
     }
+    if let Some((registry, path)) = host.split_once('/')
+        && !registry.is_empty()
+        && !path.is_empty()
+        && !host
+            .split('/')
+            .any(|c| c.is_empty() || c == ".." || c == ".")
+    {
+        return Err(format!(
+            "`{host}`: a host cannot carry a path: `host` is the registry as written in image \
+             references (name[:port]); write `host: {registry}` — the path `{path}` belongs in the \
+             image reference ({registry}/{path}/app:tag)"
+        ));
+    }
     if host.len() > 253 + 6 {
         return Err(format!(
             "`host` is {} bytes long: a registry host name has at most 253 characters plus a port",

@@ -10,6 +10,8 @@ use crate::diag::{Code, Diagnostic, Pos};
 enum Node {
     Map(Vec<(Spanned<String>, Node)>),
     Seq(Vec<Node>),
+    /// A string (quoted or plain text that is no other type), with its text.
+    Str(String),
     Scalar,
 }
 
@@ -47,8 +49,11 @@ impl<'de> Deserialize<'de> for Node {
             fn visit_f64<E>(self, _: f64) -> Result<Node, E> {
                 Ok(Node::Scalar)
             }
-            fn visit_str<E>(self, _: &str) -> Result<Node, E> {
-                Ok(Node::Scalar)
+            fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+                Ok(Node::Str(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Node, E> {
+                Ok(Node::Str(v))
             }
             fn visit_unit<E>(self) -> Result<Node, E> {
                 Ok(Node::Scalar)
@@ -120,6 +125,59 @@ pub fn unknown_keys(name: &str, text: &str) -> Vec<Diagnostic> {
                 }
             }
             _ => unknown(name, k, TOP, "the spec", &mut out),
+        }
+    }
+    out
+}
+
+const BOOLEANS: &[&str] = &["http", "fallback", "skip_verify", "override_path"];
+
+/// Boolean settings written as strings (`http: "true"`): an error with the fix, since a string
+/// is not a yes/no. Cheap to call: the walk runs only when the text quotes a boolean.
+pub fn quoted_booleans(name: &str, text: &str) -> Vec<Diagnostic> {
+    let quoted = ["\"true\"", "\"false\"", "'true'", "'false'"];
+    if !quoted.iter().any(|q| text.contains(q)) {
+        return Vec::new();
+    }
+    let mut options = super::load::parse_options();
+    if let Some(b) = options.budget.as_mut() {
+        b.max_nodes = b.max_nodes.min(text.len() + 64);
+        b.max_events = b.max_events.min(2 * text.len() + 128);
+    }
+    let Ok(root) = serde_saphyr::from_str_with_options::<Node>(text, options) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut look = |n: &Node| {
+        for (k, v) in map(n) {
+            if let (true, Node::Str(s)) = (BOOLEANS.contains(&k.value.as_str()), v) {
+                let at = k.referenced;
+                let pos = (at.line() > 0).then(|| Pos {
+                    line: at.line(),
+                    column: at.column(),
+                });
+                out.push(
+                    Diagnostic::error(
+                        Code::SpecSyntax,
+                        name,
+                        pos,
+                        format!("`{}` is the string \"{s}\", not a boolean", k.value),
+                    )
+                    .with_help(format!("write `{}: {s}` without quotes", k.value)),
+                );
+            }
+        }
+    };
+    for (k, v) in map(&root) {
+        if k.value == "registries" {
+            for r in seq(v) {
+                look(r);
+                for (rk, rv) in map(r) {
+                    if rk.value == "endpoints" {
+                        seq(rv).iter().for_each(&mut look);
+                    }
+                }
+            }
         }
     }
     out

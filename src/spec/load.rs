@@ -116,7 +116,10 @@ fn parse_and_validate(
         }
         one(name, pos, Code::SpecSyntax, msg)
     })?;
-    let (spec, diags) = validate(name, raw, version);
+    let (spec, mut diags) = validate(name, raw, version);
+    // Booleans written as strings, which the typed parse took as booleans.
+    diags.extend(super::keys::quoted_booleans(name, text));
+    diags.sort_by_key(|d| d.pos.map(|p| (p.line, p.column)));
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Diagnostics(diags));
     }

@@ -395,3 +395,35 @@ fn header_names_and_values() {
         "line break",
     );
 }
+
+#[test]
+fn a_host_with_a_path_says_where_the_path_goes() {
+    rejects(
+        "registries:\n  - host: reg:5000/library\n",
+        "spec.yaml:2:11: error[bad-host]:",
+        "a host cannot carry a path",
+    );
+    let (_, stderr) = check("spec.yaml", "registries:\n  - host: reg:5000/library\n");
+    assert!(stderr.contains("write `host: reg:5000`"), "{stderr}");
+    assert!(!stderr.contains("is not a number"), "{stderr}");
+}
+
+#[test]
+fn a_boolean_written_as_a_string_is_an_error_with_the_fix() {
+    for key in ["http", "fallback", "skip_verify", "override_path"] {
+        let spec = format!(
+            "registries:\n  - host: b.example\n    endpoints:\n      - url: https://m.example\n    {key}: \"true\"\n"
+        );
+        rejects(
+            &spec,
+            "spec.yaml:5:5: error[spec-syntax]:",
+            "without quotes",
+        );
+    }
+    // Unquoted, the same spec is valid.
+    let (code, stderr) = check(
+        "spec.yaml",
+        "registries:\n  - host: b.example\n    http: true\n",
+    );
+    assert_eq!(code, 0, "{stderr}");
+}
