@@ -383,6 +383,8 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
                 expected a PEM certificate"
                     .to_string(),
             );
+        } else if let Err(e) = check_pem(&pem.value, "CERTIFICATE") {
+            cx.error(&pem, Code::BadCaPem, format!("`ca_pem`: {e}"));
         } else {
             ep.tls.ca.push(FileSource::Inline(pem.value));
         }
@@ -502,6 +504,17 @@ fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {
                 );
                 return None;
             }
+            FileSource::Inline(pem) => {
+                let label = if pem.contains("PRIVATE KEY-----") {
+                    "PRIVATE KEY"
+                } else {
+                    "CERTIFICATE"
+                };
+                if let Err(e) = check_pem(pem, label) {
+                    cx.error(c, Code::BadClientPem, format!("inline client PEM: {e}"));
+                    return None;
+                }
+            }
             _ => {}
         }
     }
@@ -550,4 +563,81 @@ mod tests {
             assert!(!is_go_duration(d), "{d}");
         }
     }
+}
+
+/// Every `-----BEGIN …<label>-----` block of `pem` is base64 of one DER structure (a SEQUENCE
+/// whose length is the block's): garbage between the lines is caught here, not by containerd
+/// at pull time. The error names the line of the text.
+pub fn check_pem(pem: &str, label: &str) -> Result<(), String> {
+    use base64::Engine as _;
+    let mut body = String::new();
+    let mut begin = None;
+    let mut blocks = 0;
+    for (i, line) in pem.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with("-----BEGIN ") && line.ends_with(&format!("{label}-----")) {
+            begin = Some(i + 1);
+            body.clear();
+        } else if line.starts_with("-----END ") {
+            let Some(at) = begin.take() else {
+                return Err(format!(
+                    "line {} of the PEM: an END line without its BEGIN line",
+                    i + 1
+                ));
+            };
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(body.as_bytes())
+                .map_err(|e| {
+                    format!("the block from line {at} of the PEM is not base64 ({e}): expected a PEM {label}")
+                })?;
+            if !is_der_sequence(&der) {
+                return Err(format!(
+                    "the block from line {at} of the PEM does not hold a DER structure: expected a PEM {label}"
+                ));
+            }
+            blocks += 1;
+        } else if begin.is_some() {
+            if !line
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+            {
+                return Err(format!(
+                    "line {} of the PEM: `{line}` is not base64: expected a PEM {label}",
+                    i + 1
+                ));
+            }
+            body.push_str(line);
+        }
+    }
+    if begin.is_some() {
+        return Err(format!("the {label} block has no END line"));
+    }
+    if blocks == 0 {
+        return Err(format!("no `-----BEGIN {label}-----` block"));
+    }
+    Ok(())
+}
+
+/// A DER SEQUENCE whose encoded length is exactly the data's.
+fn is_der_sequence(der: &[u8]) -> bool {
+    let [0x30, first, rest @ ..] = der else {
+        return false;
+    };
+    let (len, header) = match *first {
+        n if n < 0x80 => (usize::from(n), 2),
+        n @ 0x81..=0x84 => {
+            let k = usize::from(n - 0x80);
+            if rest.len() < k {
+                return false;
+            }
+            (
+                rest[..k]
+                    .iter()
+                    .fold(0usize, |a, b| (a << 8) | usize::from(*b)),
+                2 + k,
+            )
+        }
+        _ => return false,
+    };
+    header + len == der.len()
 }

@@ -282,7 +282,7 @@ fn check_and_dry_run_write_nothing() {
 
 #[test]
 fn registries_leaving_the_spec_are_removed_but_foreign_directories_stay() {
-    let two = "registries:\n  - host: a.example:5000\n    http: true\n  - host: b.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MIIB\n      -----END CERTIFICATE-----\n";
+    let two = "registries:\n  - host: a.example:5000\n    http: true\n  - host: b.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MAA=\n      -----END CERTIFICATE-----\n";
     let node = Node::new(two, Some("version = 2\n"));
     let foreign = node.path("/etc/containerd/certs.d/hand.example/hosts.toml");
     fs::create_dir_all(foreign.parent().unwrap()).unwrap();

@@ -11,8 +11,8 @@ use std::process::{Command, Output, Stdio};
 const CONFIG: &str =
     "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"pause:3.9\"\n";
 /// Two specs with no registry in common.
-const SPEC_A: &str = "registries:\n  - host: a.example:5000\n    http: true\n  - host: b.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MIIA\n      -----END CERTIFICATE-----\n";
-const SPEC_B: &str = "registries:\n  - host: c.example:5000\n    http: true\n    headers:\n      X-Fleet: \"yes\"\n  - host: d.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MIIB\n      -----END CERTIFICATE-----\n    client:\n      cert_pem: |\n        -----BEGIN CERTIFICATE-----\n        MIIC\n        -----END CERTIFICATE-----\n      key_pem: |\n        -----BEGIN PRIVATE KEY-----\n        MIID\n        -----END PRIVATE KEY-----\n";
+const SPEC_A: &str = "registries:\n  - host: a.example:5000\n    http: true\n  - host: b.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MAA=\n      -----END CERTIFICATE-----\n";
+const SPEC_B: &str = "registries:\n  - host: c.example:5000\n    http: true\n    headers:\n      X-Fleet: \"yes\"\n  - host: d.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MAA=\n      -----END CERTIFICATE-----\n    client:\n      cert_pem: |\n        -----BEGIN CERTIFICATE-----\n        MAA=\n        -----END CERTIFICATE-----\n      key_pem: |\n        -----BEGIN PRIVATE KEY-----\n        MAA=\n        -----END PRIVATE KEY-----\n";
 const LOCK: &str = "run/lock/regtrust.lock";
 
 fn apply_cmd(root: &Path, spec: &Path, extra: &[&str]) -> Command {

@@ -24,7 +24,7 @@ fn installer_removes_what_left_the_spec_and_nothing_else() {
     )
     .unwrap();
     let spec = dir.path().join("spec.yaml");
-    let two = "registries:\n  - host: a.example:5000\n    http: true\n  - host: b.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MIIB\n      -----END CERTIFICATE-----\n";
+    let two = "registries:\n  - host: a.example:5000\n    http: true\n  - host: b.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MAA=\n      -----END CERTIFICATE-----\n";
     fs::write(&spec, two).unwrap();
     let script = dir.path().join("install.sh");
     fs::write(&script, render_script(&spec, "1.7")).unwrap();

@@ -52,7 +52,7 @@ fn endpoint(http: bool) -> impl Strategy<Value = Endpoint> {
                     skip_verify: skip,
                     ca: if inline_ca {
                         vec![FileSource::Inline(
-                            "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----".into(),
+                            "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----".into(),
                         )]
                     } else {
                         vec![FileSource::Path("/etc/pki/ca.pem".into())]

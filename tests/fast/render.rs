@@ -23,8 +23,8 @@ fn toml(path: &Path) -> DocumentMut {
     fs::read_to_string(path).unwrap().parse().unwrap()
 }
 
-const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n";
-const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n";
+const CERT: &str = "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n";
+const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n";
 
 #[test]
 fn http_registry_gets_an_explicit_http_host_table() {
@@ -68,16 +68,16 @@ registries:
   - host: harbor.corp.example
     ca_pem: |
       -----BEGIN CERTIFICATE-----
-      MIIBfake
+      MAA=
       -----END CERTIFICATE-----
     client:
       cert_pem: |
         -----BEGIN CERTIFICATE-----
-        MIIBfake
+        MAA=
         -----END CERTIFICATE-----
       key_pem: |
         -----BEGIN PRIVATE KEY-----
-        MIIEfake
+        MAA=
         -----END PRIVATE KEY-----
     headers:
       X-Note: "a: b # c \"q\" ${x} ünï"
@@ -306,7 +306,7 @@ fn out_files_with_a_private_key_are_private_from_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let with_key = write_spec(
         dir.path(),
-        "containerd:\n  version: \"1.7\"\nregistries:\n  - host: h.example\n    client:\n      cert_pem: |\n        -----BEGIN CERTIFICATE-----\n        MIIBfake\n        -----END CERTIFICATE-----\n      key_pem: |\n        -----BEGIN PRIVATE KEY-----\n        MIIEfake\n        -----END PRIVATE KEY-----\n",
+        "containerd:\n  version: \"1.7\"\nregistries:\n  - host: h.example\n    client:\n      cert_pem: |\n        -----BEGIN CERTIFICATE-----\n        MAA=\n        -----END CERTIFICATE-----\n      key_pem: |\n        -----BEGIN PRIVATE KEY-----\n        MAA=\n        -----END PRIVATE KEY-----\n",
     );
     let without = dir.path().join("plain.yaml");
     fs::write(

@@ -427,3 +427,27 @@ fn a_boolean_written_as_a_string_is_an_error_with_the_fix() {
     );
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// Garbage between the BEGIN and END lines is refused with the line it is on; the shipped
+/// example's CA passes.
+#[test]
+fn a_pem_with_garbage_inside_is_refused() {
+    let spec = "registries:\n  - host: a.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MIIBfake certificate\n      -----END CERTIFICATE-----\n";
+    rejects(
+        spec,
+        "spec.yaml:4:7: error[bad-ca-pem]:",
+        "line 2 of the PEM: `MIIBfake certificate` is not base64",
+    );
+    let spec = "registries:\n  - host: a.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      AAAA\n      -----END CERTIFICATE-----\n";
+    rejects(
+        spec,
+        "spec.yaml:4:7: error[bad-ca-pem]:",
+        "does not hold a DER structure",
+    );
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/registries.yaml"),
+    )
+    .unwrap();
+    let (code, stderr) = check("registries.yaml", &example);
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -83,3 +83,33 @@ fn bash_completions_parse() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// The shipped example's CA is a real certificate: openssl reads the file regtrust writes from it.
+#[test]
+fn the_example_ca_is_a_real_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("certs.d");
+    let spec = manifest_dir().join("examples/registries.yaml");
+    let o = regtrust(&[
+        "render",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--target",
+        "hosts",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ca = out.join("harbor.corp.example/ca.crt");
+    let x509 = Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-in"])
+        .arg(&ca)
+        .output()
+        .expect("openssl is missing: run .ci/install-deps");
+    assert!(
+        x509.status.success(),
+        "{}",
+        String::from_utf8_lossy(&x509.stderr)
+    );
+    assert!(String::from_utf8_lossy(&x509.stdout).contains("regtrust example CA"));
+}

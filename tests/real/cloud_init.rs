@@ -70,15 +70,15 @@ registries:
       X-Quotes: "it's \"quoted\" ${not_a_var} %{nor_this}"
       X-Unicode: "ünïcødé ✓"
   - host: "0644"
-    ca_pem: "-----BEGIN CERTIFICATE-----   \nMIIB: yes\n-----END CERTIFICATE-----\n"
+    ca_pem: "-----BEGIN CERTIFICATE-----   \nMAA=\n-----END CERTIFICATE-----\n"
     client:
       cert_pem: |
         -----BEGIN CERTIFICATE-----
-        MIIB
+        MAA=
         -----END CERTIFICATE-----
       key_pem: |
         -----BEGIN PRIVATE KEY-----
-        MIIE
+        MAA=
         -----END PRIVATE KEY-----
   - host: on.example:5000
     endpoints:

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub const CONFIG: &str = "# hand-tuned\nversion = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"pause:3.9\"\n";
-pub const SPEC_A: &str = "registries:\n  - host: a.example:5000\n    http: true\n  - host: gone.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MIIA\n      -----END CERTIFICATE-----\n";
-pub const SPEC_B: &str = "registries:\n  - host: a.example:5000\n    http: true\n    headers:\n      X-Changed: \"yes\"\n  - host: new.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MIIB\n      -----END CERTIFICATE-----\n    client:\n      cert_pem: |\n        -----BEGIN CERTIFICATE-----\n        MIIC\n        -----END CERTIFICATE-----\n      key_pem: |\n        -----BEGIN PRIVATE KEY-----\n        MIID\n        -----END PRIVATE KEY-----\n";
+pub const SPEC_A: &str = "registries:\n  - host: a.example:5000\n    http: true\n  - host: gone.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MAA=\n      -----END CERTIFICATE-----\n";
+pub const SPEC_B: &str = "registries:\n  - host: a.example:5000\n    http: true\n    headers:\n      X-Changed: \"yes\"\n  - host: new.example\n    ca_pem: |\n      -----BEGIN CERTIFICATE-----\n      MAA=\n      -----END CERTIFICATE-----\n    client:\n      cert_pem: |\n        -----BEGIN CERTIFICATE-----\n        MAA=\n        -----END CERTIFICATE-----\n      key_pem: |\n        -----BEGIN PRIVATE KEY-----\n        MAA=\n        -----END PRIVATE KEY-----\n";
 
 pub fn apply(root: &Path, spec: &Path, failpoint: Option<usize>) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_regtrust"));
