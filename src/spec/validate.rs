@@ -550,21 +550,6 @@ fn is_go_duration(s: &str) -> bool {
     true
 }
 
-#[cfg(test)]
-mod tests {
-    use super::is_go_duration;
-
-    #[test]
-    fn go_durations() {
-        for d in ["5s", "500ms", "1m30s", "1.5h", "0"] {
-            assert!(is_go_duration(d), "{d}");
-        }
-        for d in ["", "5", "s", "5x", "-1s", "5 s"] {
-            assert!(!is_go_duration(d), "{d}");
-        }
-    }
-}
-
 /// Every `-----BEGIN …<label>-----` block of `pem` is base64 of one DER structure (a SEQUENCE
 /// whose length is the block's): garbage between the lines is caught here, not by containerd
 /// at pull time. The error names the line of the text.
@@ -640,4 +625,19 @@ fn is_der_sequence(der: &[u8]) -> bool {
         _ => return false,
     };
     header + len == der.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_go_duration;
+
+    #[test]
+    fn go_durations() {
+        for d in ["5s", "500ms", "1m30s", "1.5h", "0"] {
+            assert!(is_go_duration(d), "{d}");
+        }
+        for d in ["", "5", "s", "5x", "-1s", "5 s"] {
+            assert!(!is_go_duration(d), "{d}");
+        }
+    }
 }
