@@ -7,10 +7,12 @@ use crate::legacy::{Legacy, LegacyTls};
 
 #[derive(Debug, Deserialize, Default)]
 struct RegistriesYaml {
+    /// `docker.io:` or `"*":` with nothing under it (k3s's embedded-registry documentation
+    /// writes them so) is a mirror without endpoints.
     #[serde(default)]
-    mirrors: BTreeMap<String, Mirror>,
+    mirrors: BTreeMap<String, Option<Mirror>>,
     #[serde(default)]
-    configs: BTreeMap<String, Config>,
+    configs: BTreeMap<String, Option<Config>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -56,17 +58,22 @@ pub fn parse(name: &str, text: &str) -> Result<(Legacy, Vec<String>), String> {
     let mut legacy = Legacy::default();
     let mut notes = Vec::new();
     for (host, m) in y.mirrors {
+        let m = m.unwrap_or_default();
         if !m.rewrite.is_empty() {
             notes.push(format!(
-                "mirrors.\"{host}\".rewrite is not carried over: hosts.toml has no rewrites"
+                "warning: mirrors.\"{host}\".rewrite is dropped: hosts.toml has no rewrites, \
+                 so image names are not rewritten"
             ));
         }
         legacy.mirrors.push((host, m.endpoint));
     }
     for (host, c) in y.configs {
+        let c = c.unwrap_or_default();
         if c.auth.is_some() {
             notes.push(format!(
-                "configs.\"{host}\".auth is not carried over: hosts.toml has no credentials (keep them in containerd's registry.configs.\"{host}\".auth, or use an Authorization header)"
+                "warning: configs.\"{host}\".auth is dropped: the credentials are not carried over \
+                 (keep them in containerd's registry.configs.\"{host}\".auth, or use an \
+                 Authorization header)"
             ));
         }
         if let Some(t) = c.tls {

@@ -28,18 +28,21 @@ pub struct Legacy {
 }
 
 /// The legacy registry settings of a node's config.toml as registries, without changing it
-/// (what `apply` would migrate).
+/// (what `apply` would migrate), with what was decided on the way.
 pub fn read_config(
     text: &str,
     containerd: crate::containerd::Version,
-) -> Result<Vec<(Registry, String)>, ConfigError> {
+) -> Result<(Vec<(Registry, String)>, Vec<String>), ConfigError> {
     use crate::containerd::config::{file_layout, registry_table};
     let mut doc = crate::containerd::config::parse(text)?;
     let mut notes = Vec::new();
     let layout = file_layout(&doc, &containerd, &mut notes)?;
     let registry = registry_table(&mut doc, layout.cri_plugin())?;
     let legacy = take_legacy(registry, &mut notes)?;
-    Ok(migrate(legacy, &BTreeSet::new(), &mut notes))
+    let regs = migrate(legacy, &BTreeSet::new(), &mut notes);
+    // Only what concerns the spec: not the notes about removing tables from config.toml.
+    notes.retain(|n| !n.starts_with("removed ") && !n.starts_with("migrated "));
+    Ok((regs, notes))
 }
 
 /// Removes `mirrors` (non-empty) and `configs.*.tls` / `configs.*.http`, returning what they said.
@@ -164,7 +167,17 @@ pub fn migrate(
         let mut upstream = None;
         let mut eps = Vec::new();
         for url in endpoints {
-            let url = url.trim_end_matches('/').to_string();
+            let url = url.trim_end_matches('/');
+            // containerd's legacy mirrors read an endpoint without a scheme as https://.
+            let url = if url.contains("://") {
+                url.to_string()
+            } else {
+                notes.push(format!(
+                    "legacy mirror endpoint `{url}` of `{host}` has no scheme: containerd used \
+                     https://{url}, so that is what is migrated"
+                ));
+                format!("https://{url}")
+            };
             let auth = authority(&url).to_string();
             let mut ep = Endpoint::new(url.clone());
             ep.tls = tls_of(legacy.tls.get(&auth));

@@ -31,11 +31,9 @@ pub fn run_migrate(a: &MigrateArgs) -> Result<u8> {
         .map_err(Error::Node)?
         .map_or_else(|| Version::parse("1.7").expect("known"), |(v, _)| v);
     // Only reads the legacy settings: nothing is patched.
-    let regs: Vec<Registry> = crate::legacy::read_config(&text, version)
-        .map_err(|e| Error::Node(format!("{}: {e}", a.node.config)))?
-        .into_iter()
-        .map(|(r, _)| r)
-        .collect();
+    let (migrated, notes) = crate::legacy::read_config(&text, version)
+        .map_err(|e| Error::Node(format!("{}: {e}", a.node.config)))?;
+    let regs: Vec<Registry> = migrated.into_iter().map(|(r, _)| r).collect();
     if regs.is_empty() {
         eprintln!(
             "{}: no legacy registry.mirrors or registry.configs.*.tls to migrate",
@@ -47,7 +45,7 @@ pub fn run_migrate(a: &MigrateArgs) -> Result<u8> {
         "regtrust spec migrated from the legacy registry settings of {}.\nApply it with `regtrust apply --spec <this file>`: hosts.toml files replace the legacy tables.",
         a.node.config
     );
-    emit(&a.emit_spec, &spec_yaml::render(&regs, &header), &[])
+    emit(&a.emit_spec, &spec_yaml::render(&regs, &header), &notes)
 }
 
 pub fn run_import(from: &ImportFrom) -> Result<u8> {
@@ -70,7 +68,11 @@ pub fn run_import(from: &ImportFrom) -> Result<u8> {
 
 fn emit(path: &Path, text: &str, notes: &[String]) -> Result<u8> {
     for n in notes {
-        eprintln!("note: {n}");
+        if n.starts_with("warning: ") {
+            eprintln!("{n}");
+        } else {
+            eprintln!("note: {n}");
+        }
     }
     // The spec must load: what regtrust writes, regtrust reads.
     if let Err(d) = crate::spec::load_str("migrated spec", text) {

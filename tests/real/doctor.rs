@@ -489,7 +489,10 @@ fn migrate_and_import_k3s_then_apply_pull() {
                 String::from_utf8_lossy(&o.stderr)
             );
             if source == "k3s" {
-                assert!(String::from_utf8_lossy(&o.stderr).contains("auth is not carried over"));
+                assert!(
+                    String::from_utf8_lossy(&o.stderr).contains("warning: configs.")
+                        && String::from_utf8_lossy(&o.stderr).contains("auth is dropped")
+                );
             }
             let text = fs::read_to_string(&spec).unwrap();
             assert!(
