@@ -27,12 +27,15 @@ pub struct Legacy {
     pub tls: BTreeMap<String, LegacyTls>,
 }
 
+/// Registries made from legacy settings, each with what it came from.
+pub type Migrated = Vec<(Registry, String)>;
+
 /// The legacy registry settings of a node's config.toml as registries, without changing it
 /// (what `apply` would migrate), with what was decided on the way.
 pub fn read_config(
     text: &str,
     containerd: crate::containerd::Version,
-) -> Result<(Vec<(Registry, String)>, Vec<String>), ConfigError> {
+) -> Result<(Migrated, Vec<String>), ConfigError> {
     use crate::containerd::config::{file_layout, registry_table};
     let mut doc = crate::containerd::config::parse(text)?;
     let mut notes = Vec::new();
