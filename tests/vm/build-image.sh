@@ -23,7 +23,7 @@ debootstrap --variant=minbase --include="$packages" bookworm "$root" "$mirror" >
 echo node > "$root/etc/hostname"
 cat > "$root/etc/hosts" <<'HOSTS'
 127.0.0.1 localhost node
-127.0.0.2 my.private.registry
+127.0.0.2 my.private.registry other.private.registry
 HOSTS
 echo '/dev/vda / ext4 defaults 0 1' > "$root/etc/fstab"
 : > "$root/etc/machine-id"

@@ -11,7 +11,11 @@ until python3 -c 'import socket; socket.create_connection(("my.private.registry"
 done
 report "config_path: $(grep -h config_path /etc/containerd/config.toml 2>/dev/null | tr -d ' ' | tr '\n' ' ')"
 report "hosts: $(ls /etc/containerd/certs.d 2>/dev/null | tr '\n' ' ')"
-out=$(python3 /usr/local/lib/regtrust-probe/cri_pull.py "$sock" my.private.registry:5000/demo/hello:latest 120 2>&1)
-report "$out"
+# The registry the spec names, then the same registry under a name the spec does not name (the
+# negative control in the same boot: it must fail over HTTPS).
+for registry in my.private.registry:5000 other.private.registry:5000; do
+  out=$(python3 /usr/local/lib/regtrust-probe/cri_pull.py "$sock" "$registry/demo/hello:latest" 120 2>&1)
+  report "$registry $out"
+done
 report "DONE"
 systemctl --no-block poweroff
