@@ -193,9 +193,21 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
     }
     changes.extend(stale_files(&in_root, &plan, &planned)?);
     changes.extend(leftover_temp_files(&in_root, &plan, &config_path)?);
+    // The file really edited (a symlinked config.toml is edited where it points, inside the
+    // root), as a node path: what the report and the backup name.
+    let config_node_path = config_path.strip_prefix(&opts.root).map_or_else(
+        |_| opts.config_file.clone(),
+        |r| format!("/{}", r.display()),
+    );
+    if config_node_path != opts.config_file {
+        notes.push(format!(
+            "{} is a symlink: editing {config_node_path}, where it points",
+            opts.config_file
+        ));
+    }
     if config.changed {
         changes.push(Change::Write {
-            node_path: opts.config_file.clone(),
+            node_path: config_node_path.clone(),
             path: config_path.clone(),
             mode: fs::mode_of(&config_path).unwrap_or(0o644),
             content: config.text.clone(),
@@ -210,7 +222,7 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
         version_source,
         config_existed: existing.is_some(),
         config,
-        config_node_path: opts.config_file.clone(),
+        config_node_path,
         config_path,
         changes,
         notes,

@@ -509,3 +509,35 @@ fn certs_d_being_a_file_is_said_plainly() {
     assert_eq!(err.matches("nothing was").count(), 1, "{err}");
     assert_eq!(node.config(), "version = 2\n");
 }
+
+/// A symlinked config.toml is edited where it points (inside the root), and the report names the
+/// real file and its real backup.
+#[test]
+fn a_symlinked_config_is_reported_with_the_real_paths() {
+    let node = Node::new(HTTP_SPEC, None);
+    fs::create_dir_all(node.path("/opt/ctr")).unwrap();
+    fs::write(node.path("/opt/ctr/config.toml"), "version = 2\n").unwrap();
+    std::os::unix::fs::symlink(
+        "/opt/ctr/config.toml",
+        node.path("/etc/containerd/config.toml"),
+    )
+    .unwrap();
+    let o = node.apply(&["--containerd", "1.7"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("backup of the original config: /opt/ctr/config.toml.bak"),
+        "{out}"
+    );
+    assert!(out.contains("updated /opt/ctr/config.toml"), "{out}");
+    assert_eq!(node.read("/opt/ctr/config.toml.bak"), "version = 2\n");
+    assert!(node.read("/opt/ctr/config.toml").contains("config_path"));
+    assert!(
+        fs::symlink_metadata(node.path("/etc/containerd/config.toml"))
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the link stays a link"
+    );
+    assert!(!node.path("/etc/containerd/config.toml.bak").exists());
+}
