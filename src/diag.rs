@@ -161,6 +161,8 @@ codes! {
     /// The `_default` directory needs a newer containerd.
     DefaultDirUnsupported = "default-dir-unsupported",
     // --- doctor: probes and the running containerd ---
+    /// An endpoint that does not answer (name, port or route), from where doctor runs.
+    EndpointUnreachable = "endpoint-unreachable",
     /// An https:// endpoint whose server speaks only plain HTTP.
     HttpsToHttpRegistry = "https-to-http-registry",
     /// `skip_verify` for a registry that speaks only plain HTTP.

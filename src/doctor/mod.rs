@@ -65,20 +65,55 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         &mut findings,
     );
     let hosts = hosts_checks::check(&opts.root, &cfg, version, &mut findings);
-    let images = opts
+    let images: Vec<resolve::Resolution> = opts
         .images
         .iter()
         .map(|r| resolve::resolve(r, &cfg, &hosts, version))
         .collect();
     let mut probes = Vec::new();
     if opts.probe {
-        probes = probe::probe_all(&opts.root, &cfg, &hosts, &mut findings);
+        // Every endpoint containerd would use for an --image too, hosts.toml or not.
+        let mut probed = hosts_checks::HostsInfo {
+            dirs: hosts.dirs.clone(),
+        };
+        let known: Vec<String> = hosts
+            .dirs
+            .iter()
+            .flat_map(|d| d.entries.iter().flatten().map(|e| e.url.clone()))
+            .collect();
+        for r in &images {
+            let entries: Vec<_> = r
+                .endpoints
+                .iter()
+                .filter(|e| !known.contains(&e.url))
+                .cloned()
+                .collect();
+            if !entries.is_empty() {
+                probed.dirs.push(hosts_checks::HostDir {
+                    name: r.host.clone(),
+                    file: format!("(image {}: {})", r.image, r.via),
+                    entries: Some(entries),
+                });
+            }
+        }
+        probes = probe::probe_all(&opts.root, &cfg, &probed, &mut findings);
         let socket = match &opts.address {
             Some(a) => PathBuf::from(a),
             None => crate::root::resolve(&opts.root, "/run/containerd/containerd.sock")
                 .map_err(|e| format!("cannot reach containerd's socket: {e}"))?,
         };
-        if let Some(p) = probe::cri_status(&socket) {
+        let cri = probe::cri_status(&socket);
+        if cri.is_none() {
+            // Said, not skipped silently.
+            probes.push(probe::ProbeResult {
+                endpoint: format!("containerd at {}", socket.display()),
+                speaks: probe::Speaks::Unknown,
+                verdict: "CRI check skipped: no containerd socket there (containerd not running, \
+                          or pass --address)"
+                    .into(),
+            });
+        }
+        if let Some(p) = cri {
             if p.verdict.starts_with("CRI plugin:") && !p.verdict.ends_with(": ok") {
                 findings.push(Finding::found(Level::Error, Code::CriNotLoaded, opts.config_file.clone(), None, format!("containerd is running but its CRI plugin is not loaded ({})", p.verdict), "every CRI call fails (`unknown service runtime.v1.ImageService`): kubelet sees no runtime".into(), "fix the config errors above (often mirrors or configs.*.tls next to config_path), then restart containerd".into()));
             }

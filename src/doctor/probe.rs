@@ -253,13 +253,44 @@ pub fn probe_all(
                     verdict,
                 });
             }
+            if r.speaks == Speaks::Unreachable {
+                out.push(Finding::found(
+                    Level::Error,
+                    Code::EndpointUnreachable,
+                    d.file.clone(),
+                    None,
+                    format!("{} cannot be reached from here ({})", e.url, r.verdict),
+                    "pulls through it fail (or fall through to the next endpoint) if the node \
+                     cannot reach it either"
+                        .into(),
+                    format!(
+                        "check the name, port and route to {auth} from the node; probes run from \
+                         where doctor runs"
+                    ),
+                ));
+            }
             if e.url.starts_with("https://") && r.speaks == Speaks::PlainHttp {
                 let with = if e.skip_verify {
                     " with skip_verify"
                 } else {
                     ""
                 };
-                out.push(Finding::found(Level::Error, Code::HttpsToHttpRegistry, d.file.clone(), None, format!("{}{with} is configured as HTTPS, but {auth} speaks only plain HTTP", e.url), "every pull fails with `server gave HTTP response to HTTPS client`; skip_verify cannot change that".into(), format!("use http://{} (spec: `http: true`), then `regtrust apply`", auth.trim_end_matches(":80"))));
+                let plain = format!("http://{}", auth.trim_end_matches(":80"));
+                // The fix names the setting of this very endpoint: the registry's own `http:
+                // true` only for the upstream, the endpoint's URL for a mirror.
+                let fix = if e.is_server {
+                    format!(
+                        "use {plain} (spec: `http: true` for {}), then `regtrust apply`",
+                        d.name
+                    )
+                } else {
+                    format!(
+                        "write this endpoint as `url: {plain}` in the spec's `endpoints` of {}, \
+                         then `regtrust apply`",
+                        d.name
+                    )
+                };
+                out.push(Finding::found(Level::Error, Code::HttpsToHttpRegistry, d.file.clone(), None, format!("{}{with} is configured as HTTPS, but {auth} speaks only plain HTTP", e.url), "every pull fails with `server gave HTTP response to HTTPS client`; skip_verify cannot change that".into(), fix));
             }
         }
     }

@@ -215,3 +215,82 @@ fn ca_and_client_files_missing_on_the_node_are_problems() {
         "{got:?}"
     );
 }
+
+/// `doctor --probe` on loopback only: an endpoint that does not answer is a problem (not "no
+/// problems found"); a mirror endpoint written https:// for a server that speaks plain HTTP gets
+/// a fix naming that endpoint's own URL (not the registry's `http: true`); a registry named only
+/// by `--image` is probed too; the skipped CRI check (no socket) is said.
+#[test]
+fn probe_reports_unreachable_endpoints_and_fixes_the_right_setting() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    // A plain-HTTP server on loopback that answers anything with an HTTP response.
+    let http = TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_port = http.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in http.incoming().take(16).flatten() {
+            let mut s = s;
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    // A port that nothing listens on.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir_all(root.join("etc/containerd/certs.d/docker.io")).unwrap();
+    fs::write(
+        root.join("etc/containerd/config.toml"),
+        "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\"\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("etc/containerd/certs.d/docker.io/hosts.toml"),
+        format!("server = \"https://registry-1.docker.io\"\n[host.\"https://127.0.0.1:{http_port}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"),
+    )
+    .unwrap();
+    let o = regtrust(&[
+        "doctor",
+        "--root",
+        root.to_str().unwrap(),
+        "--containerd",
+        "1.7",
+        "--probe",
+        "--image",
+        &format!("127.0.0.1:{closed_port}/app:1"),
+        "--format",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let find = |code: &str| {
+        findings
+            .iter()
+            .find(|f| f["code"] == code)
+            .unwrap_or_else(|| panic!("no {code}: {report:#}"))
+    };
+    let mirror = find("https-to-http-registry");
+    assert!(
+        mirror["help"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("`url: http://127.0.0.1:{http_port}`")),
+        "{mirror:#}"
+    );
+    let unreachable = find("endpoint-unreachable");
+    assert!(
+        unreachable["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("127.0.0.1:{closed_port}")),
+        "{unreachable:#}"
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let probes = report["probes"].to_string();
+    assert!(probes.contains("CRI check skipped"), "{probes}");
+}
