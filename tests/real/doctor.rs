@@ -351,12 +351,29 @@ fn image_resolution_and_probe_against_real_registries() {
         ],
     );
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The one problem: nginx:1's registry (Docker Hub) cannot be reached from this sandbox, and
+    // an unreachable endpoint is a problem, not "no problems found".
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        o.status.code(),
-        Some(0),
+        codes,
+        ["endpoint-unreachable"],
         "{}",
         serde_json::to_string_pretty(&report).unwrap()
     );
+    assert!(
+        report["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("https://registry-1.docker.io"),
+        "{}",
+        report["findings"]
+    );
+    assert_eq!(o.status.code(), Some(1));
     let images = report["images"].as_array().unwrap();
     let urls = |i: usize| -> Vec<String> {
         images[i]["endpoints"]
