@@ -300,10 +300,12 @@ fn image_resolution_and_probe_against_real_registries() {
     ));
     let hosts = fx.work.join("hosts-probe");
     let names = "secure.corp.example secure2.corp.example secure3.corp.example";
+    // Docker Hub (nginx:1's registry) is named on a loopback address where nothing listens: the
+    // probe finds it unreachable without any traffic leaving the machine.
     fs::write(
         &hosts,
         format!(
-            "{}127.0.0.143 {names}\n",
+            "{}127.0.0.143 {names}\n127.0.0.199 registry-1.docker.io\n",
             fs::read_to_string(&fx.hosts).unwrap()
         ),
     )
