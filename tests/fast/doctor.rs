@@ -243,17 +243,23 @@ fn probe_reports_unreachable_endpoints_and_fixes_the_right_setting() {
     drop(closed);
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    fs::create_dir_all(root.join("etc/containerd/certs.d/docker.io")).unwrap();
+    // Every name here is a loopback address: nothing the probe does leaves the machine.
+    let dir_name = format!("127.0.0.1:{closed_port}");
+    fs::create_dir_all(root.join(format!("etc/containerd/certs.d/{dir_name}"))).unwrap();
     fs::write(
         root.join("etc/containerd/config.toml"),
         "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\"\n",
     )
     .unwrap();
     fs::write(
-        root.join("etc/containerd/certs.d/docker.io/hosts.toml"),
-        format!("server = \"https://registry-1.docker.io\"\n[host.\"https://127.0.0.1:{http_port}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"),
+        root.join(format!("etc/containerd/certs.d/{dir_name}/hosts.toml")),
+        format!("server = \"https://127.0.0.1:{closed_port}\"\n[host.\"https://127.0.0.1:{http_port}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"),
     )
     .unwrap();
+    // An image of a registry with no hosts.toml, on another unused loopback port.
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let other_port = other.local_addr().unwrap().port();
+    drop(other);
     let o = regtrust(&[
         "doctor",
         "--root",
@@ -262,7 +268,7 @@ fn probe_reports_unreachable_endpoints_and_fixes_the_right_setting() {
         "1.7",
         "--probe",
         "--image",
-        &format!("127.0.0.1:{closed_port}/app:1"),
+        &format!("127.0.0.1:{other_port}/app:1"),
         "--format",
         "json",
     ]);
@@ -282,14 +288,20 @@ fn probe_reports_unreachable_endpoints_and_fixes_the_right_setting() {
             .contains(&format!("`url: http://127.0.0.1:{http_port}`")),
         "{mirror:#}"
     );
-    let unreachable = find("endpoint-unreachable");
-    assert!(
-        unreachable["message"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("127.0.0.1:{closed_port}")),
-        "{unreachable:#}"
-    );
+    let unreachable: Vec<String> = findings
+        .iter()
+        .filter(|f| f["code"] == "endpoint-unreachable")
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect();
+    // The hosts.toml's server, and the --image registry that has no hosts.toml.
+    for port in [closed_port, other_port] {
+        assert!(
+            unreachable
+                .iter()
+                .any(|m| m.contains(&format!("127.0.0.1:{port} "))),
+            "{port}: {unreachable:#?}"
+        );
+    }
     assert_eq!(o.status.code(), Some(1));
     let probes = report["probes"].to_string();
     assert!(probes.contains("CRI check skipped"), "{probes}");
