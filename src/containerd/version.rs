@@ -56,30 +56,14 @@ impl Version {
         }
     }
 
-    /// Parses `1.7`, `1.7.24`, `v2.1.9`, `1.6.20~ds1`.
+    /// Parses `1.7`, `1.7.24`, `v2.1.9`, `1.6.20~ds1`: a release line regtrust supports.
     pub fn parse(text: &str) -> Result<Version, String> {
-        let t = text.trim().trim_start_matches('v');
-        let core: String = t
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '.')
-            .collect();
-        let mut parts = core.split('.').filter(|p| !p.is_empty());
-        let num = |p: Option<&str>| p.and_then(|s| s.parse::<u32>().ok());
-        let (Some(major), Some(minor)) = (num(parts.next()), num(parts.next())) else {
+        let v = Version::parse_release(text)?;
+        if !SUPPORTED.contains(&(v.major, v.minor)) {
             return Err(format!(
-                "`{text}` is not a containerd version: expected one of {}",
-                supported_list()
-            ));
-        };
-        let patch = num(parts.next());
-        let v = Version {
-            major,
-            minor,
-            patch,
-        };
-        if !SUPPORTED.contains(&(major, minor)) {
-            return Err(format!(
-                "containerd {major}.{minor} is not supported: expected one of {}",
+                "containerd {}.{} is not supported: expected one of {}",
+                v.major,
+                v.minor,
                 supported_list()
             ));
         }

@@ -69,6 +69,17 @@ impl<'de> Deserialize<'de> for Node {
     }
 }
 
+/// The text as a tree, with the typed parse's limits and a node budget scaled to the text: a real
+/// spec has fewer nodes than bytes, an alias bomb far more (None: left to the typed parse).
+fn parse_tree(text: &str) -> Option<Node> {
+    let mut options = super::load::parse_options();
+    if let Some(b) = options.budget.as_mut() {
+        b.max_nodes = b.max_nodes.min(text.len() + 64);
+        b.max_events = b.max_events.min(2 * text.len() + 128);
+    }
+    serde_saphyr::from_str_with_options::<Node>(text, options).ok()
+}
+
 const TOP: &[&str] = &["containerd", "registries"];
 const CONTAINERD: &[&str] = &["version", "config_path"];
 const SETTINGS: &[&str] = &[
@@ -88,14 +99,7 @@ const CLIENT: &[&str] = &["cert", "key", "cert_pem", "key_pem"];
 /// Every unknown key of the spec text, in document order; empty when the text does not parse
 /// as a tree (the typed parse then reports that).
 pub fn unknown_keys(name: &str, text: &str) -> Vec<Diagnostic> {
-    // The typed parse's limits, and a node budget scaled to the text: a real spec has fewer
-    // nodes than bytes, an alias bomb far more (it is then left to the typed parse's message).
-    let mut options = super::load::parse_options();
-    if let Some(b) = options.budget.as_mut() {
-        b.max_nodes = b.max_nodes.min(text.len() + 64);
-        b.max_events = b.max_events.min(2 * text.len() + 128);
-    }
-    let Ok(root) = serde_saphyr::from_str_with_options::<Node>(text, options) else {
+    let Some(root) = parse_tree(text) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -139,12 +143,7 @@ pub fn quoted_booleans(name: &str, text: &str) -> Vec<Diagnostic> {
     if !quoted.iter().any(|q| text.contains(q)) {
         return Vec::new();
     }
-    let mut options = super::load::parse_options();
-    if let Some(b) = options.budget.as_mut() {
-        b.max_nodes = b.max_nodes.min(text.len() + 64);
-        b.max_events = b.max_events.min(2 * text.len() + 128);
-    }
-    let Ok(root) = serde_saphyr::from_str_with_options::<Node>(text, options) else {
+    let Some(root) = parse_tree(text) else {
         return Vec::new();
     };
     let mut out = Vec::new();
