@@ -15,17 +15,8 @@ bin=$PWD/target/release/regtrust
 out=$PWD/bench-out/first-apply
 rm -rf "$out"; mkdir -p "$out"
 
-gen() { # n → a spec with n registries (plain HTTP, a CA path, a mirror, in turn)
-  local n=$1 i
-  echo "containerd:"; echo "  version: \"1.7\""; echo "registries:"
-  for ((i = 0; i < n; i++)); do
-    case $((i % 3)) in
-      0) printf '  - host: reg%d.corp.example:5000\n    http: true\n' "$i" ;;
-      1) printf '  - host: tls%d.corp.example\n    ca: /etc/pki/corp-ca.pem\n' "$i" ;;
-      2) printf '  - host: hub%d.example\n    endpoints:\n      - url: http://cache%d.corp.example:5000\n        capabilities: [pull, resolve]\n' "$i" "$i" ;;
-    esac
-  done
-}
+# shellcheck source=benches/gen-spec.sh
+. "$PWD/benches/gen-spec.sh"
 gen 10000 > "$out/spec-10000.yaml"
 gen 10 > "$out/spec-10.yaml"
 
