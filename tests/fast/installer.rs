@@ -122,3 +122,32 @@ fn installer_with_awkward_content_is_exact() {
         .to_string();
     assert_eq!(v, "it's $(rm -rf /) `x` ${HOME} \\ %{y}");
 }
+
+/// `sh install.sh --help` says what it does and how to call it, and touches nothing (no lock,
+/// no files), even with a root given.
+#[test]
+fn installer_answers_help_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    fs::create_dir_all(&root).unwrap();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(
+        &spec,
+        "registries:\n  - host: a.example:5000\n    http: true\n",
+    )
+    .unwrap();
+    let script = dir.path().join("install.sh");
+    fs::write(&script, render_script(&spec, "1.7")).unwrap();
+    for flag in ["--help", "-h"] {
+        let o = sh(&script, &[flag], Some(&root));
+        let out = text(&o);
+        assert!(o.status.success(), "{out}");
+        assert!(out.contains("Usage: sh install.sh [--root DIR]"), "{out}");
+        assert!(out.contains("containerd 1.7"), "{out}");
+        assert_eq!(
+            fs::read_dir(&root).unwrap().count(),
+            0,
+            "--help wrote under the root"
+        );
+    }
+}
