@@ -463,7 +463,11 @@ pub fn report(p: &Prepared, done: bool) -> String {
         );
     }
     for n in &p.notes {
-        let _ = writeln!(s, "note: {n}");
+        if n.starts_with("warning: ") {
+            let _ = writeln!(s, "{n}");
+        } else {
+            let _ = writeln!(s, "note: {n}");
+        }
     }
     if p.changes.is_empty() {
         let _ = writeln!(s, "nothing to do: the node matches the spec");
