@@ -79,12 +79,17 @@ fn apply_whose_removal_fails_puts_back_what_it_replaced() {
 
 #[test]
 fn full_target() {
+    // 256 KiB of PEM: one DER SEQUENCE (valid structure, as the spec check demands) of zeros.
+    let n: usize = 196_603;
+    let mut der = vec![0x30, 0x83, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+    der.resize(5 + n, 0);
+    let b64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&der)
+    };
     let big_ca = format!(
         "-----BEGIN CERTIFICATE-----\n{}-----END CERTIFICATE-----\n",
-        "QUFB"
-            .repeat(16)
-            .repeat(4096)
-            .as_bytes()
+        b64.as_bytes()
             .chunks(64)
             .map(|c| format!("{}\n", String::from_utf8_lossy(c)))
             .collect::<String>()
