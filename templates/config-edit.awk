@@ -260,6 +260,11 @@ function parse_header(   h) {
     REGLAST = LI
   }
   if (under(h, REG) && !legacy(h)) return 0
+  # registry.configs."<host>" tables: apply removes one that holds nothing, so note which do.
+  if (under(h, REG SEP "configs")) {
+    if (split(substr(h, length(REG SEP "configs" SEP) + 1), segs3, SEP) == 1) CFGH[segs3[1]] = 1
+    else CFGK[segs3[1]] = 1
+  }
   return 1
 }
 # [[name]]: an array of tables. Each element gets its own key space; sub-tables of an element
@@ -321,6 +326,8 @@ function parse_kv(   k, p, line0, vs) {
     if ((p == REG SEP "mirrors" || p == REG SEP "configs") && !(VK == "tbl" && VEMPTY)) return refuse("registry." substr(p, length(REG SEP) + 1) " written as a value or an inline table")
     if (under(p, REG SEP "configs") && split(substr(p, length(REG SEP "configs" SEP) + 1), segs2, SEP) == 1) return refuse("registry.configs entries written as inline tables")
   }
+  if (under(T, REG SEP "configs") && split(substr(T, length(REG SEP "configs" SEP) + 1), segs3, SEP) >= 1)
+    CFGK[segs3[1]] = 1
   if (T == REG) {
     if (KN > 1) return refuse("dotted keys in the registry table")
     if (k == "config_path") {
@@ -372,6 +379,9 @@ END {
   if (ERR == "" && FILEVER == "") ERR = "no version key (a version 1 file, or comments only)"
   if (ERR == "" && ((REG) in kind) && kind[REG] == "I") ERR = "the registry table exists only through its sub-tables"
   if (ERR == "" && (("plugins" in kind && kind["plugins"] == "D") || ((("plugins" SEP PLUGIN) in kind) && kind["plugins" SEP PLUGIN] == "D"))) ERR = "the plugin table defined with dotted keys"
+  if (ERR == "") {
+    for (x in CFGH) if (!(x in CFGK)) ERR = "an empty registry.configs entry, which apply removes"
+  }
   if (ERR != "") {
     print "regtrust-refuse: " ERR
     exit 3
