@@ -103,9 +103,26 @@ function parse_basic(   i, d, out) {
   VK = "str"
   return 1
 }
-function is_number(t) {
-  if (t ~ /^[+-]?(0|[1-9](_?[0-9])*)(\.[0-9](_?[0-9])*)?([eE][+-]?[0-9](_?[0-9])*)?$/) return 1
-  if (t ~ /^0x[0-9A-Fa-f](_?[0-9A-Fa-f])*$/ || t ~ /^0o[0-7](_?[0-7])*$/ || t ~ /^0b[01](_?[01])*$/) return 1
+# A TOML number whose value surely fits (i64, or a float with a small exponent): larger ones
+# are refused rather than judged.
+function is_number(t,   d, m, e) {
+  d = t
+  gsub(/_/, "", d)
+  if (t ~ /^[+-]?(0|[1-9](_?[0-9])*)$/) return (length(d) - (d ~ /^[+-]/)) <= 18
+  if (t ~ /^[+-]?(0|[1-9](_?[0-9])*)(\.[0-9](_?[0-9])*)?([eE][+-]?[0-9](_?[0-9])*)?$/) {
+    m = d
+    e = ""
+    if (match(m, /[eE]/)) {
+      e = substr(m, RSTART + 1)
+      m = substr(m, 1, RSTART - 1)
+    }
+    gsub(/[^0-9]/, "", m)
+    gsub(/[^0-9]/, "", e)
+    return length(m) <= 17 && length(e) <= 2
+  }
+  if (t ~ /^0x[0-9A-Fa-f](_?[0-9A-Fa-f])*$/) return length(d) - 2 <= 15
+  if (t ~ /^0o[0-7](_?[0-7])*$/) return length(d) - 2 <= 20
+  if (t ~ /^0b[01](_?[01])*$/) return length(d) - 2 <= 62
   if (t ~ /^[+-]?(inf|nan)$/) return 1
   return 0
 }
