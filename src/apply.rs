@@ -245,10 +245,7 @@ fn missing_tls_files(in_root: &InRoot, plan: &Plan) -> Vec<String> {
                 if planned.contains(path.as_str()) {
                     continue;
                 }
-                let readable = in_root
-                    .path(path)
-                    .and_then(std::fs::File::open)
-                    .is_ok_and(|f| f.metadata().is_ok_and(|m| m.is_file()));
+                let readable = in_root.path(path).is_ok_and(|p| fs::is_readable_file(&p));
                 let warning = format!(
                     "warning: {path} (named for {}) does not exist or cannot be read on the node: \
                      pulls through it fail until it is there",

@@ -288,6 +288,11 @@ pub fn remove_dir_if_empty(path: &Path) {
     let _ = fs::remove_dir(path);
 }
 
+/// Whether `path` is a regular file this process can open for reading.
+pub fn is_readable_file(path: &Path) -> bool {
+    fs::File::open(path).is_ok_and(|f| f.metadata().is_ok_and(|m| m.is_file()))
+}
+
 /// The file's permission bits, if it exists.
 pub fn mode_of(path: &Path) -> Option<u32> {
     fs::metadata(path)

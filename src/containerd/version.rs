@@ -70,14 +70,6 @@ impl Version {
         Ok(v)
     }
 
-    /// Finds the version in `containerd --version` output, e.g.
-    /// `containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3`.
-    pub fn from_version_output(out: &str) -> Option<Version> {
-        out.split_whitespace()
-            .filter(|w| w.starts_with(|c: char| c.is_ascii_digit() || c == 'v'))
-            .find_map(|w| Version::parse(w).ok())
-    }
-
     pub fn is_1x(&self) -> bool {
         self.major == 1
     }
@@ -140,20 +132,6 @@ pub fn supported_list() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_debian_version_output() {
-        let v = Version::from_version_output(
-            "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3",
-        )
-        .unwrap();
-        assert_eq!((v.major, v.minor, v.patch), (1, 6, Some(20)));
-        let v = Version::from_version_output(
-            "containerd github.com/containerd/containerd/v2 2.1.9+unknown ",
-        )
-        .unwrap();
-        assert_eq!((v.major, v.minor, v.patch), (2, 1, Some(9)));
-    }
 
     #[test]
     fn rejects_unsupported_lines() {

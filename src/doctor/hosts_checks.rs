@@ -199,9 +199,8 @@ fn lint_entry(
             .chain(e.client_files.iter().map(|p| ("client", p)))
             .filter(|(_, p)| p.starts_with('/'))
     {
-        let readable = crate::root::resolve(root, path)
-            .and_then(std::fs::File::open)
-            .is_ok_and(|f| f.metadata().is_ok_and(|m| m.is_file()));
+        let readable =
+            crate::root::resolve(root, path).is_ok_and(|p| crate::fs::is_readable_file(&p));
         if !readable {
             add(
                 Level::Error,
