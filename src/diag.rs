@@ -80,6 +80,8 @@ codes! {
     BadContainerdVersion = "bad-containerd-version",
     /// A `ca` path that is not absolute.
     RelativeCaPath = "relative-ca-path",
+    /// `ca` is neither a path nor a list of paths.
+    BadCaValue = "bad-ca-value",
     /// A `client` path that is not absolute.
     RelativeClientPath = "relative-client-path",
     /// `ca_pem` is not a PEM certificate.

@@ -151,6 +151,29 @@ fn describe_parse_error(e: &serde_saphyr::Error) -> String {
         Some(i) => msg[..i].to_string(),
         None => msg,
     };
+    if msg.contains("Documents {") {
+        return "the spec holds more than one YAML document (a `---` line starts a second one): \
+                a spec is one document; merge them, or put each in its own spec file"
+            .to_string();
+    }
+    if let Some(rest) = msg.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return format!(
+            "the key `{key}` appears twice in the same mapping: each key may appear once; \
+             remove one, or make it a separate list item (`- host: …`)"
+        );
+    }
+    match msg.as_str() {
+        "expected mapping start" => {
+            return "expected a mapping (`key: value` lines) here, not a list or a single value"
+                .to_string();
+        }
+        "expected sequence start" => {
+            return "expected a list (`- item` lines) here, not a mapping or a single value"
+                .to_string();
+        }
+        _ => {}
+    }
     if msg.contains("budget breached") {
         return format!(
             "the spec exceeds regtrust's parser limits ({msg}): at most 4,000,000 YAML nodes, \

@@ -69,7 +69,7 @@ pub struct RawRegistry {
     pub capabilities: Option<Spanned<Vec<Spanned<String>>>>,
     /// CA certificate file(s) on the node, absolute paths.
     #[serde(default)]
-    #[schemars(with = "Option<OneOrMany>")]
+    #[schemars(with = "Option<OneOrManySchema>")]
     pub ca: Option<Spanned<OneOrMany>>,
     /// An inline PEM CA certificate, written next to hosts.toml.
     #[serde(default)]
@@ -85,8 +85,8 @@ pub struct RawRegistry {
     pub skip_verify: Option<Spanned<bool>>,
     /// HTTP headers sent with every request: a value or a list of values.
     #[serde(default)]
-    #[schemars(with = "Option<BTreeMap<String, OneOrMany>>")]
-    pub headers: Option<Spanned<BTreeMap<String, OneOrMany>>>,
+    #[schemars(with = "Option<BTreeMap<String, OneOrManySchema>>")]
+    pub headers: Option<Spanned<BTreeMap<String, Spanned<OneOrMany>>>>,
     /// The URL path is the full API path (no `/v2` appended).
     #[serde(default)]
     #[schemars(with = "Option<bool>")]
@@ -110,7 +110,7 @@ pub struct RawEndpoint {
     pub capabilities: Option<Spanned<Vec<Spanned<String>>>>,
     /// CA certificate file(s) on the node, absolute paths.
     #[serde(default)]
-    #[schemars(with = "Option<OneOrMany>")]
+    #[schemars(with = "Option<OneOrManySchema>")]
     pub ca: Option<Spanned<OneOrMany>>,
     /// An inline PEM CA certificate, written next to hosts.toml.
     #[serde(default)]
@@ -126,8 +126,8 @@ pub struct RawEndpoint {
     pub skip_verify: Option<Spanned<bool>>,
     /// HTTP headers sent with every request: a value or a list of values.
     #[serde(default)]
-    #[schemars(with = "Option<BTreeMap<String, OneOrMany>>")]
-    pub headers: Option<Spanned<BTreeMap<String, OneOrMany>>>,
+    #[schemars(with = "Option<BTreeMap<String, OneOrManySchema>>")]
+    pub headers: Option<Spanned<BTreeMap<String, Spanned<OneOrMany>>>>,
     /// The URL path is the full API path (no `/v2` appended).
     #[serde(default)]
     #[schemars(with = "Option<bool>")]
@@ -144,32 +144,128 @@ pub struct RawEndpoint {
 pub struct RawClient {
     /// Certificate file on the node (absolute path).
     #[serde(default)]
-    pub cert: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub cert: Option<Spanned<String>>,
     /// Private key file on the node (absolute path).
     #[serde(default)]
-    pub key: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub key: Option<Spanned<String>>,
     /// Inline PEM certificate.
     #[serde(default)]
-    pub cert_pem: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub cert_pem: Option<Spanned<String>>,
     /// Inline PEM private key (written with mode 0600).
     #[serde(default)]
-    pub key_pem: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub key_pem: Option<Spanned<String>>,
 }
 
-/// A string or a list of strings.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(untagged)]
+/// A string or a list of strings; anything else is kept as a description of what was found,
+/// so that validation can say, at that value's line, what was expected.
+#[derive(Debug, Clone)]
 pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+    /// Not a string or a list of strings: what it was (`the number 42`, `a mapping`).
+    Other(String),
+}
+
+/// The JSON Schema shape of [`OneOrMany`].
+#[derive(JsonSchema)]
+#[schemars(rename = "OneOrMany", untagged)]
+#[allow(dead_code)]
+pub enum OneOrManySchema {
     One(String),
     Many(Vec<String>),
 }
 
 impl OneOrMany {
-    pub fn into_vec(self) -> Vec<String> {
+    /// The strings, or what was found instead.
+    pub fn strings(self) -> Result<Vec<String>, String> {
         match self {
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
+            OneOrMany::One(s) => Ok(vec![s]),
+            OneOrMany::Many(v) => Ok(v),
+            OneOrMany::Other(what) => Err(what),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(OneOrManyVisitor { in_list: false })
+    }
+}
+
+struct OneOrManyVisitor {
+    /// Inside a list only strings are kept; a nested list is "other".
+    in_list: bool,
+}
+
+impl<'de> serde::de::Visitor<'de> for OneOrManyVisitor {
+    type Value = OneOrMany;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string or a list of strings")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<OneOrMany, E> {
+        Ok(OneOrMany::One(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<OneOrMany, E> {
+        Ok(OneOrMany::One(v))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<OneOrMany, E> {
+        Ok(OneOrMany::Other(format!("the boolean {v}")))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<OneOrMany, E> {
+        Ok(OneOrMany::Other(format!("the number {v}")))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<OneOrMany, E> {
+        Ok(OneOrMany::Other(format!("the number {v}")))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<OneOrMany, E> {
+        Ok(OneOrMany::Other(format!("the number {v}")))
+    }
+    fn visit_unit<E>(self) -> Result<OneOrMany, E> {
+        Ok(OneOrMany::Other("nothing (null)".to_string()))
+    }
+    fn visit_none<E>(self) -> Result<OneOrMany, E> {
+        Ok(OneOrMany::Other("nothing (null)".to_string()))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<OneOrMany, A::Error> {
+        while m
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(OneOrMany::Other("a mapping".to_string()))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<OneOrMany, A::Error> {
+        if self.in_list {
+            while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            return Ok(OneOrMany::Other("a list".to_string()));
+        }
+        let mut items = Vec::new();
+        let mut other = None;
+        while let Some(item) = s.next_element_seed(ListItem)? {
+            match item {
+                OneOrMany::One(v) => items.push(v),
+                OneOrMany::Many(_) => {}
+                OneOrMany::Other(what) => {
+                    other.get_or_insert(format!("a list holding {what}"));
+                }
+            }
+        }
+        Ok(match other {
+            Some(what) => OneOrMany::Other(what),
+            None => OneOrMany::Many(items),
+        })
+    }
+}
+
+struct ListItem;
+
+impl<'de> serde::de::DeserializeSeed<'de> for ListItem {
+    type Value = OneOrMany;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<OneOrMany, D::Error> {
+        d.deserialize_any(OneOrManyVisitor { in_list: true })
     }
 }
 

@@ -306,7 +306,7 @@ struct Settings {
     ca_pem: Option<Spanned<String>>,
     client: Option<Spanned<RawClient>>,
     skip_verify: Option<Spanned<bool>>,
-    headers: Option<Spanned<BTreeMap<String, OneOrMany>>>,
+    headers: Option<Spanned<BTreeMap<String, Spanned<OneOrMany>>>>,
     override_path: Option<Spanned<bool>>,
     dial_timeout: Option<Spanned<String>>,
 }
@@ -364,7 +364,18 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
         }
     }
     if let Some(ca) = s.ca {
-        for p in ca.value.clone().into_vec() {
+        let paths = ca.value.clone().strings().unwrap_or_else(|what| {
+            cx.error(
+                &ca,
+                Code::BadCaValue,
+                format!(
+                    "`ca` is {what}: expected an absolute node path, or a list of them \
+                     (`ca: /etc/ssl/private-ca.pem`)"
+                ),
+            );
+            Vec::new()
+        });
+        for p in paths {
             if !p.starts_with('/') {
                 cx.error(&ca, Code::RelativeCaPath, format!(
                     "ca `{p}` is not an absolute path: containerd resolves relative paths against the \
@@ -396,23 +407,37 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
         ep.tls.skip_verify = Some(sv.value);
     }
     if let Some(h) = s.headers {
-        for (name, values) in h.value.clone() {
+        for (name, spanned) in &h.value {
+            let name = name.clone();
             if name.is_empty()
                 || !name
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
             {
                 cx.error(
-                    &h,
+                    spanned,
                     Code::BadHeaderName,
                     format!("header name `{name}` is not a valid HTTP token"),
                 );
                 continue;
             }
-            let values = values.into_vec();
+            let values = match spanned.value.clone().strings() {
+                Ok(v) => v,
+                Err(what) => {
+                    cx.error(
+                        spanned,
+                        Code::BadHeaderValue,
+                        format!(
+                            "header `{name}` is {what}: expected a string or a list of strings; \
+                             quote a value that YAML would read as a number or a boolean"
+                        ),
+                    );
+                    continue;
+                }
+            };
             if values.iter().any(|v| v.contains(['\r', '\n', '\0'])) {
                 cx.error(
-                    &h,
+                    spanned,
                     Code::BadHeaderValue,
                     format!("header `{name}` has a line break or NUL in its value"),
                 );
@@ -460,8 +485,8 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
 fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {
     let v = &c.value;
     let cert = match (&v.cert, &v.cert_pem) {
-        (Some(p), None) => FileSource::Path(p.clone()),
-        (None, Some(pem)) => FileSource::Inline(pem.clone()),
+        (Some(p), None) => (p, false),
+        (None, Some(pem)) => (pem, true),
         _ => {
             cx.error(
                 c,
@@ -474,8 +499,8 @@ fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {
         }
     };
     let key = match (&v.key, &v.key_pem) {
-        (Some(p), None) => Some(FileSource::Path(p.clone())),
-        (None, Some(pem)) => Some(FileSource::Inline(pem.clone())),
+        (Some(p), None) => Some((p, false)),
+        (None, Some(pem)) => Some((pem, true)),
         (None, None) => None,
         _ => {
             cx.error(
@@ -486,39 +511,60 @@ fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {
             return None;
         }
     };
-    for f in std::iter::once(&cert).chain(key.as_ref()) {
-        match f {
-            FileSource::Path(p) if !p.starts_with('/') => {
+    // Every file is checked, each error at its own key: two bad PEMs are two errors.
+    let mut ok = true;
+    for (what, (f, inline)) in [("cert", cert)].into_iter().chain(key.map(|k| ("key", k))) {
+        let (label, key_name) = match (what, inline) {
+            ("cert", false) => ("CERTIFICATE", "cert"),
+            ("cert", true) => ("CERTIFICATE", "cert_pem"),
+            (_, false) => ("PRIVATE KEY", "key"),
+            (_, true) => ("PRIVATE KEY", "key_pem"),
+        };
+        if !inline {
+            if !f.value.starts_with('/') {
                 cx.error(
-                    c,
+                    f,
                     Code::RelativeClientPath,
-                    format!("client path `{p}` is not absolute"),
+                    format!("client `{key_name}` path `{}` is not absolute", f.value),
                 );
-                return None;
+                ok = false;
             }
-            FileSource::Inline(pem) if !pem.contains("-----BEGIN ") => {
-                cx.error(
-                    c,
-                    Code::BadClientPem,
-                    "inline client PEM holds no `-----BEGIN` block".to_string(),
-                );
-                return None;
+        } else if !f.value.contains("-----BEGIN ") {
+            cx.error(
+                f,
+                Code::BadClientPem,
+                format!(
+                    "`{key_name}` holds no `-----BEGIN` block: expected a PEM {}",
+                    label.to_lowercase()
+                ),
+            );
+            ok = false;
+        } else {
+            let label = if f.value.contains("PRIVATE KEY-----") {
+                "PRIVATE KEY"
+            } else {
+                label
+            };
+            if let Err(e) = check_pem(&f.value, label) {
+                cx.error(f, Code::BadClientPem, format!("`{key_name}`: {e}"));
+                ok = false;
             }
-            FileSource::Inline(pem) => {
-                let label = if pem.contains("PRIVATE KEY-----") {
-                    "PRIVATE KEY"
-                } else {
-                    "CERTIFICATE"
-                };
-                if let Err(e) = check_pem(pem, label) {
-                    cx.error(c, Code::BadClientPem, format!("inline client PEM: {e}"));
-                    return None;
-                }
-            }
-            _ => {}
         }
     }
-    Some(ClientPair { cert, key })
+    if !ok {
+        return None;
+    }
+    let source = |(f, inline): (&Spanned<String>, bool)| {
+        if inline {
+            FileSource::Inline(f.value.clone())
+        } else {
+            FileSource::Path(f.value.clone())
+        }
+    };
+    Some(ClientPair {
+        cert: source(cert),
+        key: key.map(source),
+    })
 }
 
 /// Go's `time.ParseDuration` syntax, without sign: `300ms`, `1.5h`, `2h45m`.

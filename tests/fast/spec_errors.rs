@@ -372,12 +372,12 @@ fn client_certificates() {
     );
     rejects(
         "registries:\n  - host: a.example\n    client:\n      cert: c.pem\n",
-        "spec.yaml:4:7: error[relative-client-path]:",
+        "spec.yaml:4:13: error[relative-client-path]:",
         "`c.pem` is not absolute",
     );
     rejects(
         "registries:\n  - host: a.example\n    client:\n      cert_pem: nope\n",
-        "spec.yaml:4:7: error[bad-client-pem]:",
+        "spec.yaml:4:17: error[bad-client-pem]:",
         "no `-----BEGIN` block",
     );
 }
@@ -386,12 +386,12 @@ fn client_certificates() {
 fn header_names_and_values() {
     rejects(
         "registries:\n  - host: a.example\n    headers:\n      \"X Bad\": v\n",
-        "spec.yaml:4:7: error[bad-header-name]:",
+        "spec.yaml:4:16: error[bad-header-name]:",
         "`X Bad` is not a valid HTTP token",
     );
     rejects(
         "registries:\n  - host: a.example\n    headers:\n      X-Ok: \"a\\nb\"\n",
-        "spec.yaml:4:7: error[bad-header-value]:",
+        "spec.yaml:4:13: error[bad-header-value]:",
         "line break",
     );
 }
@@ -450,4 +450,78 @@ fn a_pem_with_garbage_inside_is_refused() {
     .unwrap();
     let (code, stderr) = check("registries.yaml", &example);
     assert_eq!(code, 0, "{stderr}");
+}
+
+// Parser wording: what was expected, in the spec's terms, at the right line, one per problem.
+
+#[test]
+fn header_values_that_are_not_strings_each_at_their_own_line() {
+    let spec = "registries:\n  - host: reg.lab:5000\n    headers:\n      X-Tenant-Id: 42\n      X-Other: [1, 2]\n";
+    rejects(
+        spec,
+        "spec.yaml:4:20: error[bad-header-value]:",
+        "header `X-Tenant-Id` is the number 42: expected a string or a list of strings",
+    );
+    rejects(
+        spec,
+        "spec.yaml:5:16: error[bad-header-value]:",
+        "header `X-Other` is a list holding the number 1",
+    );
+    let (_, stderr) = check("spec.yaml", spec);
+    assert!(!stderr.contains("untagged"), "{stderr}");
+    assert!(stderr.contains("2 errors in the spec"), "{stderr}");
+}
+
+#[test]
+fn ca_that_is_a_mapping_says_what_ca_takes() {
+    rejects(
+        "registries:\n  - host: reg.lab:5000\n    ca: {path: /etc/ca.pem}\n",
+        "spec.yaml:3:9: error[bad-ca-value]:",
+        "`ca` is a mapping: expected an absolute node path, or a list of them",
+    );
+}
+
+#[test]
+fn duplicate_key_names_the_key_not_the_parser_option() {
+    let spec = "registries:\n  - host: reg.lab:5000\n    host: reg.lab:5001\n";
+    rejects(
+        spec,
+        "spec.yaml:3:5: error[spec-syntax]:",
+        "the key `host` appears twice in the same mapping",
+    );
+    let (_, stderr) = check("spec.yaml", spec);
+    assert!(!stderr.contains("DuplicateKeyPolicy"), "{stderr}");
+}
+
+#[test]
+fn two_yaml_documents_are_named_as_such() {
+    let spec = "registries:\n  - host: reg.lab:5000\n---\nregistries: []\n";
+    rejects(
+        spec,
+        "spec.yaml:3:1: error[spec-syntax]:",
+        "the spec holds more than one YAML document",
+    );
+    let (_, stderr) = check("spec.yaml", spec);
+    assert!(!stderr.contains("budget"), "{stderr}");
+}
+
+#[test]
+fn two_bad_pems_in_one_client_are_two_errors_at_their_keys() {
+    let spec = "registries:\n  - host: reg.lab:5000\n    client:\n      cert_pem: |\n        -----BEGIN CERTIFICATE-----\n        garbage\n        -----END CERTIFICATE-----\n      key_pem: |\n        -----BEGIN PRIVATE KEY-----\n        garbage\n        -----END PRIVATE KEY-----\n";
+    rejects(spec, "spec.yaml:5:9: error[bad-client-pem]:", "`cert_pem`");
+    rejects(spec, "spec.yaml:9:9: error[bad-client-pem]:", "`key_pem`");
+}
+
+#[test]
+fn a_list_where_a_mapping_belongs_says_so() {
+    rejects(
+        "registries:\n  - host: reg.lab:5000\n    client:\n      - cert: /a\n",
+        "spec.yaml:4:7: error[spec-syntax]:",
+        "expected a mapping (`key: value` lines) here",
+    );
+    rejects(
+        "registries:\n  host: reg.lab:5000\n",
+        "spec.yaml:2:3: error[spec-syntax]:",
+        "expected a list (`- item` lines) here",
+    );
 }
