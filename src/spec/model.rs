@@ -35,11 +35,10 @@ pub struct RawContainerd {
     pub config_path: Option<Spanned<String>>,
 }
 
+// The per-host settings (capabilities … dial_timeout) repeat those of `RawEndpoint` on
+// purpose: `#[serde(flatten)]` would lose the source positions (`Spanned`) that every
+// validation error needs. Validation reads both through one `Settings` struct.
 /// One registry: the host as written in image references, how to reach it, and its mirrors.
-///
-/// The per-host settings (capabilities … dial_timeout) repeat those of [`RawEndpoint`] on
-/// purpose: `#[serde(flatten)]` would lose the source positions (`Spanned`) that every
-/// validation error needs. Validation reads both through one `Settings` struct.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRegistry {
@@ -101,7 +100,7 @@ pub struct RawRegistry {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEndpoint {
-    /// http(s)://host[:port][/path]
+    /// The endpoint's URL: http(s)://host[:port][/path].
     #[schemars(with = "String", regex(pattern = r"^https?://"))]
     pub url: Spanned<String>,
     /// What the endpoint may be used for (default: pull, resolve).
@@ -170,7 +169,8 @@ pub enum OneOrMany {
     Other(String),
 }
 
-/// The JSON Schema shape of [`OneOrMany`].
+// The JSON Schema shape of `OneOrMany`.
+/// A string or a list of strings.
 #[derive(JsonSchema)]
 #[schemars(rename = "OneOrMany", untagged)]
 #[allow(dead_code)]
