@@ -191,6 +191,11 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
             kind: f.kind,
         });
     }
+    if let Some(old) = &config.moved_from {
+        let (carried, carry_notes) = carried_hosts(&in_root, old, &plan, &planned)?;
+        changes.extend(carried);
+        notes.extend(carry_notes);
+    }
     changes.extend(stale_files(&in_root, &plan, &planned)?);
     changes.extend(leftover_temp_files(&in_root, &plan, &config_path)?);
     // The file really edited (a symlinked config.toml is edited where it points, inside the
@@ -258,6 +263,106 @@ fn missing_tls_files(in_root: &InRoot, plan: &Plan) -> Vec<String> {
         }
     }
     out
+}
+
+/// config_path moved from `old` (a directory, or a `:`-list) to the plan's directory: every host
+/// directory there that the new directory does not have and the plan does not write is copied
+/// over (its regular files, modes kept), so a pull that worked before keeps working. The old
+/// directories are left as they are. Directories regtrust wrote itself are not carried: the spec
+/// decides about those. The boot script does the same (`carry_hosts`).
+fn carried_hosts(
+    in_root: &InRoot,
+    old: &str,
+    plan: &Plan,
+    planned: &BTreeSet<PathBuf>,
+) -> Result<(Vec<Change>, Vec<String>), NodeError> {
+    let mut changes = Vec::new();
+    let mut notes = Vec::new();
+    let resolve = |node_path: &str| {
+        in_root
+            .path(node_path)
+            .map_err(|e| NodeError::Io(format!("{node_path}: {e}")))
+    };
+    let mut seen = BTreeSet::new();
+    for dir in old.split(':').map(|d| d.trim_end_matches('/')) {
+        if dir.is_empty() || dir == plan.config_path || !seen.insert(dir) {
+            continue;
+        }
+        if !dir.starts_with('/') {
+            notes.push(format!(
+                "config_path held the relative directory \"{dir}\": hosts under it were not \
+                 carried (containerd resolves it against its working directory)"
+            ));
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(resolve(dir)?) else {
+            continue;
+        };
+        let mut hosts: Vec<_> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        hosts.sort();
+        for host in hosts {
+            let src_node = format!("{dir}/{host}");
+            let dest_node = format!("{}/{host}", plan.config_path);
+            let dest = resolve(&dest_node)?;
+            if dest.exists() || planned.iter().any(|p| p.starts_with(&dest)) {
+                continue;
+            }
+            let src = resolve(&src_node)?;
+            let hosts_toml = src.join("hosts.toml");
+            if is_regular_file(&hosts_toml)
+                && std::fs::read_to_string(&hosts_toml).is_ok_and(|t| t.starts_with(MANAGED_MARK))
+            {
+                continue;
+            }
+            let Ok(files) = std::fs::read_dir(&src) else {
+                continue;
+            };
+            let mut files: Vec<_> = files
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            files.sort();
+            let mut carried = 0;
+            for name in files {
+                let from = src.join(&name);
+                let Ok(Some(content)) = fs::read_optional(&from) else {
+                    notes.push(format!(
+                        "{src_node}/{name} is not UTF-8 text: not carried; copy it to {dest_node}/"
+                    ));
+                    continue;
+                };
+                let mode = fs::mode_of(&from).unwrap_or(0o644);
+                let kind = match name.as_str() {
+                    "hosts.toml" => FileKind::HostsToml,
+                    _ if name.ends_with(".key") || mode & 0o077 == 0 => FileKind::PrivateKey,
+                    _ => FileKind::Certificate,
+                };
+                changes.push(Change::Write {
+                    node_path: format!("{dest_node}/{name}"),
+                    path: dest.join(&name),
+                    mode,
+                    content,
+                    old: None,
+                    kind,
+                });
+                carried += 1;
+            }
+            if carried > 0 {
+                notes.push(format!(
+                    "carried {src_node} into {dest_node}: config_path moved, and pulls through \
+                     {host} worked from there"
+                ));
+            }
+        }
+    }
+    Ok((changes, notes))
 }
 
 /// Files regtrust wrote earlier that the plan no longer has: only in directories it manages.

@@ -39,7 +39,7 @@ pub fn read_config(
     use crate::containerd::config::{file_layout, registry_table};
     let mut doc = crate::containerd::config::parse(text)?;
     let mut notes = Vec::new();
-    let layout = file_layout(&doc, &containerd, &mut notes)?;
+    let layout = file_layout(&doc, text, &containerd, &mut notes)?;
     let registry = registry_table(&mut doc, layout.cri_plugin())?;
     let legacy = take_legacy(registry, &mut notes)?;
     let regs = migrate(legacy, &BTreeSet::new(), &mut notes);

@@ -404,6 +404,11 @@ END {
     exit 3
   }
   line = "  config_path = \"" WANT "\""
+  # The value it had, for the caller to carry the hosts configured there (OLDOUT: a file name).
+  if (CPLINE && CPVAL != WANT && ENVIRON["OLDOUT"] != "") {
+    printf "%s\n", CPVAL > ENVIRON["OLDOUT"]
+    close(ENVIRON["OLDOUT"])
+  }
   if (CPLINE) {
     if (CPVAL != WANT) L[CPLINE] = substr(L[CPLINE], 1, CPVS - 1) "\"" WANT "\"" substr(L[CPLINE], CPVE)
   } else if (REGH) {

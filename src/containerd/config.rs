@@ -35,6 +35,13 @@ impl std::fmt::Display for ConfigError {
 }
 
 /// Parses config.toml text; a syntax error carries its line and column.
+/// The line of the top-level `version` key, for messages.
+pub fn version_line(text: &str) -> Option<usize> {
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let span = doc.as_table().key("version")?.span()?;
+    Some(crate::diag::line_col(text, span.start).0)
+}
+
 pub fn parse(text: &str) -> Result<DocumentMut, ConfigError> {
     text.parse().map_err(|e: toml_edit::TomlError| {
         let (line, column) = e
@@ -51,6 +58,7 @@ pub fn parse(text: &str) -> Result<DocumentMut, ConfigError> {
 
 pub fn file_layout(
     doc: &DocumentMut,
+    text: &str,
     v: &Version,
     notes: &mut Vec<String>,
 ) -> Result<ConfigLayout, ConfigError> {
@@ -72,9 +80,10 @@ pub fn file_layout(
     })?;
     let native = ConfigLayout::native_for(v);
     if layout.number() > native.number() {
+        let at = version_line(text).map_or(String::new(), |l| format!(" (line {l})"));
         return Err(ConfigError::Unsupported(format!(
-            "config.toml has `version = {n}`, which containerd {v} cannot read (it reads up to \
-             version {})",
+            "config.toml has `version = {n}`{at}, which containerd {v} cannot read (it reads up \
+             to version {}): check --containerd, or the spec's containerd.version",
             native.number()
         )));
     }
@@ -124,22 +133,27 @@ pub fn decide_config_path(
     existing: Option<&str>,
     notes: &mut Vec<String>,
 ) -> String {
+    // One rule in every channel (apply, the installer, cloud-init): the spec's directory, else
+    // the default; a node set to another directory is moved, its hosts carried over by apply.
     let existing = existing.filter(|p| !p.is_empty());
-    let first = existing.and_then(|p| p.split(':').find(|d| !d.is_empty()));
     let chosen = spec
-        .or(first)
         .unwrap_or(DEFAULT_CONFIG_PATH)
         .trim_end_matches('/')
         .to_string();
+    let why = if spec.is_some() {
+        "the spec's containerd.config_path"
+    } else {
+        "regtrust's default; set containerd.config_path in the spec to keep another directory"
+    };
     if let Some(old) = existing {
         if old.contains(':') {
             notes.push(format!(
                 "config_path was the list \"{old}\": containerd 2.1+ CRI pulls do not split it \
-                 (and fall back to HTTPS), so it is now the one directory \"{chosen}\""
+                 (and fall back to HTTPS), so it is now the one directory \"{chosen}\" ({why})"
             ));
         } else if old.trim_end_matches('/') != chosen {
             notes.push(format!(
-                "config_path changed from \"{old}\" to \"{chosen}\" (the spec's)"
+                "config_path changed from \"{old}\" to \"{chosen}\" ({why})"
             ));
         }
     }

@@ -51,7 +51,7 @@ const BINARIES: &[&str] = &[
 
 /// The installed containerd's version and its source, `Err` (with the reason) when the version
 /// found is not one regtrust supports, None when the root says nothing.
-fn installed(root: &Path) -> Option<Result<(Version, String), String>> {
+pub(crate) fn installed(root: &Path) -> Option<Result<(Version, String), String>> {
     let found = |raw: &str, source: String| match Version::parse_release(raw) {
         Ok(v) if Version::parse(raw).is_ok() => Ok((v, source)),
         Ok(v) if v < Version::OLDEST => Err(format!(

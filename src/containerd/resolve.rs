@@ -22,11 +22,24 @@ pub struct Inputs<'a> {
 /// The version and, in words, where it came from; `None` when nothing says; `Err` when the
 /// root's installed containerd is one regtrust does not support (older than 1.6).
 pub fn decide(i: Inputs<'_>) -> Result<Option<(Version, String)>, String> {
-    if let Some(v) = i.flag {
-        return Ok(Some((v, "--containerd".into())));
-    }
-    if let Some(v) = i.spec {
-        return Ok(Some((v, "the spec's containerd.version".into())));
+    let given = i
+        .flag
+        .map(|v| (v, "--containerd"))
+        .or(i.spec.map(|v| (v, "the spec's containerd.version")));
+    if let Some((v, source)) = given {
+        let mut source = source.to_string();
+        // A version given for a root whose installed containerd is another release: said, since
+        // what is written may not be what that containerd reads.
+        if let Some(root) = i.root
+            && let Some(Ok((installed, from))) = super::installed::installed(root)
+            && (installed.major, installed.minor) != (v.major, v.minor)
+        {
+            source.push_str(&format!(
+                "; warning: the root has containerd {installed} installed ({from}): what is \
+                 written is for {v}; drop the version to use the installed one"
+            ));
+        }
+        return Ok(Some((v, source)));
     }
     match i.root {
         Some(root) => super::installed::detect(root, i.config_text),

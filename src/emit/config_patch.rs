@@ -30,6 +30,9 @@ pub struct Patched {
     pub notes: Vec<String>,
     /// Legacy registry settings turned into hosts.toml entries, with what they came from.
     pub migrated: Vec<(Registry, String)>,
+    /// The file's config_path before, when it named other directories than `config_path`: the
+    /// hosts there are carried over (see `apply`).
+    pub moved_from: Option<String>,
 }
 
 pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
@@ -48,7 +51,7 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
         doc.insert("version", toml_edit::value(l.number()));
         l
     } else {
-        file_layout(&doc, &req.containerd, &mut notes)?
+        file_layout(&doc, original, &req.containerd, &mut notes)?
     };
     let plugin = layout.cri_plugin();
     let registry = registry_table(&mut doc, plugin)?;
@@ -58,6 +61,8 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
         .and_then(Item::as_str)
         .map(str::to_string);
     let config_path = decide_config_path(req.config_path, existing_path.as_deref(), &mut notes);
+    let moved_from =
+        existing_path.filter(|old| !old.is_empty() && old.trim_end_matches('/') != config_path);
     let legacy = take_legacy(registry, &mut notes)?;
     set_config_path(registry, &config_path);
     let migrated = migrate(legacy, req.covered_dirs, &mut notes);
@@ -84,6 +89,7 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
         config_path,
         notes,
         migrated,
+        moved_from,
     })
 }
 

@@ -541,3 +541,48 @@ fn a_symlinked_config_is_reported_with_the_real_paths() {
     );
     assert!(!node.path("/etc/containerd/config.toml.bak").exists());
 }
+
+/// A root with containerd 1.7.24 in its dpkg status.
+fn with_dpkg_containerd(node: &Node, version: &str) {
+    let d = node.path("/var/lib/dpkg");
+    fs::create_dir_all(&d).unwrap();
+    fs::write(
+        d.join("status"),
+        format!("Package: containerd\nStatus: install ok installed\nVersion: {version}~ds1-1\n\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_version_flag_that_differs_from_the_installed_containerd_is_warned_about() {
+    let n = Node::new(
+        "registries:\n  - host: a.example:5000\n    http: true\n",
+        Some("version = 2\n"),
+    );
+    with_dpkg_containerd(&n, "1.7.24");
+    let o = n.apply(&["--containerd", "2.1", "--dry-run"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("warning: the root has containerd 1.7.24 installed"),
+        "{out}"
+    );
+    // The same release: no warning.
+    let o = n.apply(&["--containerd", "1.7", "--dry-run"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{out}");
+    assert!(!out.contains("warning: the root has containerd"), "{out}");
+}
+
+#[test]
+fn a_version_3_file_for_containerd_1_7_names_the_file_and_the_line() {
+    let n = Node::new(
+        "registries:\n  - host: a.example:5000\n    http: true\n",
+        Some("# containerd 2 config\n\nversion = 3\n"),
+    );
+    let o = n.apply(&["--containerd", "1.7"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("etc/containerd/config.toml"), "{err}");
+    assert!(err.contains("`version = 3` (line 3)"), "{err}");
+}

@@ -12,6 +12,7 @@ mod boot_patch_contract;
 mod cli_polish;
 mod cmd;
 mod concurrency;
+mod config_path_move;
 mod doctor;
 mod faults;
 mod fuzz_regressions;

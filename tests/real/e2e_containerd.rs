@@ -23,6 +23,9 @@ struct Case {
     apply: bool,
     /// Without apply: render the hosts tree anyway (to show config.toml is what is missing).
     hosts_only: bool,
+    /// A user's own hosts.toml for legacy.corp.example:5000 in k3s's hosts directory (a host the
+    /// spec does not name), before anything runs.
+    other_dir_host: bool,
     pulls: Vec<(&'static str, Expect)>,
 }
 
@@ -32,6 +35,7 @@ fn case(name: &str, config: String, apply: bool, pulls: Vec<(&'static str, Expec
         config,
         apply,
         hosts_only: false,
+        other_dir_host: false,
         pulls,
     }
 }
@@ -86,6 +90,31 @@ fn cases(version: &str) -> Vec<Case> {
             vec![(PRIVATE, HttpError)],
         ),
     ];
+    // A node set to another directory, with a host configured there that the spec does not name:
+    // it pulls before apply, and still pulls after apply moved config_path to the default
+    // (the host was carried over). The list form: 1.7 splits it, so the host pulls before too.
+    let mut moved = vec![("k3s-dir", with_dir(&debian, K3S_HOSTS_DIR))];
+    if version == "1.7" {
+        let list = format!("/etc/containerd/certs.d:{K3S_HOSTS_DIR}");
+        moved.push(("k3s-list", with_dir(&debian, &list)));
+    }
+    for (name, config) in moved {
+        for apply in [false, true] {
+            let mut pulls = vec![(LEGACY, Pulls)];
+            if apply {
+                pulls.extend(ok());
+            }
+            let suffix = if apply { "+regtrust" } else { "" };
+            let mut c = case(
+                &format!("debian+{name}+own-host{suffix}"),
+                config.clone(),
+                apply,
+                pulls,
+            );
+            c.other_dir_host = true;
+            v.push(c);
+        }
+    }
     // A `:`-list config_path with the right hosts.toml in place: 1.7 splits the list and pulls;
     // 2.1's CRI pull path does not, and falls back to HTTPS (the measured facts).
     let list_expect = match version {
@@ -119,6 +148,16 @@ fn e2e(version: &str, ip_base: u8) {
         let root = dir.join("root");
         fs::create_dir_all(root.join("etc/containerd/certs.d")).unwrap();
         fs::write(root.join("etc/containerd/config.toml"), &c.config).unwrap();
+        if c.other_dir_host {
+            let d = root.join(format!("{}/legacy.corp.example:5000", &K3S_HOSTS_DIR[1..]));
+            fs::create_dir_all(&d).unwrap();
+            fs::write(
+                d.join("hosts.toml"),
+                "server = \"https://legacy.corp.example:5000\"\n\n\
+                 [host.\"http://cache.corp.example:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
+            )
+            .unwrap();
+        }
         let root_s = root.to_str().unwrap();
         if c.apply {
             let apply = [
@@ -237,6 +276,14 @@ fn with_recipe(config: &str) -> String {
         "registry.configs.\"my.private.registry:5000\".http",
         "skip_verify = true",
     )
+}
+
+/// Where k3s keeps its hosts.toml tree: a real directory a node's config_path may name.
+const K3S_HOSTS_DIR: &str = "/var/lib/rancher/k3s/agent/etc/containerd/certs.d";
+
+/// config_path set to one directory (or a `:`-list).
+fn with_dir(config: &str, dir: &str) -> String {
+    append_table(config, "registry", &format!("config_path = \"{dir}\""))
 }
 
 /// A vendor-style `:`-separated config_path (a config without a registry table).

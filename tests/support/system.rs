@@ -196,6 +196,11 @@ const NAMESPACE_SCRIPT: &str = r#"set -e
 mount -t tmpfs regtrust-e2e /run
 mount -t tmpfs regtrust-e2e /opt
 mount -t tmpfs regtrust-e2e /var/lib
+# A scratch root's k3s-style hosts directory, for configs whose config_path names it.
+if [ -d "$E2E_ROOT/var/lib/rancher" ]; then
+  mkdir -p /var/lib/rancher
+  mount --bind "$E2E_ROOT/var/lib/rancher" /var/lib/rancher
+fi
 mount --bind "$E2E_ROOT/etc/containerd" /etc/containerd
 mount --bind "$E2E_HOSTS" /etc/hosts
 exec "$E2E_BIN" --config /etc/containerd/config.toml --root "$E2E_STATE/root" --state "$E2E_STATE/state" --address "$E2E_STATE/containerd.sock"
