@@ -184,6 +184,15 @@ pub fn migrate(
             let auth = authority(&url).to_string();
             let mut ep = Endpoint::new(url.clone());
             ep.tls = tls_of(legacy.tls.get(&auth));
+            if ep.is_http() && !ep.tls.is_empty() {
+                // The recipe: an http:// endpoint plus `insecure_skip_verify`. TLS settings on
+                // plain HTTP only make containerd try HTTPS first: they are not carried over.
+                notes.push(format!(
+                    "the TLS settings of `{auth}` are not migrated to {url}: it is plain HTTP, \
+                     where they do not apply"
+                ));
+                ep.tls = crate::spec::Tls::default();
+            }
             used_tls.insert(auth.clone());
             if h != "*" && (auth == h || auth == default_host) {
                 // Legacy CRI stops at the registry itself: it becomes the upstream.
@@ -263,4 +272,66 @@ pub fn migrate(
         ));
     }
     out
+}
+
+/// What an endpoint answered when asked (see `doctor::probe`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Https,
+    PlainHttp,
+    /// Unreachable, or no answer regtrust understands: the detail is in the words.
+    Unknown,
+}
+
+/// The recipe's trap, settled: an `https://` endpoint with `skip_verify` (from
+/// `insecure_skip_verify`) is what people write for a registry that speaks only plain HTTP, and
+/// containerd then fails with `server gave HTTP response to HTTPS client`. `ask` says what the
+/// endpoint speaks (`None`: not asked, `--no-probe`): plain HTTP → the endpoint becomes
+/// `http://` (the registry's `http: true`) without TLS settings; HTTPS → kept; unknown → kept,
+/// with a warning. Every decision is said, with why.
+pub fn settle_schemes(
+    regs: &mut [Registry],
+    ask: &mut dyn FnMut(&str) -> Option<(Answer, String)>,
+    notes: &mut Vec<String>,
+) {
+    for r in regs.iter_mut() {
+        let host = r.host.clone();
+        for (is_upstream, ep) in std::iter::once((true, &mut r.upstream))
+            .chain(r.endpoints.iter_mut().map(|e| (false, e)))
+        {
+            if ep.is_http() || ep.tls.skip_verify != Some(true) {
+                continue;
+            }
+            let auth = ep.authority().to_string();
+            let setting = if is_upstream {
+                format!("`http: true` on {host}")
+            } else {
+                format!("an http:// URL for the endpoint {auth}")
+            };
+            match ask(&auth) {
+                Some((Answer::PlainHttp, words)) => {
+                    notes.push(format!(
+                        "{auth} {words}: written as {setting} (the legacy `insecure_skip_verify` \
+                         would keep containerd on HTTPS, and every pull would fail with `server \
+                         gave HTTP response to HTTPS client`)"
+                    ));
+                    ep.url = format!("http://{}", &ep.url["https://".len()..]);
+                    ep.tls = crate::spec::Tls::default();
+                }
+                Some((Answer::Https, words)) => notes.push(format!(
+                    "{auth} {words}: `skip_verify: true` kept (HTTPS without certificate checks; \
+                     `ca` with the registry's CA is the safer choice)"
+                )),
+                Some((Answer::Unknown, words)) => notes.push(format!(
+                    "warning: {auth}: {words}; `skip_verify: true` kept — if {auth} speaks plain \
+                     HTTP, write {setting} instead: `skip_verify` only disables certificate checks"
+                )),
+                None => notes.push(format!(
+                    "warning: {auth} was not probed (--no-probe): `skip_verify: true` kept — if \
+                     it speaks plain HTTP, write {setting} instead: `skip_verify` only disables \
+                     certificate checks"
+                )),
+            }
+        }
+    }
 }

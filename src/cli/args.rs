@@ -231,6 +231,10 @@ pub struct MigrateArgs {
     /// Where to write the spec ("-" for stdout)
     #[arg(long, value_name = "FILE")]
     pub emit_spec: PathBuf,
+    /// Do not ask the registries what they speak (by default every `https://` endpoint with
+    /// `insecure_skip_verify` is probed, 2 s each: plain HTTP becomes `http: true`)
+    #[arg(long)]
+    pub no_probe: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -245,5 +249,9 @@ pub enum ImportFrom {
         /// Where to write the spec ("-" for stdout)
         #[arg(long, value_name = "FILE")]
         emit_spec: PathBuf,
+        /// Do not ask the registries what they speak (by default every `https://` endpoint with
+        /// `insecure_skip_verify` is probed, 2 s each: plain HTTP becomes `http: true`)
+        #[arg(long)]
+        no_probe: bool,
     },
 }

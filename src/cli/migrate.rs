@@ -33,7 +33,9 @@ pub fn run_migrate(a: &MigrateArgs) -> Result<u8> {
     // Only reads the legacy settings: nothing is patched.
     let (migrated, notes) = crate::legacy::read_config(&text, version)
         .map_err(|e| Error::Node(format!("{}: {e}", a.node.config)))?;
-    let regs: Vec<Registry> = migrated.into_iter().map(|(r, _)| r).collect();
+    let mut regs: Vec<Registry> = migrated.into_iter().map(|(r, _)| r).collect();
+    let mut notes = notes;
+    settle(&mut regs, a.no_probe, &mut notes);
     if regs.is_empty() {
         eprintln!(
             "{}: no legacy registry.mirrors or registry.configs.*.tls to migrate",
@@ -49,16 +51,22 @@ pub fn run_migrate(a: &MigrateArgs) -> Result<u8> {
 }
 
 pub fn run_import(from: &ImportFrom) -> Result<u8> {
-    let ImportFrom::K3s { file, emit_spec } = from;
+    let ImportFrom::K3s {
+        file,
+        emit_spec,
+        no_probe,
+    } = from;
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::Node(format!("cannot read {}: {e}", file.display())))?;
     let (legacy, notes) =
         crate::k3s::parse(&file.display().to_string(), &text).map_err(Error::Usage)?;
     let mut more = Vec::new();
-    let regs: Vec<Registry> = crate::legacy::migrate(legacy, &BTreeSet::new(), &mut more)
+    let mut regs: Vec<Registry> = crate::legacy::migrate(legacy, &BTreeSet::new(), &mut more)
         .into_iter()
         .map(|(r, _)| r)
         .collect();
+    let mut notes = notes;
+    settle(&mut regs, *no_probe, &mut notes);
     let header = format!(
         "regtrust spec imported from {} (k3s/RKE2 registries.yaml).\nApply it with `regtrust apply --spec <this file>`.",
         file.display()
@@ -88,4 +96,30 @@ fn emit(path: &Path, text: &str, notes: &[String]) -> Result<u8> {
         .map_err(|e| Error::Node(format!("{e}; nothing was written")))?;
     eprintln!("wrote {}", path.display());
     Ok(exit::OK)
+}
+
+/// Asks each `https://` endpoint that carries the recipe's `insecure_skip_verify` what it speaks
+/// (as `doctor --probe` does, 2 s per endpoint), unless `no_probe`; see `legacy::settle_schemes`.
+fn settle(regs: &mut [Registry], no_probe: bool, notes: &mut Vec<String>) {
+    use crate::doctor::probe::{Speaks, probe};
+    use crate::legacy::Answer;
+    let mut ask = |authority: &str| {
+        if no_probe {
+            return None;
+        }
+        // An authority without a port is HTTPS's 443.
+        let with_port = if authority.ends_with(']') || !authority.contains(':') {
+            format!("{authority}:443")
+        } else {
+            authority.to_string()
+        };
+        let r = probe(&with_port);
+        let answer = match r.speaks {
+            Speaks::Tls => Answer::Https,
+            Speaks::PlainHttp => Answer::PlainHttp,
+            Speaks::Unreachable | Speaks::Unknown => Answer::Unknown,
+        };
+        Some((answer, r.verdict))
+    };
+    crate::legacy::settle_schemes(regs, &mut ask, notes);
 }

@@ -586,3 +586,43 @@ fn a_version_3_file_for_containerd_1_7_names_the_file_and_the_line() {
     assert!(err.contains("etc/containerd/config.toml"), "{err}");
     assert!(err.contains("`version = 3` (line 3)"), "{err}");
 }
+
+/// apply's own migration of the recipe (a mirror with an `http://` endpoint plus
+/// `configs.tls.insecure_skip_verify`) writes no TLS setting on the http:// host, and doctor
+/// calls the result clean: what apply writes is what doctor accepts.
+#[test]
+fn the_recipe_migrated_by_apply_has_no_tls_settings_on_http_and_doctor_is_clean() {
+    let n = Node::new(
+        "registries:\n  - host: a.example:5000\n    http: true\n",
+        Some(
+            "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"legacy.example:5000\"]\n  endpoint = [\"http://legacy.example:5000\"]\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"legacy.example:5000\".tls]\n  insecure_skip_verify = true\n",
+        ),
+    );
+    let o = n.apply(&["--containerd", "1.7"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let hosts =
+        fs::read_to_string(n.path("/etc/containerd/certs.d/legacy.example:5000/hosts.toml"))
+            .unwrap();
+    assert!(
+        hosts.contains("server = \"http://legacy.example:5000\""),
+        "{hosts}"
+    );
+    assert!(!hosts.contains("skip_verify"), "{hosts}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("are not migrated to http://legacy.example:5000: it is plain HTTP"),
+        "{out}"
+    );
+    let d = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args(["doctor", "--containerd", "1.7", "--root"])
+        .arg(&n.root)
+        .output()
+        .unwrap();
+    assert_eq!(
+        d.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&d.stdout),
+        String::from_utf8_lossy(&d.stderr)
+    );
+}

@@ -94,3 +94,112 @@ fn import_k3s_takes_empty_mirror_entries_and_warns_about_what_it_drops() {
         "{spec}{err}"
     );
 }
+
+/// A loopback server that answers every connection with `reply` (an HTTP response, or a TLS
+/// alert record), for the scheme probe of `migrate` / `import k3s`.
+fn answering(reply: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().take(8).flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(reply);
+        }
+    });
+    port
+}
+
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// The recipe (`insecure_skip_verify`) on three registries, all on loopback: one speaks plain
+/// HTTP (→ `http: true`), one TLS (→ `skip_verify` kept), one is unreachable (→ kept, warned).
+/// `--no-probe` keeps all three and warns for each. The same through `import k3s`.
+#[test]
+fn migrate_and_import_ask_what_a_skip_verify_registry_speaks() {
+    let http =
+        answering(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let tls = answering(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+    let gone = closed_port();
+    let hosts = [http, tls, gone].map(|p| format!("127.0.0.1:{p}"));
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    fs::create_dir_all(root.join("etc/containerd")).unwrap();
+    let mut config = "version = 2\n".to_string();
+    let mut k3s = "configs:\n".to_string();
+    for h in &hosts {
+        config.push_str(&format!(
+            "[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"{h}\".tls]\n  insecure_skip_verify = true\n"
+        ));
+        k3s.push_str(&format!(
+            "  \"{h}\":\n    tls:\n      insecure_skip_verify: true\n"
+        ));
+    }
+    fs::write(root.join("etc/containerd/config.toml"), &config).unwrap();
+    let yaml = dir.path().join("registries.yaml");
+    fs::write(&yaml, &k3s).unwrap();
+    let r = root.to_str().unwrap();
+    let y = yaml.to_str().unwrap();
+    let migrate = [
+        "migrate",
+        "--root",
+        r,
+        "--containerd",
+        "1.7",
+        "--emit-spec",
+        "-",
+    ];
+    let import = ["import", "k3s", y, "--emit-spec", "-"];
+    for args in [&migrate[..], &import[..]] {
+        let (spec, err) = text(&regtrust(args));
+        let doc: serde_json::Value = serde_saphyr::from_str(&spec).unwrap();
+        let reg = |h: &str| {
+            doc["registries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["host"] == h)
+                .cloned()
+                .unwrap_or_else(|| panic!("{h} missing: {spec}"))
+        };
+        let plain = reg(&hosts[0]);
+        assert_eq!(plain["http"], true, "{spec}\n{err}");
+        assert!(plain.get("skip_verify").is_none(), "{spec}");
+        assert!(
+            err.contains(&format!("{} speaks plain HTTP", hosts[0])),
+            "{err}"
+        );
+        let secure = reg(&hosts[1]);
+        assert_eq!(secure["skip_verify"], true, "{spec}");
+        assert!(secure.get("http").is_none(), "{spec}");
+        assert!(
+            err.contains(&format!(
+                "{} speaks TLS (HTTPS): `skip_verify: true` kept",
+                hosts[1]
+            )),
+            "{err}"
+        );
+        let unreachable = reg(&hosts[2]);
+        assert_eq!(unreachable["skip_verify"], true, "{spec}");
+        assert!(
+            err.contains(&format!("warning: {}: unreachable", hosts[2]))
+                && err.contains("write `http: true` on"),
+            "{err}"
+        );
+
+        let mut no_probe = args.to_vec();
+        no_probe.push("--no-probe");
+        let (spec, err) = text(&regtrust(&no_probe));
+        assert!(!spec.contains("http: true"), "{spec}");
+        assert_eq!(spec.matches("skip_verify: true").count(), 3, "{spec}");
+        assert_eq!(
+            err.matches("was not probed (--no-probe)").count(),
+            3,
+            "{err}"
+        );
+    }
+}

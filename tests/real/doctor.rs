@@ -472,84 +472,117 @@ fn image_resolution_and_probe_against_real_registries() {
     assert!(got.contains(rejected), "{got:?}");
 }
 
+/// The popular recipe (`insecure_skip_verify` for a registry that speaks only plain HTTP) through
+/// `migrate` and `import k3s`: they ask the registry (inside a namespace whose /etc/hosts names
+/// it), write `http: true`, and the node pulls after `apply`. The negative control: the same with
+/// `--no-probe` keeps `skip_verify`, warns, and the pull fails with the HTTP error.
 #[test]
 fn migrate_and_import_k3s_then_apply_pull() {
     let fx = Fixture::new("migrate", 130);
-    let legacy = "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors]\n    [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"my.private.registry:5000\"]\n      endpoint = [\"http://my.private.registry:5000\"]\n    [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"legacy.corp.example:5000\"]\n      endpoint = [\"http://cache.corp.example:5000\"]\n";
-    let k3s = "mirrors:\n  my.private.registry:5000:\n    endpoint:\n      - http://my.private.registry:5000\n  legacy.corp.example:5000:\n    endpoint:\n      - http://cache.corp.example:5000\nconfigs:\n  my.private.registry:5000:\n    auth:\n      username: robot\n      password: secret\n";
-    for version in ["1.7", "2.1"] {
-        for source in ["migrate", "k3s"] {
-            let dir = fx.work.join(format!("{source}-{version}"));
-            let root = dir.join("root");
-            fs::create_dir_all(root.join("etc/containerd")).unwrap();
-            fs::write(root.join("etc/containerd/config.toml"), legacy).unwrap();
-            let spec = dir.join("spec.yaml");
-            let o = if source == "migrate" {
-                regtrust(&[
-                    "migrate",
-                    "--root",
-                    root.to_str().unwrap(),
-                    "--emit-spec",
-                    spec.to_str().unwrap(),
-                ])
-            } else {
-                fs::write(dir.join("registries.yaml"), k3s).unwrap();
-                regtrust(&[
-                    "import",
-                    "k3s",
-                    dir.join("registries.yaml").to_str().unwrap(),
-                    "--emit-spec",
-                    spec.to_str().unwrap(),
-                ])
-            };
+    let legacy = "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors]\n    [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"legacy.corp.example:5000\"]\n      endpoint = [\"http://cache.corp.example:5000\"]\n  [plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"my.private.registry:5000\".tls]\n    insecure_skip_verify = true\n";
+    let k3s = "mirrors:\n  legacy.corp.example:5000:\n    endpoint:\n      - http://cache.corp.example:5000\nconfigs:\n  my.private.registry:5000:\n    tls:\n      insecure_skip_verify: true\n    auth:\n      username: robot\n      password: secret\n";
+    let cases = [
+        ("1.7", "migrate", true),
+        ("2.1", "migrate", true),
+        ("1.7", "k3s", true),
+        ("2.1", "k3s", true),
+        ("2.1", "migrate", false),
+        ("1.7", "k3s", false),
+    ];
+    for (version, source, probe) in cases {
+        let name = format!(
+            "{source}-{version}-{}",
+            if probe { "probe" } else { "no-probe" }
+        );
+        let dir = fx.work.join(&name);
+        let root = dir.join("root");
+        fs::create_dir_all(root.join("etc/containerd")).unwrap();
+        fs::write(root.join("etc/containerd/config.toml"), legacy).unwrap();
+        let spec = dir.join("spec.yaml");
+        let yaml = dir.join("registries.yaml");
+        fs::write(&yaml, k3s).unwrap();
+        let (root_s, spec_s, yaml_s) = (
+            root.to_str().unwrap(),
+            spec.to_str().unwrap(),
+            yaml.to_str().unwrap(),
+        );
+        let mut args = if source == "migrate" {
+            vec!["migrate", "--root", root_s, "--emit-spec", spec_s]
+        } else {
+            vec!["import", "k3s", yaml_s, "--emit-spec", spec_s]
+        };
+        if !probe {
+            args.push("--no-probe");
+        }
+        let o = regtrust_ns(&fx.hosts, &args);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{name}: {err}");
+        if source == "k3s" {
             assert!(
-                o.status.success(),
-                "{source}: {}",
-                String::from_utf8_lossy(&o.stderr)
+                err.contains("warning: configs.") && err.contains("auth is dropped"),
+                "{name}: {err}"
             );
-            if source == "k3s" {
-                assert!(
-                    String::from_utf8_lossy(&o.stderr).contains("warning: configs.")
-                        && String::from_utf8_lossy(&o.stderr).contains("auth is dropped")
-                );
-            }
-            let text = fs::read_to_string(&spec).unwrap();
+        }
+        let text = fs::read_to_string(&spec).unwrap();
+        assert!(
+            text.contains("http://cache.corp.example:5000"),
+            "{name}: {text}"
+        );
+        if probe {
             assert!(
-                text.contains("http: true") && text.contains("http://cache.corp.example:5000"),
-                "{text}"
+                err.contains("my.private.registry:5000 speaks plain HTTP")
+                    && err.contains("written as `http: true` on my.private.registry:5000"),
+                "{name}: the decision and why are said: {err}"
             );
-            let a = regtrust(&[
-                "apply",
-                "--spec",
-                spec.to_str().unwrap(),
-                "--root",
-                root.to_str().unwrap(),
-                "--containerd",
-                version,
-            ]);
-            assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
-            let cfg = fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
             assert!(
-                !cfg.contains("endpoint"),
-                "{source} {version}: mirrors left:\n{cfg}"
+                text.contains("http: true") && !text.contains("skip_verify"),
+                "{name}: {text}"
             );
-            // The migrated hosts are now managed by the spec.
-            let hosts = fs::read_to_string(
-                root.join("etc/containerd/certs.d/legacy.corp.example:5000/hosts.toml"),
-            )
-            .unwrap();
-            assert!(hosts.starts_with("# Managed by regtrust."), "{hosts}");
-            let ctrd = Containerd::start(
-                &containerd_bin(version),
-                &root,
-                &fx.hosts,
-                &dir.join("state"),
+        } else {
+            assert!(
+                err.contains("warning: my.private.registry:5000 was not probed (--no-probe)"),
+                "{name}: {err}"
             );
-            for image in [PRIVATE_IMAGE, LEGACY_IMAGE] {
-                if let Err(e) = ctrd.cri_pull(image) {
-                    panic!("{source} {version}: {image}: {e}\n{}", ctrd.log_tail());
-                }
-            }
+            assert!(
+                text.contains("skip_verify: true") && !text.contains("http: true"),
+                "{name}: {text}"
+            );
+        }
+        let a = regtrust(&[
+            "apply",
+            "--spec",
+            spec_s,
+            "--root",
+            root_s,
+            "--containerd",
+            version,
+        ]);
+        assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+        let cfg = fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
+        assert!(
+            !cfg.contains("endpoint") && !cfg.contains("insecure_skip_verify"),
+            "{name}: legacy settings left:\n{cfg}"
+        );
+        // The migrated hosts are now managed by the spec.
+        let hosts = fs::read_to_string(
+            root.join("etc/containerd/certs.d/legacy.corp.example:5000/hosts.toml"),
+        )
+        .unwrap();
+        assert!(hosts.starts_with("# Managed by regtrust."), "{hosts}");
+        let ctrd = Containerd::start(
+            &containerd_bin(version),
+            &root,
+            &fx.hosts,
+            &dir.join("state"),
+        );
+        if let Err(e) = ctrd.cri_pull(LEGACY_IMAGE) {
+            panic!("{name}: {LEGACY_IMAGE}: {e}\n{}", ctrd.log_tail());
+        }
+        match (probe, ctrd.cri_pull(PRIVATE_IMAGE)) {
+            (true, Err(e)) => panic!("{name}: {PRIVATE_IMAGE}: {e}\n{}", ctrd.log_tail()),
+            (false, Ok(_)) => panic!("{name}: the control pulled: the probe proves nothing"),
+            (false, Err(e)) => assert!(e.contains(HTTP_ERROR), "{name}: {e}"),
+            (true, Ok(_)) => {}
         }
     }
 }
