@@ -123,9 +123,19 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
     .map_err(|e| NodeError::Config(format!("{}: {e}", config_path.display())))?;
     let mut plan = Plan::build(spec, &config.migrated, &config.config_path, Some(version));
     let mut notes = config.notes.clone();
-    if config.changed {
+    // The drop-ins config.toml imports: config_path must take effect through them too.
+    let drop_in_changes = drop_in_edits(
+        &in_root,
+        existing.as_deref(),
+        &opts.config_file,
+        &version,
+        &config.config_path,
+        &mut notes,
+    )?;
+    if config.changed || !drop_in_changes.is_empty() {
         plan.actions.push(Action::RestartContainerd);
     }
+    refuse_url_directories(&in_root, &plan.config_path)?;
     notes.extend(missing_tls_files(&in_root, &plan));
     let mut changes = Vec::new();
     let mut planned: BTreeSet<PathBuf> = BTreeSet::new();
@@ -196,6 +206,7 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
         changes.extend(carried);
         notes.extend(carry_notes);
     }
+    changes.extend(drop_in_changes);
     changes.extend(stale_files(&in_root, &plan, &planned)?);
     changes.extend(leftover_temp_files(&in_root, &plan, &config_path)?);
     // The file really edited (a symlinked config.toml is edited where it points, inside the
@@ -263,6 +274,106 @@ fn missing_tls_files(in_root: &InRoot, plan: &Plan) -> Vec<String> {
         }
     }
     out
+}
+
+/// A host directory named after a URL (`certs.d/http:/<host>/hosts.toml`, from
+/// `mkdir -p certs.d/http://host`) is never read by containerd; it is the user's attempt at a
+/// host regtrust cannot tell the intent of, so apply stops and says what to do rather than leave
+/// a node that doctor reports broken.
+fn refuse_url_directories(in_root: &InRoot, config_path: &str) -> Result<(), NodeError> {
+    for scheme in ["http:", "https:"] {
+        let node_path = format!("{config_path}/{scheme}");
+        let path = in_root
+            .path(&node_path)
+            .map_err(|e| NodeError::Io(format!("{node_path}: {e}")))?;
+        if !path.is_dir() {
+            continue;
+        }
+        let mut hosts: Vec<String> = std::fs::read_dir(&path)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        hosts.sort();
+        let example = hosts.first().map_or("<host>".to_string(), Clone::clone);
+        return Err(NodeError::Config(format!(
+            "{node_path}: a directory named after a URL ({node_path}/{example}/hosts.toml, from \
+             `{scheme}//{example}` used as a path) is never read by containerd: move each host \
+             directory in it to {config_path}/<host> (or name the host in the spec), remove \
+             {node_path}, then run regtrust apply"
+        )));
+    }
+    Ok(())
+}
+
+/// The edits the imported drop-ins need (see `containerd::imports::edit`), each with a backup
+/// `<file>.bak` on its first change — unless an import pattern would read that name too.
+fn drop_in_edits(
+    in_root: &InRoot,
+    main_text: Option<&str>,
+    main_node_path: &str,
+    version: &Version,
+    config_path: &str,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Change>, NodeError> {
+    use crate::containerd::imports;
+    let Some(main_text) = main_text else {
+        return Ok(Vec::new());
+    };
+    let drop_ins =
+        imports::read(in_root.root(), main_text, main_node_path).map_err(NodeError::Io)?;
+    let patterns = imports::patterns(main_text, main_node_path);
+    let mut out = Vec::new();
+    for d in drop_ins {
+        let Some(e) = imports::edit(&d, version, config_path)
+            .map_err(|e| NodeError::Config(e.to_string()))?
+        else {
+            continue;
+        };
+        let path = in_root
+            .path(&d.node_path)
+            .map_err(|e| NodeError::Io(format!("{}: {e}", d.node_path)))?;
+        let backup = format!("{}.bak", d.node_path);
+        let read_as_import = patterns.iter().any(|p| {
+            let (dir, pat) = p.rsplit_once('/').unwrap_or(("", p));
+            backup
+                .rsplit_once('/')
+                .is_some_and(|(bd, name)| bd == dir && imports::matches(pat, name))
+        });
+        if read_as_import {
+            return Err(NodeError::Config(format!(
+                "{}: {}; but its backup {backup} would be imported too (an import pattern \
+                 matches it): make the pattern `*.toml`, then run regtrust apply",
+                d.node_path, e.note
+            )));
+        }
+        let backup_path = in_root
+            .path(&backup)
+            .map_err(|e| NodeError::Io(format!("{backup}: {e}")))?;
+        let mode = fs::mode_of(&path).unwrap_or(0o644);
+        if !backup_path.exists() {
+            out.push(Change::Write {
+                node_path: backup.clone(),
+                path: backup_path,
+                mode,
+                content: d.text.clone(),
+                old: None,
+                kind: FileKind::HostsToml,
+            });
+        }
+        notes.push(format!("{} (backup: {backup})", e.note));
+        out.push(Change::Write {
+            node_path: d.node_path,
+            path,
+            mode,
+            content: e.text,
+            old: Some(d.text),
+            kind: FileKind::HostsToml,
+        });
+    }
+    Ok(out)
 }
 
 /// config_path moved from `old` (a directory, or a `:`-list) to the plan's directory: every host

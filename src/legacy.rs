@@ -40,7 +40,14 @@ pub fn read_config(
     let mut doc = crate::containerd::config::parse(text)?;
     let mut notes = Vec::new();
     let layout = file_layout(&doc, text, &containerd, &mut notes)?;
-    let registry = registry_table(&mut doc, layout.cri_plugin())?;
+    let plugin = crate::containerd::config::effective_registry_plugin(
+        &mut doc,
+        text,
+        layout,
+        &containerd,
+        &mut notes,
+    )?;
+    let registry = registry_table(&mut doc, plugin)?;
     let legacy = take_legacy(registry, &mut notes)?;
     let regs = migrate(legacy, &BTreeSet::new(), &mut notes);
     // Only what concerns the spec: not the notes about removing tables from config.toml.

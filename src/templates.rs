@@ -68,6 +68,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_awk_program_can_sit_inside_single_quotes() {
+        // The boot scripts pass it to awk as one single-quoted shell word.
+        let awk = include_str!("../templates/config-edit.awk");
+        let at = awk.lines().position(|l| l.contains('\''));
+        assert_eq!(
+            at,
+            None,
+            "config-edit.awk line {:?} has a single quote",
+            at.map(|i| i + 1)
+        );
+    }
+
+    #[test]
     fn shell_quoting() {
         assert_eq!(
             shell_quote("/etc/containerd/certs.d"),

@@ -399,6 +399,13 @@ END {
   if (ERR == "") {
     for (x in CFGH) if (!(x in CFGK)) ERR = "an empty registry.configs entry, which apply removes"
   }
+  # A registry table under the plugin name of the other layout: in a version 3/4 file containerd never
+  # reads it (apply removes or refuses it); in a version 2 file on containerd 2.x it may be the
+  # table that takes effect (apply writes there). Either way, apply decides.
+  if (ERR == "" && (FILEVER >= 3 || NEWVER >= 3)) {
+    OREG = "plugins" SEP ((FILEVER == 2) ? ENVIRON["PLUGIN_V3"] : ENVIRON["PLUGIN_V2"]) SEP "registry"
+    for (x in kind) if (x == OREG || under(x, OREG)) ERR = "a registry table under the plugin name of the other config version"
+  }
   if (ERR != "") {
     print "regtrust-refuse: " ERR
     exit 3

@@ -35,6 +35,30 @@ impl std::fmt::Display for ConfigError {
 }
 
 /// Parses config.toml text; a syntax error carries its line and column.
+/// ` (line N)` of the first table header at or under `plugins."<plugin>"…` (as `path` names it),
+/// for messages; empty when there is none.
+pub fn table_line(text: &str, path: &[&str]) -> String {
+    let quoted: Vec<String> = path
+        .iter()
+        .map(|k| {
+            if k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                k.to_string()
+            } else {
+                format!("\"{k}\"")
+            }
+        })
+        .collect();
+    let head = format!("[{}", quoted.join("."));
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.starts_with(&head) && matches!(l[head.len()..].chars().next(), Some(']' | '.'))
+        })
+        .map_or(String::new(), |i| format!(" (line {})", i + 1))
+}
+
 /// The line of the top-level `version` key, for messages.
 pub fn version_line(text: &str) -> Option<usize> {
     let doc = toml_edit::Document::parse(text).ok()?;
@@ -98,6 +122,82 @@ pub fn file_layout(
 }
 
 /// `plugins."<plugin>".registry`, created when missing.
+/// The plugin whose `registry` table containerd `v` really reads in this file:
+/// - a version 2 file that already keeps its registry settings under the 2.x plugin name
+///   (`io.containerd.cri.v1.images`) and none under `io.containerd.grpc.v1.cri`, on containerd
+///   2.x: that table (2.x's in-memory migration would replace it wholesale with a registry table
+///   under the old name, dropping its other settings);
+/// - a version 3/4 file with a `[plugins."io.containerd.grpc.v1.cri".registry]` table, which 2.x
+///   never reads: removed when it holds nothing but `config_path`, else refused (its other
+///   settings look meant to work and do not; regtrust does not guess where they belong).
+pub fn effective_registry_plugin(
+    doc: &mut DocumentMut,
+    text: &str,
+    layout: ConfigLayout,
+    v: &Version,
+    notes: &mut Vec<String>,
+) -> Result<&'static str, ConfigError> {
+    let old = ConfigLayout::V2.cri_plugin();
+    let new = ConfigLayout::V3.cri_plugin();
+    let registry_of = |doc: &DocumentMut, plugin: &str| -> Option<Vec<String>> {
+        doc.get("plugins")
+            .and_then(Item::as_table_like)
+            .and_then(|p| p.get(plugin))
+            .and_then(Item::as_table_like)
+            .and_then(|c| c.get("registry"))
+            .map(|r| {
+                r.as_table_like()
+                    .map(|t| t.iter().map(|(k, _)| k.to_string()).collect())
+                    .unwrap_or_else(|| vec!["(a value)".to_string()])
+            })
+    };
+    match layout {
+        ConfigLayout::V2
+            if !v.is_1x() && registry_of(doc, new).is_some() && registry_of(doc, old).is_none() =>
+        {
+            notes.push(format!(
+                "this version 2 file keeps its registry settings under [plugins.\"{new}\".registry], \
+                 the name containerd {v} reads: config_path is set there (a registry table under \
+                 \"{old}\" would replace that whole table when containerd migrates the file)"
+            ));
+            Ok(new)
+        }
+        ConfigLayout::V3 | ConfigLayout::V4 => {
+            if let Some(keys) = registry_of(doc, old) {
+                let n = layout.number();
+                if keys.iter().any(|k| k != "config_path") {
+                    return Err(ConfigError::Unsupported(format!(
+                        "[plugins.\"{old}\".registry]{} in a version {n} file: containerd {v} \
+                         never reads it, and it holds more than config_path ({}): move those \
+                         settings to hosts.toml (or [plugins.\"{new}\".registry]) and delete the \
+                         table, then run regtrust apply",
+                        table_line(text, &["plugins", old, "registry"]),
+                        keys.join(", ")
+                    )));
+                }
+                let plugins = doc
+                    .get_mut("plugins")
+                    .and_then(Item::as_table_like_mut)
+                    .expect("checked above");
+                let cri = plugins
+                    .get_mut(old)
+                    .and_then(Item::as_table_like_mut)
+                    .expect("checked above");
+                cri.remove("registry");
+                if cri.is_empty() {
+                    plugins.remove(old);
+                }
+                notes.push(format!(
+                    "removed [plugins.\"{old}\".registry] (only config_path): containerd {v} never \
+                     reads it in a version {n} file"
+                ));
+            }
+            Ok(layout.cri_plugin())
+        }
+        _ => Ok(layout.cri_plugin()),
+    }
+}
+
 pub fn registry_table<'d>(
     doc: &'d mut DocumentMut,
     plugin: &str,

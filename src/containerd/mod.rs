@@ -1,6 +1,7 @@
 //! What regtrust knows about containerd: versions, config layouts and feature gates.
 pub mod config;
 mod go_binary;
+pub mod imports;
 pub mod installed;
 pub mod layout;
 pub mod resolve;

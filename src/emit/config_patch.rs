@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use toml_edit::{Item, TableLike, Value};
 
 pub use crate::containerd::config::ConfigError;
-use crate::containerd::config::{decide_config_path, file_layout, registry_table};
+use crate::containerd::config::{
+    decide_config_path, effective_registry_plugin, file_layout, registry_table,
+};
 use crate::containerd::{ConfigLayout, Version};
 use crate::legacy::{migrate, take_legacy};
 use crate::spec::Registry;
@@ -53,7 +55,8 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
     } else {
         file_layout(&doc, original, &req.containerd, &mut notes)?
     };
-    let plugin = layout.cri_plugin();
+    let plugin =
+        effective_registry_plugin(&mut doc, original, layout, &req.containerd, &mut notes)?;
     let registry = registry_table(&mut doc, plugin)?;
 
     let existing_path = registry
@@ -76,10 +79,7 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
     if changed {
         notes.insert(
             0,
-            format!(
-                "config_path = \"{config_path}\" in [{}]",
-                layout.registry_table()
-            ),
+            format!("config_path = \"{config_path}\" in [plugins.\"{plugin}\".registry]"),
         );
     }
     Ok(Patched {

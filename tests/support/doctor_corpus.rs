@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{manifest_dir, regtrust, run};
+use super::{manifest_dir, regtrust, run, snapshot};
 
 pub struct Case {
     pub name: String,
@@ -15,7 +15,6 @@ pub struct Case {
     pub behaviour: String,
     pub hosts: bool,
     pub probe: bool,
-    pub fixed_by_apply: bool,
     pub expected: BTreeSet<String>,
 }
 
@@ -47,7 +46,6 @@ pub fn cases() -> Vec<Case> {
             behaviour: s("behaviour"),
             hosts: b("hosts", false),
             probe: b("probe", false),
-            fixed_by_apply: b("fixed_by_apply", true),
             expected: doc["expected"]
                 .as_array()
                 .unwrap()
@@ -110,4 +108,52 @@ pub fn copy_root(c: &Case, to: &Path, spec: &Path) {
         ]);
         assert!(o.status.success());
     }
+}
+
+/// `regtrust apply` on a copy of a case: every node doctor diagnoses is either fixed by apply
+/// (`Ok(true)`: exit 0; the caller then checks that doctor is clean and the pull works) or
+/// refused (`Ok(false)`: exit 3, the message names the file under the root and says what to do,
+/// and the copy is left exactly as it was). Anything else is an `Err` describing it.
+pub fn apply_fixes_or_refuses(c: &Case, root: &Path, spec: &Path) -> Result<bool, String> {
+    let before: Vec<_> = snapshot(root)
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("run/"))
+        .collect();
+    let a = regtrust(&[
+        "apply",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+        "--containerd",
+        &c.containerd,
+    ]);
+    let err = String::from_utf8_lossy(&a.stderr).to_string();
+    if a.status.success() {
+        return Ok(true);
+    }
+    let after: Vec<_> = snapshot(root)
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("run/"))
+        .collect();
+    if a.status.code() != Some(3) {
+        return Err(format!(
+            "{}: apply exited {:?}: {err}",
+            c.name,
+            a.status.code()
+        ));
+    }
+    if before != after {
+        return Err(format!(
+            "{}: apply refused but changed the root: {err}",
+            c.name
+        ));
+    }
+    if !err.contains("/etc/containerd/") || !err.contains("then run regtrust apply") {
+        return Err(format!(
+            "{}: apply refused without naming the file and what to do: {err}",
+            c.name
+        ));
+    }
+    Ok(false)
 }
