@@ -710,14 +710,15 @@ pub fn report(p: &Prepared, done: bool) -> String {
             }
         }
     }
-    if p.config.changed {
-        if p.config_existed {
-            let _ = writeln!(
-                s,
-                "backup of the original config: {}.bak (kept from the first change on)",
-                p.config_node_path
-            );
-        }
+    let restart = p.plan.actions.contains(&Action::RestartContainerd);
+    if p.config.changed && p.config_existed {
+        let _ = writeln!(
+            s,
+            "backup of the original config: {}.bak (kept from the first change on)",
+            p.config_node_path
+        );
+    }
+    if restart {
         if elsewhere {
             let _ = writeln!(
                 s,

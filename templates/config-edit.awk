@@ -158,12 +158,14 @@ function parse_value(path,   e, t3, tok) {
   }
   return refuse("a value that is not a string, number, boolean, array or inline table")
 }
-function parse_array(path) {
+function parse_array(path,   n) {
   P++
+  n = 0
   while (1) {
     if (!skipall()) return refuse("an unterminated array")
     if (substr(S, P, 1) == "]") break
     if (!parse_value(path)) return 0
+    n++
     if (!skipall()) return refuse("an unterminated array")
     c = substr(S, P, 1)
     if (c == ",") {
@@ -175,6 +177,7 @@ function parse_array(path) {
   }
   P++
   VK = "arr"
+  AEMPTY = (n == 0)
   return 1
 }
 # One-line inline table; its keys are checked for duplicates under a fresh prefix.
@@ -326,6 +329,9 @@ function parse_kv(   k, p, line0, vs) {
   line0 = LI
   vs = P
   if (!parse_value(p)) return 0
+  # Drop-ins can set config_path too (2.x: theirs wins; 1.x: they replace the CRI table): apply
+  # reads and edits them, this script does not.
+  if (T == "" && k == "imports" && !(VK == "arr" && AEMPTY)) return refuse("imports of drop-in files, which apply reads (they can set config_path too)")
   if (T == "" && k == "version") {
     if (KQ || VK != "num" || VTOK !~ /^[0-9]+$/) return refuse("a version key that is not a plain number")
     FILEVER = VTOK + 0

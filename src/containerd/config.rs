@@ -155,6 +155,8 @@ pub fn effective_registry_plugin(
         ConfigLayout::V2
             if !v.is_1x() && registry_of(doc, new).is_some() && registry_of(doc, old).is_none() =>
         {
+            // Not the generic note about where a version 2 file's config_path goes.
+            notes.retain(|n| !n.starts_with("config.toml is `version = 2`"));
             notes.push(format!(
                 "this version 2 file keeps its registry settings under [plugins.\"{new}\".registry], \
                  the name containerd {v} reads: config_path is set there (a registry table under \

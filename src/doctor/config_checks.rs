@@ -27,6 +27,8 @@ pub struct ConfigInfo {
     pub cri_disabled: bool,
     /// Why no hosts.toml is read, when none is.
     pub no_dirs_reason: String,
+    /// The file whose `config_path` takes effect (config.toml or an imported drop-in).
+    pub config_path_file: Option<String>,
 }
 
 struct Ctx<'a> {
@@ -118,6 +120,14 @@ pub fn check(
                 if v.is_1x() { "containerd 1.x still reads it, with the old plugin names".into() } else { format!("containerd {v} no longer reads version 1 files") },
                 "regenerate it with `containerd config default` and carry your settings over, then run regtrust apply".into());
             "cri"
+        }
+        // A version 2 file that keeps its registry table under the 2.x name only: on 2.x that
+        // table is what takes effect (the in-memory migration moves nothing over it).
+        2 if !v.is_1x()
+            && get(table(get(plugins, CRI_IMAGES)), "registry").is_some()
+            && get(table(get(plugins, CRI_V1)), "registry").is_none() =>
+        {
+            CRI_IMAGES
         }
         2 => CRI_V1,
         _ => CRI_IMAGES,
@@ -226,15 +236,30 @@ pub fn check(
         }
     }
 
-    // Drop-ins: checked, and their config_path counts when the main file has none.
+    // Drop-ins, merged the way this containerd merges them: 1.x replaces the whole CRI table
+    // with an imported one (its config_path, or none, is what counts); 2.x merges deeply, so the
+    // last drop-in that sets config_path wins.
     let mut config_path = config_path;
-    if let Some(imports) = root_t.get("imports").and_then(Item::as_array) {
-        for pattern in imports.iter().filter_map(|p| p.as_str()) {
-            for path in glob(root, pattern) {
-                let cp = check_import(&mut cx, root, &path, v, plugin);
-                if let Some(cp) = cp.filter(|_| config_path.is_empty()) {
-                    config_path = cp;
-                }
+    let mut from_drop_in: Option<(String, String, Option<std::ops::Range<usize>>)> = None;
+    if !config_path.is_empty() {
+        info.config_path_file = Some(file.to_string());
+    }
+    for pattern in crate::containerd::imports::patterns(text, file) {
+        for path in crate::containerd::imports::glob(root, &pattern) {
+            if path == file {
+                continue;
+            }
+            let Some(d) = check_import(&mut cx, root, &path, v) else {
+                continue;
+            };
+            if v.is_1x() && d.has_cri_table {
+                config_path = d.config_path.clone().unwrap_or_default();
+                info.config_path_file = (!config_path.is_empty()).then(|| path.clone());
+                from_drop_in = Some((path.clone(), d.text, d.span));
+            } else if let Some(cp) = d.config_path.clone().filter(|_| !v.is_1x()) {
+                config_path = cp;
+                info.config_path_file = Some(path.clone());
+                from_drop_in = Some((path.clone(), d.text, d.span));
             }
         }
     }
@@ -259,11 +284,23 @@ pub fn check(
                 format!("set config_path = \"/etc/containerd/certs.d\" in [plugins.\"{plugin}\".registry] (`regtrust apply` does it)"));
         }
     } else if value.contains(':') && (v.major, v.minor) >= (2, 1) {
+        let (cp_file, cp_text, cp_span) = value_site(&from_drop_in, file, text, &cp_span);
+        let mut cx = Ctx {
+            file: cp_file,
+            text: cp_text,
+            out: &mut *cx.out,
+        };
         cx.add(Level::Error, if from_default { Code::ConfigPathDefaultList } else { Code::ConfigPathList }, cp_span.clone(),
             if from_default { format!("config_path is unset, so containerd {v} uses its default \"{DEFAULT_LIST}\"") } else { format!("config_path is the list \"{value}\"") },
             format!("containerd {v}'s CRI pulls do not split the list: no hosts.toml is read and pulls use HTTPS (measured on 2.1.9 and 2.3.4)"),
             format!("set config_path to one directory, e.g. \"/etc/containerd/certs.d\", in [plugins.\"{plugin}\".registry] (`regtrust apply` does it)"));
     } else {
+        let (cp_file, cp_text, cp_span) = value_site(&from_drop_in, file, text, &cp_span);
+        let mut cx = Ctx {
+            file: cp_file,
+            text: cp_text,
+            out: &mut *cx.out,
+        };
         if value.contains(':') && !(v.major == 1 && v.minor == 7) {
             cx.add(Level::Warning, Code::ConfigPathList, cp_span.clone(),
                 format!("config_path is the list \"{value}\""),
@@ -288,14 +325,33 @@ pub fn check(
     info
 }
 
-/// Checks one imported drop-in; returns the config_path it sets, if any.
-fn check_import(
-    cx: &mut Ctx<'_>,
-    root: &Path,
-    node_path: &str,
-    v: Version,
-    plugin: &str,
-) -> Option<String> {
+/// Where the effective config_path value is written: the drop-in that set it, else config.toml.
+fn value_site<'a>(
+    from_drop_in: &'a Option<(String, String, Option<std::ops::Range<usize>>)>,
+    file: &'a str,
+    text: &'a str,
+    span: &Option<std::ops::Range<usize>>,
+) -> (&'a str, &'a str, Option<std::ops::Range<usize>>) {
+    match from_drop_in {
+        Some((f, t, s)) => (f, t, s.clone()),
+        None => (file, text, span.clone()),
+    }
+}
+
+/// What an imported drop-in says about the registry.
+struct DropInSays {
+    /// It has a `[plugins."io.containerd.grpc.v1.cri"]` table (which 1.x puts in place of the
+    /// main file's).
+    has_cri_table: bool,
+    /// The config_path it sets, read under the plugin name of its own `version`.
+    config_path: Option<String>,
+    /// Its text and where config_path's value is in it, for findings about that value.
+    text: String,
+    span: Option<std::ops::Range<usize>>,
+}
+
+/// Checks one imported drop-in.
+fn check_import(cx: &mut Ctx<'_>, root: &Path, node_path: &str, v: Version) -> Option<DropInSays> {
     let text = std::fs::read_to_string(crate::root::resolve(root, node_path).ok()?).ok()?;
     let Ok(doc) = Document::parse(text.clone()) else {
         cx.out.push(Finding::found(
@@ -309,39 +365,30 @@ fn check_import(
         ));
         return None;
     };
-    let cri = get(table(doc.as_table().get("plugins")), CRI_V1);
+    let plugins = table(doc.as_table().get("plugins"));
+    let cri = get(plugins, CRI_V1);
     if v.is_1x() && cri.is_some() {
         let line = cri.and_then(table_span).map(|s| line_of(&text, s.start));
-        cx.out.push(Finding::found(Level::Error, Code::ImportReplacesCriTable, node_path, line, format!("a drop-in with a `[plugins.\"{CRI_V1}\"]` table, imported on containerd {v}"), "containerd 1.x replaces the whole CRI plugin table with it: settings of the main file such as SystemdCgroup and sandbox_image silently revert to defaults (measured with `containerd config dump`)".into(), "put the registry settings in the main config.toml (`regtrust apply` edits it in place) and remove them from the drop-in".into()));
+        cx.out.push(Finding::found(Level::Error, Code::ImportReplacesCriTable, node_path, line, format!("a drop-in with a `[plugins.\"{CRI_V1}\"]` table, imported on containerd {v}"), "containerd 1.x replaces the whole CRI plugin table with it: settings of the main file such as SystemdCgroup and sandbox_image silently revert to defaults (measured with `containerd config dump`)".into(), "`regtrust apply` removes the table when it holds only config_path; otherwise put its settings in the main config.toml and remove them from the drop-in".into()));
     }
-    let plugins = table(doc.as_table().get("plugins"));
-    get(
-        table(get(table(get(plugins, plugin)), "registry")),
-        "config_path",
-    )
-    .and_then(Item::as_str)
-    .filter(|p| !p.is_empty())
-    .map(String::from)
-}
-
-/// `*` in the last path component only, as containerd's imports use.
-fn glob(root: &Path, pattern: &str) -> Vec<String> {
-    if !pattern.contains('*') {
-        return vec![pattern.to_string()];
-    }
-    let (dir, pat) = pattern.rsplit_once('/').unwrap_or(("", pattern));
-    let (pre, post) = pat.split_once('*').unwrap_or((pat, ""));
-    let Ok(rd) = crate::root::resolve(root, dir).and_then(std::fs::read_dir) else {
-        return vec![];
+    let own_plugin = match doc.as_table().get("version").and_then(Item::as_integer) {
+        Some(n) if n >= 3 => CRI_IMAGES,
+        _ => CRI_V1,
     };
-    let mut out: Vec<String> = rd
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.starts_with(pre) && n.ends_with(post) && n.len() >= pre.len() + post.len())
-        .map(|n| format!("{dir}/{n}"))
-        .collect();
-    out.sort();
-    out
+    let item = get(
+        table(get(table(get(plugins, own_plugin)), "registry")),
+        "config_path",
+    );
+    let config_path = item
+        .and_then(Item::as_str)
+        .filter(|p| !p.is_empty())
+        .map(String::from);
+    Some(DropInSays {
+        has_cri_table: cri.is_some(),
+        config_path,
+        span: item.and_then(item_span),
+        text,
+    })
 }
 
 fn split(list: &str) -> Vec<String> {

@@ -25,6 +25,9 @@ pub struct Report {
     pub config_file: String,
     /// The directories containerd's CRI pulls actually read hosts.toml from.
     pub hosts_dirs: Vec<String>,
+    /// The file whose `config_path` takes effect (config.toml, or an imported drop-in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_path_file: Option<String>,
     pub findings: Vec<Finding>,
     pub images: Vec<resolve::Resolution>,
     pub probes: Vec<probe::ProbeResult>,
@@ -129,6 +132,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         version_source,
         config_file: opts.config_file.clone(),
         hosts_dirs: cfg.effective_dirs.clone(),
+        config_path_file: cfg.config_path_file.clone(),
         findings,
         images,
         probes,
@@ -165,7 +169,11 @@ impl Report {
         } else {
             self.hosts_dirs.join(", ")
         };
-        let _ = writeln!(s, "hosts.toml read from: {dirs}");
+        let from = match &self.config_path_file {
+            Some(f) if !self.hosts_dirs.is_empty() => format!(" (config_path set in {f})"),
+            _ => String::new(),
+        };
+        let _ = writeln!(s, "hosts.toml read from: {dirs}{from}");
         for f in &self.findings {
             s.push('\n');
             s.push_str(&f.render());

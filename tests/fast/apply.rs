@@ -626,3 +626,65 @@ fn the_recipe_migrated_by_apply_has_no_tls_settings_on_http_and_doctor_is_clean(
         String::from_utf8_lossy(&d.stderr)
     );
 }
+
+/// A version 2 file that writes the 2.x plugin names, on containerd 2.1: config_path goes into
+/// that table (the one 2.1 reads), its headers stay, and no `io.containerd.grpc.v1.cri` registry
+/// table appears (2.x's migration would let it replace the whole table, headers and all).
+#[test]
+fn a_v2_file_with_2x_plugin_names_gets_config_path_where_2x_reads_it() {
+    let config = "version = 2\n\n[plugins.\"io.containerd.cri.v1.images\".registry.headers]\n  X-Node-Pool = [\"general\"]\n";
+    let n = Node::new(
+        "registries:\n  - host: a.example:5000\n    http: true\n",
+        Some(config),
+    );
+    let o = n.apply(&["--containerd", "2.1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = fs::read_to_string(n.path("/etc/containerd/config.toml")).unwrap();
+    let doc: DocumentMut = after.parse().unwrap();
+    let reg = &doc["plugins"]["io.containerd.cri.v1.images"]["registry"];
+    assert_eq!(
+        reg["config_path"].as_str(),
+        Some("/etc/containerd/certs.d"),
+        "{after}"
+    );
+    assert!(reg["headers"]["X-Node-Pool"].is_array(), "{after}");
+    assert!(!after.contains("io.containerd.grpc.v1.cri"), "{after}");
+    // On 1.7 the same file's 2.x table is not read: config_path goes where 1.7 reads it.
+    let n = Node::new(
+        "registries:\n  - host: a.example:5000\n    http: true\n",
+        Some(config),
+    );
+    let o = n.apply(&["--containerd", "1.7"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after = fs::read_to_string(n.path("/etc/containerd/config.toml")).unwrap();
+    let doc: DocumentMut = after.parse().unwrap();
+    assert_eq!(
+        doc["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["config_path"].as_str(),
+        Some("/etc/containerd/certs.d"),
+        "{after}"
+    );
+}
+
+/// A version 3 file with a registry table under the 1.x plugin name that holds more than
+/// config_path: containerd 2.x never reads it, regtrust does not guess where it belongs — exit 3,
+/// the line named, nothing written.
+#[test]
+fn a_dead_registry_table_with_settings_is_refused_with_its_line() {
+    let config = "version = 3\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\"\n  [plugins.\"io.containerd.grpc.v1.cri\".registry.headers]\n    X-A = [\"b\"]\n";
+    let n = Node::new(
+        "registries:\n  - host: a.example:5000\n    http: true\n",
+        Some(config),
+    );
+    let o = n.apply(&["--containerd", "2.1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("(line 3)") && err.contains("then run regtrust apply"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_to_string(n.path("/etc/containerd/config.toml")).unwrap(),
+        config
+    );
+    assert!(!n.path("/etc/containerd/certs.d").exists());
+}

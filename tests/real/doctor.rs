@@ -193,6 +193,21 @@ fn doctor_diagnoses_what_containerd_really_does() {
                 if let Err(e) = ctrd.cri_pull(PRIVATE_IMAGE) {
                     failures.push(format!("{}: pull after apply: {e}", c.name));
                 }
+                if c.name == "v2-file-2x-names-2.1" {
+                    // What containerd really loaded: config_path and the file's own headers,
+                    // both in the 2.x registry table.
+                    let dump: toml_edit::DocumentMut =
+                        config_dump(&c.containerd, &fixed).parse().unwrap();
+                    let reg = &dump["plugins"]["io.containerd.cri.v1.images"]["registry"];
+                    if reg["config_path"].as_str() != Some("/etc/containerd/certs.d")
+                        || reg["headers"]["X-Node-Pool"].as_array().is_none()
+                    {
+                        failures.push(format!(
+                            "{}: after apply containerd loaded registry = {reg}",
+                            c.name
+                        ));
+                    }
+                }
                 if c.behaviour == "systemdcgroup-reset" {
                     // The drop-in no longer resets the main file's runc options.
                     let dump = config_dump(&c.containerd, &fixed);
