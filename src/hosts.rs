@@ -76,10 +76,11 @@ impl Endpoint {
                 None => vec![],
             }
         };
-        let capabilities = if t.contains_key("capabilities") {
-            strings("capabilities")
-        } else {
-            vec!["pull".into(), "resolve".into(), "push".into()]
+        // containerd reads a missing *or empty* list as every capability
+        // (`len(config.Capabilities) > 0` in remotes/docker/config/hosts.go).
+        let capabilities = match strings("capabilities") {
+            c if c.is_empty() => vec!["pull".into(), "resolve".into(), "push".into()],
+            c => c,
         };
         Endpoint {
             url: url.to_string(),
@@ -180,5 +181,22 @@ fn fill(t: &mut Table, e: &HostEntry) {
             h.insert(name, value(arr));
         }
         t.insert("header", Item::Table(h));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_capabilities_list_means_every_capability_as_containerd_reads_it() {
+        for text in ["capabilities = []\n", ""] {
+            let doc: DocumentMut = text.parse().unwrap();
+            let e = Endpoint::read("https://upstream.example", doc.as_table(), true);
+            assert_eq!(e.capabilities, ["pull", "resolve", "push"], "{text:?}");
+        }
+        let doc: DocumentMut = "capabilities = [\"pull\"]\n".parse().unwrap();
+        let e = Endpoint::read("https://upstream.example", doc.as_table(), true);
+        assert_eq!(e.capabilities, ["pull"]);
     }
 }

@@ -92,15 +92,24 @@ impl Plan {
     fn add_registry(&mut self, reg: &Registry, origin: Origin, legacy: String) {
         let dir = format!("{}/{}", self.config_path, reg.dir_name);
         let mut files = Vec::new();
-        let mut root = self.entry(&reg.upstream, &dir, "", &mut files);
-        if !reg.fallback {
-            root.capabilities = Some(Vec::new());
-        }
+        // containerd always tries the root last: `server`, or the registry itself when there is
+        // none, and it reads `capabilities = []` as every capability. So with `fallback: false`
+        // the last endpoint is also the root (tried once more), and the upstream is left out.
+        let fallback = reg.fallback || reg.endpoints.is_empty();
+        let upstream = fallback.then(|| self.entry(&reg.upstream, &dir, "", &mut files));
         let mut hosts = Vec::new();
         for (i, ep) in reg.endpoints.iter().enumerate() {
             let prefix = format!("endpoint{}-", i + 1);
             hosts.push((ep.url.clone(), self.entry(ep, &dir, &prefix, &mut files)));
         }
+        let (server, root) = match (upstream, hosts.last()) {
+            (Some(root), _) => (
+                (!reg.upstream.url.is_empty()).then(|| reg.upstream.url.clone()),
+                root,
+            ),
+            (None, Some((url, last))) => (Some(url.clone()), last.clone()),
+            (None, None) => unreachable!("fallback is set when there is no endpoint"),
+        };
         if hosts.is_empty() {
             // containerd 1.6 and 1.7 < 1.7.32 reject a hosts.toml without a [host] table.
             let mut table = root.clone();
@@ -109,7 +118,6 @@ impl Plan {
             });
             hosts.push((reg.upstream.url.clone(), table));
         }
-        let server = (!reg.upstream.url.is_empty()).then(|| reg.upstream.url.clone());
         let cfg = HostsConfig {
             host: reg.host.clone(),
             dir_name: reg.dir_name.clone(),

@@ -116,7 +116,6 @@ proptest! {
             let doc: toml_edit::DocumentMut = file.content.parse()
                 .map_err(|e| TestCaseError::fail(format!("{e}\n{}", file.content)))?;
             prop_assert_eq!(file.path.clone(), format!("/etc/containerd/certs.d/{}/hosts.toml", reg.dir_name));
-            prop_assert_eq!(doc["server"].as_str(), Some(reg.upstream.url.as_str()));
             let tables = doc["host"].as_table().expect("at least one [host] table");
             prop_assert!(!tables.is_empty());
             let urls: Vec<&str> = tables.iter().map(|(k, _)| k).collect();
@@ -133,8 +132,21 @@ proptest! {
                     prop_assert_eq!(got, values.iter().map(String::as_str).collect::<Vec<_>>());
                 }
             }
-            prop_assert_eq!(doc.get("capabilities").and_then(|c| c.as_array()).map(|a| a.is_empty()),
-                if reg.fallback { reg.upstream.capabilities.as_ref().map(|c| c.is_empty()) } else { Some(true) });
+            // The root is tried last: the upstream, or with `fallback: false` the last endpoint
+            // (containerd reads `capabilities = []` as every capability, so an upstream root
+            // cannot be switched off).
+            let root_caps = doc.get("capabilities").and_then(|c| c.as_array()).map(|a| a.len());
+            if reg.fallback {
+                prop_assert_eq!(doc["server"].as_str(), Some(reg.upstream.url.as_str()));
+                prop_assert_eq!(root_caps, reg.upstream.capabilities.as_ref().map(Vec::len));
+            } else {
+                let last = reg.endpoints.last().unwrap();
+                prop_assert_eq!(doc.get("server").and_then(|s| s.as_str()), Some(last.url.as_str()));
+                prop_assert_eq!(root_caps, last.capabilities.as_ref().map(Vec::len));
+                let quoted = format!("\"{}\"", reg.upstream.url);
+                let listed = reg.endpoints.iter().any(|e| e.url == reg.upstream.url);
+                prop_assert!(listed || !doc.to_string().contains(&quoted));
+            }
         }
         let again = Plan::build(&spec, &[], "/etc/containerd/certs.d", None);
         prop_assert_eq!(plan, again);

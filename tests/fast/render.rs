@@ -151,9 +151,9 @@ registries:
     assert_eq!(mode("harbor.corp.example/hosts.toml"), 0o644);
 
     let hub = toml(&out.join("docker.io/hosts.toml"));
-    assert_eq!(hub["server"].as_str(), Some("https://registry-1.docker.io"));
-    // fallback: false → the upstream has no capabilities, so containerd never contacts it.
-    assert_eq!(hub["capabilities"].as_array().map(|a| a.len()), Some(0));
+    // fallback: false → the last endpoint is also the server (containerd reads
+    // `capabilities = []` as every capability, so the upstream cannot stay the server).
+    assert_ne!(hub["server"].as_str(), Some("https://registry-1.docker.io"));
     let hosts = hub["host"].as_table().unwrap();
     let order: Vec<&str> = hosts.iter().map(|(k, _)| k).collect();
     assert_eq!(
@@ -177,6 +177,123 @@ registries:
     assert_eq!(m["override_path"].as_bool(), Some(true));
     assert_eq!(m["skip_verify"].as_bool(), Some(true));
     assert_eq!(m["dial_timeout"].as_str(), Some("3s"));
+}
+
+/// The hosts containerd tries for a pull of `registry`, in order, as containerd reads a hosts.toml
+/// (remotes/docker/config/hosts.go, the same in 1.6 to 2.x): every `[host."url"]` table in file
+/// order, then the root (`server` and the root keys); a host whose `capabilities` is missing *or
+/// empty* gets pull, resolve and push; a root without `server` becomes `https://<registry>`.
+/// Only the hosts that can resolve take part in a pull.
+fn hosts_a_pull_tries(doc: &DocumentMut, registry: &str) -> Vec<String> {
+    let can_resolve = |t: &dyn toml_edit::TableLike| match t.get("capabilities") {
+        Some(c) => {
+            let caps: Vec<&str> = c
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect();
+            caps.is_empty() || caps.contains(&"resolve")
+        }
+        None => true,
+    };
+    let mut tried = Vec::new();
+    if let Some(hosts) = doc.get("host").and_then(|h| h.as_table_like()) {
+        for (url, t) in hosts.iter() {
+            if can_resolve(t.as_table_like().unwrap()) {
+                tried.push(url.to_string());
+            }
+        }
+    }
+    if can_resolve(doc.as_table()) || doc.get("server").is_none() {
+        tried.push(match doc.get("server").and_then(|s| s.as_str()) {
+            Some(s) => s.to_string(),
+            None => format!("https://{registry}"),
+        });
+    }
+    tried
+}
+
+#[test]
+fn fallback_false_leaves_the_upstream_out_of_the_hosts_a_pull_tries() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "registries:
+  - host: hub.corp.example:5000
+    fallback: false
+    endpoints:
+      - url: https://mirror.corp.example:5000
+  - host: two.corp.example
+    fallback: false
+    endpoints:
+      - url: http://cache.corp.example:5000
+      - url: https://mirror.corp.example/v2/two
+        override_path: true
+        skip_verify: true
+        capabilities: [pull, resolve]
+  - host: \"*\"
+    fallback: false
+    endpoints:
+      - url: https://mirror.corp.example:5000
+",
+    );
+    let out = dir.path().join("out");
+    let r = regtrust(&[
+        "render",
+        "--spec",
+        &spec,
+        "--target",
+        "hosts",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    for (dir_name, registry, endpoints) in [
+        (
+            "hub.corp.example:5000",
+            "hub.corp.example:5000",
+            &["https://mirror.corp.example:5000"][..],
+        ),
+        (
+            "two.corp.example",
+            "two.corp.example",
+            &[
+                "http://cache.corp.example:5000",
+                "https://mirror.corp.example/v2/two",
+            ][..],
+        ),
+        // `_default` stands for any registry: one named here stands for them all.
+        (
+            "_default",
+            "other.corp.example",
+            &["https://mirror.corp.example:5000"][..],
+        ),
+    ] {
+        let doc = toml(&out.join(dir_name).join("hosts.toml"));
+        let tried = hosts_a_pull_tries(&doc, registry);
+        let upstream = format!("https://{registry}");
+        assert!(
+            !tried.contains(&upstream),
+            "{dir_name}: containerd would try the upstream {upstream}: {tried:?}\n{doc}"
+        );
+        assert!(
+            tried.iter().all(|t| endpoints.contains(&t.as_str())),
+            "{dir_name}: {tried:?}"
+        );
+        assert_eq!(
+            tried[0], endpoints[0],
+            "{dir_name}: the endpoints come first"
+        );
+    }
+    // The last endpoint is also the root, with its own settings.
+    let two = toml(&out.join("two.corp.example/hosts.toml"));
+    assert_eq!(
+        two["server"].as_str(),
+        Some("https://mirror.corp.example/v2/two")
+    );
+    assert_eq!(two["override_path"].as_bool(), Some(true));
+    assert_eq!(two["skip_verify"].as_bool(), Some(true));
 }
 
 #[test]

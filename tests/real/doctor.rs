@@ -438,8 +438,11 @@ fn image_resolution_and_probe_against_real_registries() {
     );
     assert_eq!(
         urls(1),
-        ["http://cache.corp.example:5000"],
-        "fallback: false leaves out the upstream"
+        [
+            "http://cache.corp.example:5000",
+            "http://cache.corp.example:5000"
+        ],
+        "fallback: false: the last endpoint is also the server, the upstream is left out"
     );
     assert_eq!(urls(2), ["https://registry-1.docker.io"]);
     let probe = |endpoint: &str| -> (String, String) {

@@ -9,6 +9,8 @@
 mod support;
 #[path = "../support/system.rs"]
 mod system;
+#[path = "../support/tls_servers.rs"]
+mod tls_servers;
 
 mod boot_patch_contract;
 mod cli_polish;
@@ -17,6 +19,7 @@ mod doctor;
 mod e2e_containerd;
 mod faults;
 mod hostile;
+mod https;
 mod installer;
 mod packer;
 mod patch_script;
