@@ -17,6 +17,7 @@ mod doctor;
 mod e2e_containerd;
 mod faults;
 mod hostile;
+mod ignition;
 mod installer;
 mod packer;
 mod patch_script;
