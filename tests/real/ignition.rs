@@ -84,3 +84,47 @@ fn ignition_validate_accepts_every_rendered_config() {
     }
     eprintln!("ignition-validate accepted {n} rendered configs (and a merging config for each)");
 }
+
+/// The unit's script (with its Flatcar step) is clean under shellcheck, and dash — Debian's
+/// /bin/sh, which the unit's `ExecStart=/bin/sh …` runs in the VM test — runs it on a root laid
+/// out as Flatcar's: the shipped file copied to /etc and edited, then nothing on a second run.
+#[test]
+fn unit_script_passes_shellcheck_and_runs_with_dash() {
+    require_tool(
+        "shellcheck",
+        "run .ci/install-deps (Debian package shellcheck)",
+    );
+    require_tool("dash", "run .ci/install-deps (Debian package dash)");
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(&spec, E2E_SPEC).unwrap();
+    for v in ["1.6", "1.7", "2.1"] {
+        let config: serde_json::Value =
+            serde_json::from_str(&render_ignition(&spec, &["--containerd", v])).unwrap();
+        let script = crate::support::ignition::script(&config);
+        let path = dir.path().join(format!("unit-{v}.sh"));
+        fs::write(&path, &script).unwrap();
+        let o = run(Command::new("shellcheck").args(["-s", "sh"]).arg(&path));
+        assert!(o.status.success(), "shellcheck ({v}):\n{}", text(&o));
+        let root = dir.path().join(format!("flatcar-{v}"));
+        fs::create_dir_all(root.join("usr/share/containerd")).unwrap();
+        let shipped = fs::read(manifest_dir().join("tests/ignition/flatcar/config.toml")).unwrap();
+        fs::write(root.join("usr/share/containerd/config.toml"), &shipped).unwrap();
+        let o = run_sh("dash", &path, &[], Some(&root));
+        assert!(o.status.success(), "dash ({v}): {}", text(&o));
+        let cfg = fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();
+        assert!(
+            cfg.contains("config_path = \"/etc/containerd/certs.d\"")
+                && cfg.contains("SystemdCgroup = true"),
+            "{cfg}"
+        );
+        let before = snapshot(&root);
+        let o = run_sh("dash", &path, &[], Some(&root));
+        assert!(
+            o.status.success() && text(&o).contains("unchanged"),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(snapshot(&root), before);
+    }
+}
