@@ -133,6 +133,8 @@ pub enum Target {
     ContainerdConfig,
     /// cloud-init `#cloud-config` user-data (write_files + runcmd)
     CloudInit,
+    /// An Ignition config (spec 3.3.0) for Flatcar and Fedora CoreOS: files + a oneshot unit
+    Ignition,
     /// A self-contained POSIX sh installer (no regtrust binary needed on the target)
     Script,
     /// The plan as JSON (files with path, mode, content; actions), for Terraform's jsondecode()
@@ -165,7 +167,7 @@ pub struct RenderArgs {
     /// Output directory (required for --target hosts); a file for the other targets
     #[arg(long, short = 'o', value_name = "PATH")]
     pub out: Option<PathBuf>,
-    /// cloud-init: the image already sets config_path; write hosts files only, no restart
+    /// cloud-init, ignition: the image already sets config_path; write hosts files only, no restart
     #[arg(long)]
     pub hosts_only: bool,
     /// cloud-init: how file contents are encoded

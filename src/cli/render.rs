@@ -4,7 +4,7 @@ use std::path::Path;
 use super::args::{Encoding, Escape, RenderArgs, Target};
 use super::{exit, load};
 use crate::containerd::{Version, resolve};
-use crate::emit::{cloud_init, config_fragment, installer, terraform};
+use crate::emit::{cloud_init, config_fragment, ignition, installer, terraform};
 use crate::error::{Error, Result};
 use crate::fs::Transaction;
 use crate::plan::{FileKind, Plan};
@@ -106,6 +106,21 @@ fn text_output(
             report_size(text.len(), a.encoding);
             text
         }
+        Target::Ignition => {
+            if a.mime || a.encoding != Encoding::Plain {
+                return Err(
+                    "--mime and --encoding apply to --target cloud-init; an Ignition config \
+                     compresses each file whose data URL gets smaller"
+                        .into(),
+                );
+            }
+            let opts = ignition::Options {
+                hosts_only: a.hosts_only,
+            };
+            let text = ignition::render(plan, v, opts);
+            eprintln!("ignition config: {} bytes", text.len());
+            text
+        }
         Target::Script => installer::render(plan, v),
         _ => config_fragment::render(v, &plan.config_path),
     })
@@ -129,7 +144,10 @@ fn write_tree(plan: &Plan, out: &Path) -> std::io::Result<usize> {
 /// 0600 for an output that carries a private key (created so, never chmod-ed after writing);
 /// 0644 otherwise.
 fn output_mode(target: Target, plan: &Plan) -> u32 {
-    let carries_files = matches!(target, Target::CloudInit | Target::Script | Target::Json);
+    let carries_files = matches!(
+        target,
+        Target::CloudInit | Target::Ignition | Target::Script | Target::Json
+    );
     if carries_files && plan.files.iter().any(|f| f.kind == FileKind::PrivateKey) {
         0o600
     } else {

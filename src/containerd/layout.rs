@@ -3,6 +3,9 @@
 
 /// containerd's configuration file on a node (every channel: apply, the boot scripts, doctor).
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/containerd/config.toml";
+/// Flatcar's shipped config.toml: its containerd.service runs `containerd --config
+/// ${CONTAINERD_CONFIG}` with this file unless a drop-in sets another (`/usr` is read-only there).
+pub const FLATCAR_SHIPPED_CONFIG: &str = "/usr/share/containerd/config.toml";
 /// The one directory `config_path` names unless the spec says otherwise.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/containerd/certs.d";
 /// First bytes of every hosts.toml regtrust manages (see templates/hosts-header.j2).

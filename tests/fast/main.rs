@@ -17,6 +17,7 @@ mod doctor;
 mod faults;
 mod fuzz_regressions;
 mod hostile;
+mod ignition;
 mod import;
 mod installer;
 mod patch_script;

@@ -58,32 +58,8 @@ fn valid_per_cloud_init_schema_for_every_version_and_mode() {
     }
 }
 
-const AWKWARD: &str = r#"containerd:
-  version: "1.7"
-registries:
-  - host: "yes"
-    http: true
-    headers:
-      X-Yes: "yes"
-      X-Octal: "0644"
-      X-Colon: "a: b # not a comment"
-      X-Quotes: "it's \"quoted\" ${not_a_var} %{nor_this}"
-      X-Unicode: "ünïcødé ✓"
-  - host: "0644"
-    ca_pem: "-----BEGIN CERTIFICATE-----   \nMAA=\n-----END CERTIFICATE-----\n"
-    client:
-      cert_pem: |
-        -----BEGIN CERTIFICATE-----
-        MAA=
-        -----END CERTIFICATE-----
-      key_pem: |
-        -----BEGIN PRIVATE KEY-----
-        MAA=
-        -----END PRIVATE KEY-----
-  - host: on.example:5000
-    endpoints:
-      - url: http://cache.corp.example:5000
-"#;
+/// The spec full of awkward values (shared with the Ignition tests).
+const AWKWARD: &str = AWKWARD_SPEC;
 
 /// What the plan says, plus the patch script, as (path, permissions, content).
 fn expected(spec_text: &str, hosts_only: bool) -> Vec<(String, String, String)> {

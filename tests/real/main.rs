@@ -20,6 +20,7 @@ mod e2e_containerd;
 mod faults;
 mod hostile;
 mod https;
+mod ignition;
 mod installer;
 mod packer;
 mod patch_script;

@@ -1,9 +1,14 @@
-//! A real first boot under QEMU (TCG, direct kernel boot, no network device): a Debian 12 guest
-//! with containerd 1.6 and a plain-HTTP registry inside, booted with regtrust's cloud-init
-//! user-data (NoCloud seed), pulls through CRI; an image baked with `regtrust apply --root` pulls
-//! with no user-data at all. In both boots the same registry under a name the spec does not name
-//! fails to pull (the negative control), so two QEMU boots prove both paths (the CI budget allows
-//! two). The guest's probe unit reports on the serial console, which the test reads.
+//! Real first boots under QEMU (TCG, direct kernel boot, no network device), two per run (the CI
+//! budget): a Debian 12 guest with containerd 1.6 and a plain-HTTP registry inside,
+//! - booted with regtrust's cloud-init user-data (NoCloud seed), and
+//! - prepared by the real Ignition (its `fetch-offline` and `files` stages, `-platform file`, on a
+//!   copy of the guest root with cloud-init disabled and containerd laid out as Flatcar's), with
+//!   regtrust's Ignition config merged into one of the test's own,
+//!
+//! pulls through CRI; in both boots the same registry under a name the spec does not name fails
+//! to pull (the negative control). The guest's probe unit reports on the serial console, which
+//! the test reads. (`regtrust apply --root` into an image is proven with real containerd by the
+//! e2e and Packer tests, not booted.)
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -252,42 +257,249 @@ fn first_boot_with_regtrust_user_data_pulls() {
     );
 }
 
-#[test]
-fn baked_image_pulls_without_user_data() {
+/// A copy of the guest root made ready for Ignition, as the test (not regtrust's output) needs it:
+/// cloud-init disabled (Ignition is the only configuration), `/etc/machine-id` = `uninitialized`
+/// (systemd's first boot, which applies the presets Ignition's `enabled` writes), containerd laid
+/// out as Flatcar's (its config moved to /usr/share/containerd/config.toml and a vendor drop-in
+/// that runs `containerd --config ${CONTAINERD_CONFIG}` with that file, as Flatcar's unit does),
+/// and what Ignition's SELinux relabel step needs on a root without SELinux: /etc/selinux/config
+/// naming a policy with an empty file_contexts, and a `setfiles` stub on Ignition's PATH that
+/// records the paths it is asked to relabel (the Debian guest has no SELinux to label for).
+fn ignition_ready_root(dir: &Path) -> PathBuf {
     let img = image();
-    let baked = vm_dir().join("baked-image");
-    let _ = fs::remove_dir_all(&baked);
-    fs::create_dir_all(&baked).unwrap();
-    let root = baked.join("root");
+    let root = dir.join("root");
     let o = run(Command::new("cp")
         .arg("-a")
         .arg(img.join("root"))
         .arg(&root));
     assert!(o.status.success(), "step: copy the image root");
-    let spec = baked.join("spec.yaml");
+    fs::write(root.join("etc/cloud/cloud-init.disabled"), "").unwrap();
+    fs::write(root.join("etc/machine-id"), "uninitialized\n").unwrap();
+    fs::create_dir_all(root.join("usr/share/containerd")).unwrap();
+    fs::rename(
+        root.join("etc/containerd/config.toml"),
+        root.join("usr/share/containerd/config.toml"),
+    )
+    .expect("step: the guest has Debian's /etc/containerd/config.toml");
+    let vendor = root.join("usr/lib/systemd/system/containerd.service.d");
+    fs::create_dir_all(&vendor).unwrap();
+    fs::write(
+        vendor.join("00-flatcar-layout.conf"),
+        "# Test layout: containerd reads its config as on Flatcar.\n[Service]\n\
+         Environment=CONTAINERD_CONFIG=/usr/share/containerd/config.toml\n\
+         ExecStart=\nExecStart=/usr/bin/containerd --config ${CONTAINERD_CONFIG}\n",
+    )
+    .unwrap();
+    // systemd-firstboot would prompt on the console of a first boot; nobody answers in CI.
+    let firstboot = root.join("etc/systemd/system/systemd-firstboot.service");
+    let _ = fs::remove_file(&firstboot);
+    std::os::unix::fs::symlink("/dev/null", &firstboot).unwrap();
+    fs::create_dir_all(root.join("etc/selinux/regtrust-test/contexts/files")).unwrap();
+    fs::write(
+        root.join("etc/selinux/config"),
+        "SELINUX=disabled\nSELINUXTYPE=regtrust-test\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("etc/selinux/regtrust-test/contexts/files/file_contexts"),
+        "",
+    )
+    .unwrap();
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::write(
+        bin.join("setfiles"),
+        format!(
+            "#!/bin/sh\n# Test stub: records what Ignition asks to relabel.\n\
+             printf 'setfiles %s\\n' \"$*\" >> {log}\ntr '\\0' '\\n' >> {log}\n",
+            log = dir.join("setfiles.log").display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(
+        bin.join("setfiles"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    root
+}
+
+/// Runs Ignition's `fetch-offline` and `files` stages (`-platform file`) on `root`.
+fn run_ignition(dir: &Path, root: &Path, config: &Path) -> String {
+    assert!(
+        Path::new(crate::ignition::IGNITION).is_file(),
+        "{} is missing: install Debian's `ignition` package (.ci/install-deps)",
+        crate::ignition::IGNITION
+    );
+    let path = format!(
+        "{}:{}",
+        dir.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut log = String::new();
+    for stage in ["fetch-offline", "files"] {
+        let o = run(Command::new(crate::ignition::IGNITION)
+            .args([
+                "-platform",
+                "file",
+                "-stage",
+                stage,
+                "-log-to-stdout",
+                "-root",
+            ])
+            .arg(root)
+            .arg("-config-cache")
+            .arg(dir.join("ignition.json"))
+            .arg("-state-file")
+            .arg(dir.join("ignition-state"))
+            .arg("-neednet")
+            .arg(dir.join("neednet"))
+            .env("IGNITION_CONFIG_FILE", config)
+            .env("PATH", &path));
+        let out = text(&o);
+        fs::write(dir.join(format!("ignition-{stage}.log")), &out).unwrap();
+        assert!(
+            o.status.success() && out.contains("Ignition finished successfully"),
+            "step: ignition -stage {stage}:\n{out}"
+        );
+        log.push_str(&out);
+    }
+    assert!(
+        !dir.join("neednet").exists(),
+        "step: fetch-offline asked for the network"
+    );
+    log
+}
+
+/// Ignition prepares the guest (regtrust's config merged into a config of the test's own), the
+/// guest boots, regtrust's unit runs before containerd — which reads config.toml where Flatcar's
+/// layout says — and the CRI pull succeeds; the unregistered name fails (the control of the same
+/// boot); the unit run again (as on every later boot) changes nothing and restarts nothing.
+#[test]
+fn ignition_first_boot_pulls() {
+    require_tool(
+        "ignition-validate",
+        "install Debian's `ignition` package (.ci/install-deps)",
+    );
+    let dir = vm_dir().join("ignition-image");
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let root = ignition_ready_root(&dir);
+    let spec = dir.join("spec.yaml");
     fs::write(
         &spec,
         "registries:\n  - host: my.private.registry:5000\n    http: true\n",
     )
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_regtrust"))
-        .args(["apply", "--spec"])
-        .arg(&spec)
-        .arg("--root")
-        .arg(&root)
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
+    let regtrust_config = crate::ignition::render_ignition(&spec, &["--containerd", "1.6"]);
+    // The test's own config: the probe enabled for multi-user.target (its unit is wanted by
+    // cloud-init.target, which is off here) with a link, and regtrust's config merged in.
+    let config = dir.join("config.ign");
+    fs::write(
+        &config,
+        crate::ignition::merging_config(
+            &regtrust_config,
+            r#", "storage": {"links": [{"path": "/etc/systemd/system/multi-user.target.wants/regtrust-probe.service", "target": "/etc/systemd/system/regtrust-probe.service"}]}"#,
+        ),
+    )
+    .unwrap();
+    let o = run(Command::new("ignition-validate").arg(&config));
+    assert!(o.status.success(), "step: ignition-validate: {}", text(&o));
+    let started = Instant::now();
+    run_ignition(&dir, &root, &config);
+    eprintln!("ignition stages: {:.1?}", started.elapsed());
+    // What the files stage wrote: the planned file, the script, the unit, its preset, the
+    // drop-in, the test's link; the relabel step was asked for them.
+    let hosts =
+        fs::read_to_string(root.join("etc/containerd/certs.d/my.private.registry:5000/hosts.toml"))
+            .expect("step: Ignition wrote hosts.toml");
     assert!(
-        o.status.success(),
-        "step: regtrust apply --root: {out}{}",
-        String::from_utf8_lossy(&o.stderr)
+        hosts.contains("server = \"http://my.private.registry:5000\""),
+        "{hosts}"
     );
-    // The version came from the image's own containerd binary.
-    assert!(out.contains("containerd 1.6.20"), "{out}");
-    make_disk(&root, &baked.join("baked.raw"));
+    let preset =
+        fs::read_to_string(root.join("etc/systemd/system-preset/20-ignition.preset")).unwrap();
+    assert!(
+        preset.contains("enable regtrust-containerd-config.service"),
+        "{preset}"
+    );
+    for p in [
+        "etc/regtrust/containerd-config.sh",
+        "etc/systemd/system/regtrust-containerd-config.service",
+        "etc/systemd/system/containerd.service.d/90-regtrust-config-file.conf",
+    ] {
+        assert!(root.join(p).is_file(), "step: Ignition did not write {p}");
+    }
+    assert!(
+        !root.join("etc/containerd/config.toml").exists(),
+        "nothing edits config.toml before the boot"
+    );
+    // Ignition only writes the preset; the first boot's presets must enable the unit.
+    assert!(
+        !root
+            .join("etc/systemd/system/multi-user.target.wants/regtrust-containerd-config.service")
+            .exists(),
+        "the unit is enabled at boot, not by the files stage"
+    );
+    let relabel = fs::read_to_string(dir.join("setfiles.log")).unwrap_or_default();
+    assert!(
+        relabel.contains("etc/systemd/system/regtrust-containerd-config.service"),
+        "step: the relabel step:\n{relabel}"
+    );
+    make_disk(&root, &dir.join("ignition.raw"));
     let _ = fs::remove_dir_all(&root);
-    let console = boot("baked", &baked.join("baked.raw"), None);
+    let console = boot("ignition", &dir.join("ignition.raw"), None);
     let probe = probe_lines(&console);
-    assert_pulled_and_control_failed("baked image", &probe);
+    assert_pulled_and_control_failed("Ignition first boot", &probe);
+    let line = |prefix: &str| -> String {
+        probe
+            .lines()
+            .find_map(|l| {
+                l.split_once(&format!("{PROBE}{prefix}"))
+                    .map(|(_, r)| r.to_string())
+            })
+            .unwrap_or_else(|| panic!("step: the probe did not report `{prefix}`:\n{probe}"))
+    };
+    assert!(
+        probe.contains("config_path=\"/etc/containerd/certs.d\""),
+        "{probe}"
+    );
+    let unit = line("unit: ");
+    assert!(
+        unit.contains("enabled=enabled") && unit.contains("result=success"),
+        "step: the unit was not enabled by the first boot's presets, or failed:\n{probe}"
+    );
+    let order = line("order: ");
+    let stamp = |k: &str| -> u64 {
+        order
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(k))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{order}"))
+    };
+    assert!(
+        stamp("unit-exit=") > 0 && stamp("unit-exit=") <= stamp("containerd-start="),
+        "step: the unit did not finish before containerd started: {order}"
+    );
+    assert!(
+        line("containerd: ").contains("--config /etc/containerd/config.toml"),
+        "step: containerd does not read the edited file (the drop-in):\n{probe}"
+    );
+    let first = line("first run: ");
+    assert!(
+        first.contains("copied /usr/share/containerd/config.toml")
+            && first.contains("set config_path"),
+        "step: the unit's first run:\n{probe}"
+    );
+    let second = line("second run: ");
+    assert!(
+        second.contains("files unchanged")
+            && second.contains("containerd not-restarted")
+            && second.contains("result=success"),
+        "step: the second run of the unit:\n{probe}"
+    );
+    assert!(
+        line("second run said: ").contains("already has config_path"),
+        "{probe}"
+    );
 }

@@ -6,6 +6,7 @@
 pub mod boot_patch;
 pub mod doctor_corpus;
 pub mod faults;
+pub mod ignition;
 pub mod sh_patch;
 
 use std::collections::BTreeMap;
@@ -103,3 +104,32 @@ pub const E2E_SPEC: &str = "registries:
     endpoints:
       - url: http://cache.corp.example:5000
 ";
+
+/// A spec full of values that trip serialisers: `yes`, `0644`, `: `, `#`, quotes, `${`, `%{`,
+/// unicode, trailing spaces, a private key (mode 0600).
+pub const AWKWARD_SPEC: &str = r#"containerd:
+  version: "1.7"
+registries:
+  - host: "yes"
+    http: true
+    headers:
+      X-Yes: "yes"
+      X-Octal: "0644"
+      X-Colon: "a: b # not a comment"
+      X-Quotes: "it's \"quoted\" ${not_a_var} %{nor_this}"
+      X-Unicode: "ünïcødé ✓"
+  - host: "0644"
+    ca_pem: "-----BEGIN CERTIFICATE-----   \nMAA=\n-----END CERTIFICATE-----\n"
+    client:
+      cert_pem: |
+        -----BEGIN CERTIFICATE-----
+        MAA=
+        -----END CERTIFICATE-----
+      key_pem: |
+        -----BEGIN PRIVATE KEY-----
+        MAA=
+        -----END PRIVATE KEY-----
+  - host: on.example:5000
+    endpoints:
+      - url: http://cache.corp.example:5000
+"#;

@@ -17,5 +17,24 @@ for registry in my.private.registry:5000 other.private.registry:5000; do
   out=$(python3 /usr/local/lib/regtrust-probe/cri_pull.py "$sock" "$registry/demo/hello:latest" 120 2>&1)
   report "$registry $out"
 done
+# An Ignition-prepared guest: regtrust's unit — was it enabled (by systemd's first-boot presets),
+# did it finish before containerd started, which file does containerd read; then the unit runs
+# again, as on every later boot, and must change nothing and not restart containerd.
+unit=regtrust-containerd-config.service
+if [ -f /etc/systemd/system/$unit ]; then
+  report "unit: enabled=$(systemctl is-enabled $unit 2>&1) result=$(systemctl show -p Result --value $unit)"
+  report "order: unit-exit=$(systemctl show -p ExecMainExitTimestampMonotonic --value $unit) containerd-start=$(systemctl show -p ExecMainStartTimestampMonotonic --value containerd)"
+  pid=$(systemctl show -p MainPID --value containerd)
+  report "containerd: $(tr '\0' ' ' < "/proc/$pid/cmdline")"
+  report "first run: $(journalctl -b -u $unit -o cat --no-pager | grep '^regtrust:' | tr '\n' ' ')"
+  sums() { sha256sum /etc/containerd/config.toml /etc/containerd/certs.d/*/hosts.toml 2>&1; }
+  before=$(sums)
+  systemctl start $unit
+  after=$(sums)
+  if [ "$before" = "$after" ]; then same=unchanged; else same=CHANGED; fi
+  if [ "$pid" = "$(systemctl show -p MainPID --value containerd)" ]; then restart=not-restarted; else restart=RESTARTED; fi
+  report "second run: files $same, containerd $restart, result=$(systemctl show -p Result --value $unit)"
+  report "second run said: $(journalctl -b -u $unit -o cat --no-pager | grep '^regtrust:' | tail -n 1)"
+fi
 report "DONE"
 systemctl --no-block poweroff
