@@ -5,7 +5,7 @@
 # chroot-style builds (an image mounted on the build host). For builds on a VM over SSH, see
 # node-image.pkr.hcl.example (file + shell provisioners).
 #
-#   packer build -var spec=registries.yaml -var containerd_version=1.7 \
+#   packer build -var spec=registries.yaml [-var containerd_version=1.7] \
 #     -var image_root=/mnt/image packer/regtrust.pkr.hcl
 
 variable "spec" {
@@ -15,7 +15,8 @@ variable "spec" {
 
 variable "containerd_version" {
   type        = string
-  description = "containerd version in the image: 1.6, 1.7, 2.0, 2.1, 2.2 or 2.3"
+  default     = ""
+  description = "containerd version in the image: 1.6, 1.7, 2.0, 2.1, 2.2 or 2.3; empty (the default): the spec's containerd.version, else what the installer finds in the image when it runs"
 }
 
 variable "image_root" {
@@ -46,7 +47,7 @@ build {
   provisioner "shell-local" {
     inline = [
       "set -eu",
-      "'${var.regtrust}' render --spec '${var.spec}' --target script --containerd '${var.containerd_version}' --out '${var.work_dir}/regtrust-install.sh'",
+      "'${var.regtrust}' render --spec '${var.spec}' --target script ${var.containerd_version == "" ? "" : "--containerd '${var.containerd_version}'"} --out '${var.work_dir}/regtrust-install.sh'",
     ]
   }
 

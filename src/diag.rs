@@ -160,6 +160,8 @@ codes! {
     HostDirIsUrl = "host-dir-is-url",
     /// A `[host]` key without http:// or https://.
     HostWithoutScheme = "host-without-scheme",
+    /// `server` (or a `[host]` key) that is not an http(s) URL of one host.
+    ServerNotAUrl = "server-not-a-url",
     /// The `_default` directory needs a newer containerd.
     DefaultDirUnsupported = "default-dir-unsupported",
     // --- doctor: probes and the running containerd ---

@@ -69,6 +69,21 @@ pub fn take_legacy(
         let item = registry.remove("mirrors").expect("checked above");
         let table = item.as_table_like().expect("checked above");
         for (host, m) in table.iter() {
+            // k3s's containerd also reads `rewrite` (and others could be there): hosts.toml has
+            // no such setting, so what is dropped is said.
+            for (key, _) in m.as_table_like().into_iter().flat_map(|t| t.iter()) {
+                if key != "endpoint" {
+                    notes.push(format!(
+                        "warning: `registry.mirrors.\"{host}\".{key}` is dropped: hosts.toml has no \
+                         such setting{}",
+                        if key == "rewrite" {
+                            " (repository rewrites exist only in k3s's containerd)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
             let endpoints = m
                 .as_table_like()
                 .and_then(|t| t.get("endpoint"))

@@ -82,6 +82,7 @@ function parse_basic(   i, d, out) {
   i = P + 1
   out = ""
   STRESC = 0
+  STRLIT = 0
   while (1) {
     d = substr(S, i, 1)
     if (d == "") return refuse("an unterminated string")
@@ -136,6 +137,7 @@ function parse_value(path,   e, t3, tok) {
     if (e == 0) return refuse("an unterminated string")
     STRVAL = substr(S, P + 1, e - 1)
     STRESC = 0
+    STRLIT = 1
     P = P + e + 1
     VK = "str"
     return 1
@@ -316,7 +318,8 @@ function parse_array_header(   h, segs, n, i, p) {
   T = h SEP "\036" (++AOT)
   return 1
 }
-function parse_kv(   k, p, line0, vs) {
+function parse_kv(   k, p, line0, vs, lead) {
+  lead = substr(S, 1, P - 1)
   k = parse_key(0)
   if (ERR != "") return 0
   if (T == "" && (k == "plugins" || under(k, "plugins"))) return refuse("plugins set with a dotted key or an inline table at the top level")
@@ -360,6 +363,13 @@ function parse_kv(   k, p, line0, vs) {
       CPVS = vs
       CPVE = P
       CPVAL = STRVAL
+      CPLIT = STRLIT
+    }
+    # The first key holding a string sets the style of an inserted config_path.
+    if (VK == "str" && !REGSTYLE) {
+      REGSTYLE = 1
+      REGIND = lead
+      REGLIT = STRLIT
     }
     REGLAST = LI
   }
@@ -416,14 +426,18 @@ END {
     print "regtrust-refuse: " ERR
     exit 3
   }
-  line = "  config_path = \"" WANT "\""
+  # In the style of the file (as apply writes it): a replaced value keeps its quotes; an inserted
+  # key takes the indentation and quotes of the first string-valued key of its table.
+  q = "\""
+  if (((CPLINE && CPLIT) || (!CPLINE && REGSTYLE && REGLIT)) && index(WANT, SQ) == 0) q = SQ
+  line = (REGSTYLE ? REGIND : "  ") "config_path = " q WANT q
   # The value it had, for the caller to carry the hosts configured there (OLDOUT: a file name).
   if (CPLINE && CPVAL != WANT && ENVIRON["OLDOUT"] != "") {
     printf "%s\n", CPVAL > ENVIRON["OLDOUT"]
     close(ENVIRON["OLDOUT"])
   }
   if (CPLINE) {
-    if (CPVAL != WANT) L[CPLINE] = substr(L[CPLINE], 1, CPVS - 1) "\"" WANT "\"" substr(L[CPLINE], CPVE)
+    if (CPVAL != WANT) L[CPLINE] = substr(L[CPLINE], 1, CPVS - 1) q WANT q substr(L[CPLINE], CPVE)
   } else if (REGH) {
     L[REGLAST] = L[REGLAST] "\n" line
   } else {

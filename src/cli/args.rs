@@ -35,8 +35,38 @@ pub struct ContainerdArg {
     /// Default: the spec's containerd.version; on a node, what is installed there (read from the
     /// package database or the binary's build information, never run), else config.toml's
     /// `version`
-    #[arg(long = "containerd", value_name = "VERSION", value_parser = Version::parse)]
+    #[arg(long = "containerd", value_name = "VERSION", value_parser = VersionParser, hide_possible_values = true)]
     pub version: Option<Version>,
+}
+
+/// Parses `--containerd` with [`Version::parse`], and offers the release lines regtrust knows to
+/// shell completion (a patch level such as 1.6.20 is accepted too).
+#[derive(Clone)]
+struct VersionParser;
+
+impl clap::builder::TypedValueParser for VersionParser {
+    type Value = Version;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Version, clap::Error> {
+        // The function parser's errors, as clap words them for every other flag.
+        let parse: fn(&str) -> Result<Version, String> = Version::parse;
+        parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            crate::containerd::version::SUPPORTED_NAMES
+                .iter()
+                .map(|v| clap::builder::PossibleValue::new(*v)),
+        ))
+    }
 }
 
 #[derive(Args, Debug)]

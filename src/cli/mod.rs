@@ -3,6 +3,7 @@ pub mod apply;
 pub mod args;
 pub mod check;
 pub mod doctor;
+mod man;
 pub mod migrate;
 pub mod render;
 pub mod terraform_external;
@@ -32,10 +33,7 @@ pub fn run(cli: args::Cli) -> Result<u8> {
             Ok(exit::OK)
         }
         args::Command::Man => {
-            let cmd = <args::Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(cmd)
-                .render(&mut std::io::stdout())
-                .map_err(|e| Error::Node(format!("cannot write the man page: {e}")))?;
+            print!("{}", man::page());
             Ok(exit::OK)
         }
     }

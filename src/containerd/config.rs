@@ -86,22 +86,38 @@ pub fn file_layout(
     v: &Version,
     notes: &mut Vec<String>,
 ) -> Result<ConfigLayout, ConfigError> {
-    let Some(item) = doc.get("version") else {
-        return Err(ConfigError::Unsupported(
-            "config.toml has no `version` key, so containerd reads it as a version 1 file \
-             (plugin names like `cri`), which regtrust does not edit: run `containerd config \
-             default` for a current layout, or convert the file to version 2"
-                .to_string(),
-        ));
+    let layout = match doc.get("version") {
+        None => ConfigLayout::V1,
+        Some(item) => {
+            let n = item.as_integer().ok_or_else(|| {
+                ConfigError::Unsupported("config.toml `version` is not an integer".to_string())
+            })?;
+            ConfigLayout::from_number(n).ok_or_else(|| {
+                ConfigError::Unsupported(format!(
+                    "config.toml has `version = {n}`: regtrust edits versions 1 (on containerd \
+                     1.x), 2, 3 and 4"
+                ))
+            })?
+        }
     };
-    let n = item.as_integer().ok_or_else(|| {
-        ConfigError::Unsupported("config.toml `version` is not an integer".to_string())
-    })?;
-    let layout = ConfigLayout::from_number(n).ok_or_else(|| {
-        ConfigError::Unsupported(format!(
-            "config.toml has `version = {n}`: regtrust edits versions 2, 3 and 4"
-        ))
-    })?;
+    let n = layout.number();
+    if layout == ConfigLayout::V1 {
+        if !v.is_1x() {
+            return Err(ConfigError::Unsupported(format!(
+                "config.toml is a version 1 file (no `version` key, plugin names like `cri`), \
+                 whose CRI settings containerd {v} ignores (config_path, sandbox_image…; measured \
+                 with 2.1.9's `config dump`): convert it first (`containerd config \
+                 migrate` of containerd 2.x prints it as the current version), then run \
+                 regtrust apply"
+            )));
+        }
+        notes.push(format!(
+            "config.toml is a version 1 file (plugin names like `cri`), which containerd {v} \
+             still reads: config_path goes into [plugins.cri.registry]; containerd 2.x will not \
+             read this file, so convert it before upgrading"
+        ));
+        return Ok(layout);
+    }
     let native = ConfigLayout::native_for(v);
     if layout.number() > native.number() {
         let at = version_line(text).map_or(String::new(), |l| format!(" (line {l})"));
@@ -121,7 +137,6 @@ pub fn file_layout(
     Ok(layout)
 }
 
-/// `plugins."<plugin>".registry`, created when missing.
 /// The plugin whose `registry` table containerd `v` really reads in this file:
 /// - a version 2 file that already keeps its registry settings under the 2.x plugin name
 ///   (`io.containerd.cri.v1.images`) and none under `io.containerd.grpc.v1.cri`, on containerd
@@ -200,6 +215,7 @@ pub fn effective_registry_plugin(
     }
 }
 
+/// `plugins."<plugin>".registry`, created when missing.
 pub fn registry_table<'d>(
     doc: &'d mut DocumentMut,
     plugin: &str,

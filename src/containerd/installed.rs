@@ -30,6 +30,7 @@ fn from_config(config_text: Option<&str>) -> Option<(Version, String)> {
         .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
         .and_then(|d| d.get("version").and_then(|v| v.as_integer()))?;
     let v = match super::ConfigLayout::from_number(n)? {
+        super::ConfigLayout::V1 => return None,
         super::ConfigLayout::V2 => "1.6",
         super::ConfigLayout::V3 => "2.0",
         super::ConfigLayout::V4 => "2.3",

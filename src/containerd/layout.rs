@@ -14,6 +14,9 @@ pub const MANAGED_MARK: &str = "# Managed by regtrust.";
 /// The config.toml schema version (`version = N` at the top of the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigLayout {
+    /// No `version` key, or `version = 1` (containerd 1.x still reads it, with short plugin
+    /// names such as `cri`; 2.x does not).
+    V1,
     /// `version = 2` (containerd 1.x; 2.x migrates it in memory at start).
     V2,
     /// `version = 3` (containerd 2.0 – 2.2).
@@ -25,6 +28,7 @@ pub enum ConfigLayout {
 impl ConfigLayout {
     pub fn from_number(n: i64) -> Option<ConfigLayout> {
         match n {
+            1 => Some(ConfigLayout::V1),
             2 => Some(ConfigLayout::V2),
             3 => Some(ConfigLayout::V3),
             4 => Some(ConfigLayout::V4),
@@ -43,6 +47,7 @@ impl ConfigLayout {
 
     pub fn number(self) -> i64 {
         match self {
+            ConfigLayout::V1 => 1,
             ConfigLayout::V2 => 2,
             ConfigLayout::V3 => 3,
             ConfigLayout::V4 => 4,
@@ -52,6 +57,7 @@ impl ConfigLayout {
     /// The plugin whose `registry` table holds `config_path`.
     pub const fn cri_plugin(self) -> &'static str {
         match self {
+            ConfigLayout::V1 => "cri",
             ConfigLayout::V2 => "io.containerd.grpc.v1.cri",
             ConfigLayout::V3 | ConfigLayout::V4 => "io.containerd.cri.v1.images",
         }

@@ -11,6 +11,8 @@ pub struct Version {
 
 /// The release lines regtrust supports.
 pub const SUPPORTED: &[(u32, u32)] = &[(1, 6), (1, 7), (2, 0), (2, 1), (2, 2), (2, 3)];
+/// [`SUPPORTED`] as written on the command line (shell completion offers them).
+pub const SUPPORTED_NAMES: &[&str] = &["1.6", "1.7", "2.0", "2.1", "2.2", "2.3"];
 
 /// Whether a feature is present, absent, or depends on a patch level we do not know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +134,12 @@ pub fn supported_list() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn supported_names_match_the_supported_lines() {
+        let names: Vec<String> = SUPPORTED.iter().map(|(a, b)| format!("{a}.{b}")).collect();
+        assert_eq!(names, SUPPORTED_NAMES);
+    }
 
     #[test]
     fn rejects_unsupported_lines() {

@@ -117,8 +117,12 @@ pub fn check(
         1 => {
             cx.add(Level::Warning, Code::ConfigVersion1, None,
                 "config.toml has no `version` key: a version 1 file (plugin names like `cri`)".into(),
-                if v.is_1x() { "containerd 1.x still reads it, with the old plugin names".into() } else { format!("containerd {v} no longer reads version 1 files") },
-                "regenerate it with `containerd config default` and carry your settings over, then run regtrust apply".into());
+                if v.is_1x() { "containerd 1.x still reads it, with the old plugin names".into() } else { format!("containerd {v} renames its plugins but drops their CRI settings: registry, sandbox_image and the rest are ignored (measured with 2.1.9's `config dump`)") },
+                if v.is_1x() {
+                    "`regtrust apply` sets config_path in [plugins.cri.registry] of this file; convert it (`containerd config migrate` of containerd 2.x) before upgrading to 2.x".into()
+                } else {
+                    "convert it (`containerd config migrate` prints it as the current version), then run regtrust apply".into()
+                });
             "cri"
         }
         // A version 2 file that keeps its registry table under the 2.x name only: on 2.x that

@@ -174,6 +174,25 @@ fn check_file(
         }
     }
     let server = t.get("server").and_then(Item::as_str).map(String::from);
+    if let Some(s) = &server
+        && let Err(why) = url_of_one_host(s)
+    {
+        let line = t
+            .get("server")
+            .and_then(|i| i.span().or_else(|| i.as_value().and_then(|v| v.span())))
+            .map(|sp| line_of(text, sp.start));
+        add(
+            Level::Error,
+            Code::ServerNotAUrl,
+            line,
+            format!("`server = \"{s}\"` is not the URL of one registry: {why}"),
+            format!("pulls from {name} fail (containerd cannot reach that server)"),
+            format!(
+                "write the upstream's URL, e.g. server = \"https://{}\" (`regtrust apply` writes it)",
+                crate::spec::host::upstream_host(name)
+            ),
+        );
+    }
     let server_url = server.unwrap_or_else(|| match name {
         "_default" => String::from("https://<host>"),
         n => format!("https://{}", crate::spec::host::upstream_host(n)),
@@ -184,6 +203,24 @@ fn check_file(
         entries.push(root_entry);
     }
     Some(entries)
+}
+
+/// `http(s)://host[:port][/path]` with one valid host: what `server` must be.
+fn url_of_one_host(url: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("no http:// or https://".into());
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("the scheme `{scheme}` is not http or https"));
+    }
+    if rest.contains("://") {
+        return Err("it holds a second `://`".into());
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() || authority.contains('*') {
+        return Err(format!("`{authority}` is not a host"));
+    }
+    crate::spec::host::check_host(authority)
 }
 
 fn lint_entry(
@@ -254,5 +291,21 @@ fn lint_entry(
                 "use an absolute path (regtrust writes absolute paths)".into(),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod server_url_tests {
+    use super::url_of_one_host;
+
+    #[test]
+    fn malformed_server_urls_from_containerd_8053_are_caught() {
+        assert!(url_of_one_host("*").is_err());
+        assert!(url_of_one_host("https://*").is_err());
+        assert!(url_of_one_host("https://docker.i://registry-1.docker.io").is_err());
+        assert!(url_of_one_host("ftp://registry.example").is_err());
+        assert!(url_of_one_host("https://registry-1.docker.io").is_ok());
+        assert!(url_of_one_host("http://my.private.registry:5000/v2").is_ok());
+        assert!(url_of_one_host("https://[::1]:5000").is_ok());
     }
 }

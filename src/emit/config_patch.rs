@@ -93,19 +93,51 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
     })
 }
 
+/// Sets `config_path` in the registry table in the file's own style: a value replaced in place
+/// keeps its quotes (a literal `'…'` string stays literal); a new key takes the indentation and
+/// quotes of the first key of its table that holds a string (else two spaces and `"…"`, like
+/// containerd's `config default`). The boot scripts' awk edit follows the same rule.
 fn set_config_path(registry: &mut dyn TableLike, path: &str) {
+    let literal = |v: &Value| match v {
+        Value::String(f) => f
+            .as_repr()
+            .and_then(|r| r.as_raw().as_str())
+            .is_some_and(|r| r.starts_with('\'')),
+        _ => false,
+    };
+    let styled = |lit: bool| -> Value {
+        if lit && !path.contains('\'') {
+            format!("'{path}'")
+                .parse()
+                .expect("a literal string parses")
+        } else {
+            Value::from(path)
+        }
+    };
     match registry.get_mut("config_path").and_then(Item::as_value_mut) {
         Some(v) if v.as_str() == Some(path) => {}
         Some(v) => {
             let decor = v.decor().clone();
-            *v = Value::from(path);
+            *v = styled(literal(v));
             *v.decor_mut() = decor;
         }
         None => {
-            registry.insert("config_path", toml_edit::value(path));
-            // Indented like containerd's own `config default` output.
+            // The first key of the table whose value is a string sets the style.
+            let first = registry
+                .iter()
+                .find(|(_, item)| item.as_value().is_some_and(|v| v.as_str().is_some()))
+                .map(|(k, item)| (k.to_string(), item.as_value().is_some_and(literal)));
+            let indent = first
+                .as_ref()
+                .and_then(|(k, _)| registry.key(k))
+                .and_then(|k| k.leaf_decor().prefix())
+                .and_then(|p| p.as_str())
+                .map(|p| p.rsplit('\n').next().unwrap_or("").to_string())
+                .unwrap_or_else(|| "  ".to_string());
+            let lit = first.is_some_and(|(_, l)| l);
+            registry.insert("config_path", Item::Value(styled(lit)));
             if let Some(mut k) = registry.key_mut("config_path") {
-                k.leaf_decor_mut().set_prefix("  ");
+                k.leaf_decor_mut().set_prefix(indent);
             }
         }
     }

@@ -151,7 +151,7 @@ fn existing_config_path_is_replaced_in_place() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         node.config(),
-        "version = 3\n\n[plugins.'io.containerd.cri.v1.images'.registry]\n  # where hosts live\n  config_path = \"/etc/containerd/certs.d\"  # vendor default\n"
+        "version = 3\n\n[plugins.'io.containerd.cri.v1.images'.registry]\n  # where hosts live\n  config_path = '/etc/containerd/certs.d'  # vendor default\n"
     );
     assert!(stdout(&o).contains("do not split it"), "{}", stdout(&o));
 }
@@ -458,11 +458,60 @@ fn the_backup_keeps_the_original_across_later_changes() {
 }
 
 #[test]
-fn a_config_without_version_is_refused() {
-    let node = Node::new(HTTP_SPEC, Some("[plugins.cri]\n  sandbox_image = \"x\"\n"));
+fn a_version_1_config_is_edited_on_1x_and_refused_on_2x() {
+    let v1 = "# minikube-style\n[plugins.cri]\n  sandbox_image = \"x\"\n  [plugins.cri.registry.mirrors.\"docker.io\"]\n    endpoint = [\"https://registry-1.docker.io\"]\n";
+    let node = Node::new(HTTP_SPEC, Some(v1));
     let o = node.apply(&["--containerd", "1.6"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = node.read("/etc/containerd/config.toml");
+    let doc: DocumentMut = after.parse().unwrap();
+    assert_eq!(
+        doc["plugins"]["cri"]["registry"]["config_path"].as_str(),
+        Some("/etc/containerd/certs.d"),
+        "{after}"
+    );
+    // Everything else kept; the legacy mirror moved into hosts.toml; still a version 1 file.
+    assert_eq!(doc["plugins"]["cri"]["sandbox_image"].as_str(), Some("x"));
+    assert!(
+        doc.get("version").is_none() && !after.contains("mirrors"),
+        "{after}"
+    );
+    assert!(
+        node.path("/etc/containerd/certs.d/docker.io/hosts.toml")
+            .exists()
+    );
+    assert!(stdout(&o).contains("a version 1 file"), "{}", stdout(&o));
+    // doctor's advice is followed: nothing left to fix on 1.6 but the version warning.
+    let d = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args([
+            "doctor",
+            "--containerd",
+            "1.6",
+            "--format",
+            "json",
+            "--root",
+        ])
+        .arg(&node.root)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["config-version-1"], "{report}");
+
+    let node = Node::new(HTTP_SPEC, Some(v1));
+    let o = node.apply(&["--containerd", "2.1"]);
     assert_eq!(o.status.code(), Some(3));
-    assert!(stderr(&o).contains("version 1 file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("version 1 file") && stderr(&o).contains("then run regtrust apply"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(node.read("/etc/containerd/config.toml"), v1);
 }
 
 /// A hosts.toml the user wrote by hand, for a host the spec now covers, is replaced — and kept as
@@ -687,4 +736,25 @@ fn a_dead_registry_table_with_settings_is_refused_with_its_line() {
         config
     );
     assert!(!n.path("/etc/containerd/certs.d").exists());
+}
+
+/// config_path in the style of its table: an inserted key takes the indentation and quotes of
+/// the table's first string-valued key; k3s's `rewrite` under a legacy mirror is said as dropped.
+#[test]
+fn inserted_config_path_follows_its_table_and_dropped_rewrites_are_said() {
+    let cfg = "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n    vendor = 'x'\n  [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\"]\n    endpoint = [\"https://mirror.example\"]\n    [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\".rewrite]\n      \"^library/(.*)\" = \"hub/$1\"\n";
+    let node = Node::new(HTTP_SPEC, Some(cfg));
+    let o = node.apply(&["--containerd", "1.7"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        node.config()
+            .contains("    vendor = 'x'\n    config_path = '/etc/containerd/certs.d'\n"),
+        "{}",
+        node.config()
+    );
+    assert!(
+        stdout(&o).contains("warning: `registry.mirrors.\"docker.io\".rewrite` is dropped"),
+        "{}",
+        stdout(&o)
+    );
 }

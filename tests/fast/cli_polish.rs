@@ -20,11 +20,62 @@ fn completions_for_every_shell() {
 }
 
 #[test]
+fn completions_offer_the_containerd_versions() {
+    let bash = stdout(&regtrust(&["completions", "bash"]));
+    assert!(
+        bash.contains("compgen -W \"1.6 1.7 2.0 2.1 2.2 2.3\""),
+        "no containerd versions for --containerd in the bash completion"
+    );
+    // A patch level is still accepted, and an unknown line refused with the supported ones.
+    let o = regtrust(&["render", "--spec", "x.yaml", "--containerd", "1.5"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected one of 1.6, 1.7"));
+}
+
+/// One page: every command with its options, every spec key (from the JSON Schema), the exit
+/// codes and examples; no reference to per-command pages that are not installed.
+#[test]
 fn man_page_help_examples_and_version() {
     let man = stdout(&regtrust(&["man"]));
     assert!(man.contains(".TH regtrust 1"), "{man}");
-    for sub in ["check", "render", "apply"] {
-        assert!(man.contains(sub), "{sub}");
+    for sub in [
+        "check",
+        "render",
+        "apply",
+        "terraform\\-external",
+        "doctor",
+        "migrate",
+        "import k3s",
+        "schema",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            man.contains(&format!(".SS \"regtrust {sub}\"")),
+            "{sub} missing"
+        );
+    }
+    assert!(
+        !man.contains("regtrust\\-check(1)"),
+        "refers to a page that does not exist"
+    );
+    for key in [
+        "containerd.config_path",
+        "registries.host",
+        "registries.http",
+        "registries.endpoints.url",
+        "registries.endpoints.ca_pem",
+        "registries.client.key_pem",
+        "registries.fallback",
+    ] {
+        assert!(
+            man.contains(&format!("\\fB{key}\\fR")),
+            "spec key {key} missing"
+        );
+    }
+    assert!(man.contains(".SH EXIT STATUS") && man.contains(".SH EXAMPLES"));
+    for code in ["0", "1", "2", "3"] {
+        assert!(man.contains(&format!(".TP\n{code}\n")), "exit code {code}");
     }
     for sub in [
         "check",

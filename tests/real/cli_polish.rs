@@ -1,11 +1,12 @@
 //! `regtrust schema`, checked with check-jsonschema from PyPI (in .ci/install-deps' virtualenv)
-//! against the shipped examples and known-bad specs; the bash completions parse with `bash -n`.
+//! against the shipped examples and known-bad specs; the bash completions parse with `bash -n`;
+//! the man page renders with groff without warnings.
 //! (The fast suite has the completions' content, the man page, --help and --version.)
 use std::fs;
 use std::process::{Command, Output};
 
 use crate::support::*;
-use crate::system::cache_dir;
+use crate::system::{cache_dir, require_tool};
 
 fn stdout(o: &Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -112,4 +113,23 @@ fn the_example_ca_is_a_real_certificate() {
         String::from_utf8_lossy(&x509.stderr)
     );
     assert!(String::from_utf8_lossy(&x509.stdout).contains("regtrust example CA"));
+}
+
+/// The man page renders with groff without a warning (every roff request it uses is valid).
+#[test]
+fn the_man_page_renders_with_groff_without_warnings() {
+    require_tool("groff", "apt-get install groff-base (.ci/install-deps)");
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("regtrust.1");
+    fs::write(&page, stdout(&regtrust(&["man"]))).unwrap();
+    let o = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "groff: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

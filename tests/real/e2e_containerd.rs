@@ -115,6 +115,17 @@ fn cases(version: &str) -> Vec<Case> {
             v.push(c);
         }
     }
+    // A version 1 file (no `version` key; minikube's ISO ships one): 1.x still reads it, and
+    // apply sets config_path in [plugins.cri.registry], keeping the rest.
+    if version.starts_with("1.") {
+        v.push(case("v1+regtrust", V1_CONFIG.to_string(), true, ok()));
+        v.push(case(
+            "v1-unpatched",
+            V1_CONFIG.to_string(),
+            false,
+            vec![(PRIVATE, HttpError)],
+        ));
+    }
     // A `:`-list config_path with the right hosts.toml in place: 1.7 splits the list and pulls;
     // 2.1's CRI pull path does not, and falls back to HTTPS (the measured facts).
     let list_expect = match version {
@@ -277,6 +288,28 @@ fn with_recipe(config: &str) -> String {
         "skip_verify = true",
     )
 }
+
+/// A version 1 config.toml in the style of minikube's ISO (no `version` key, short plugin
+/// names), with a legacy mirror apply moves into hosts.toml.
+const V1_CONFIG: &str = r#"oom_score = 0
+
+[plugins]
+  [plugins.cgroups]
+    no_prometheus = false
+  [plugins.cri]
+    stream_server_address = ""
+    stream_server_port = "10010"
+    enable_selinux = false
+    sandbox_image = "registry.k8s.io/pause:3.9"
+    [plugins.cri.containerd]
+      snapshotter = "overlayfs"
+      [plugins.cri.containerd.default_runtime]
+        runtime_type = "io.containerd.runc.v2"
+    [plugins.cri.registry]
+      [plugins.cri.registry.mirrors]
+        [plugins.cri.registry.mirrors."docker.io"]
+          endpoint = ["https://registry-1.docker.io"]
+"#;
 
 /// Where k3s keeps its hosts.toml tree: a real directory a node's config_path may name.
 const K3S_HOSTS_DIR: &str = "/var/lib/rancher/k3s/agent/etc/containerd/certs.d";

@@ -45,26 +45,33 @@ fn templates_are_formatted_hcl2() {
 
 #[test]
 fn packer_build_installs_into_an_image_root() {
+    build_into_an_image_root(Some("2.1"), "2.1");
+    // No containerd_version: the spec's (1.7 in the example) is used.
+    build_into_an_image_root(None, "1.7");
+}
+
+fn build_into_an_image_root(containerd_version: Option<&str>, image_version: &str) {
     let dir = tempfile::tempdir().unwrap();
     let template = manifest_dir().join("packer/regtrust.pkr.hcl");
     let spec = manifest_dir().join("examples/registries.yaml");
     let root = dir.path().join("image");
     fs::create_dir_all(root.join("etc/containerd")).unwrap();
-    let seed = debian_config("2.1");
+    let seed = debian_config(image_version);
     fs::write(root.join("etc/containerd/config.toml"), &seed).unwrap();
     let vars = |spec: &Path| {
-        vec![
-            "-var".to_string(),
-            format!("spec={}", spec.display()),
-            "-var".to_string(),
-            "containerd_version=2.1".to_string(),
+        let mut v = vec!["-var".to_string(), format!("spec={}", spec.display())];
+        if let Some(cv) = containerd_version {
+            v.extend(["-var".to_string(), format!("containerd_version={cv}")]);
+        }
+        v.extend([
             "-var".to_string(),
             format!("image_root={}", root.display()),
             "-var".to_string(),
             format!("regtrust={}", env!("CARGO_BIN_EXE_regtrust")),
             "-var".to_string(),
             format!("work_dir={}", dir.path().display()),
-        ]
+        ]);
+        v
     };
     let with = |cmd: &str, spec: &Path| {
         let mut a = vec![cmd.to_string()];
@@ -98,7 +105,7 @@ fn packer_build_installs_into_an_image_root() {
         .arg(&spec)
         .arg("--root")
         .arg(&twin)
-        .args(["--containerd", "2.1"])
+        .args(["--containerd", image_version])
         .output()
         .unwrap();
     assert!(o.status.success());
