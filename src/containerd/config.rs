@@ -27,14 +27,17 @@ impl std::fmt::Display for ConfigError {
                 column,
                 message,
             } => {
-                write!(f, "{line}:{column}: not valid TOML: {message}")
+                write!(
+                    f,
+                    "{line}:{column}: not valid TOML: {message} (containerd refuses to start \
+                     with it): fix it, then run regtrust apply"
+                )
             }
             ConfigError::Unsupported(m) => f.write_str(m),
         }
     }
 }
 
-/// Parses config.toml text; a syntax error carries its line and column.
 /// ` (line N)` of the first table header at or under `plugins."<plugin>"…` (as `path` names it),
 /// for messages; empty when there is none.
 pub fn table_line(text: &str, path: &[&str]) -> String {
@@ -66,6 +69,7 @@ pub fn version_line(text: &str) -> Option<usize> {
     Some(crate::diag::line_col(text, span.start).0)
 }
 
+/// Parses config.toml text; a syntax error carries its line and column.
 pub fn parse(text: &str) -> Result<DocumentMut, ConfigError> {
     text.parse().map_err(|e: toml_edit::TomlError| {
         let (line, column) = e

@@ -108,8 +108,8 @@ const CRI_V1: &str = ConfigLayout::V2.cri_plugin();
 /// - 2.x: a drop-in that sets `config_path` wins over config.toml (merged after it): it is set
 ///   there too.
 pub fn edit(d: &DropIn, v: &Version, config_path: &str) -> Result<Option<Edit>, ConfigError> {
-    let mut doc =
-        parse(&d.text).map_err(|e| ConfigError::Unsupported(format!("{}: {e}", d.node_path)))?;
+    let mut doc = parse(&d.text)
+        .map_err(|e| ConfigError::Unsupported(format!("the imported {}: {e}", d.node_path)))?;
     if v.is_1x() {
         let Some(cri) = doc
             .get("plugins")

@@ -115,14 +115,13 @@ pub fn check(
     let plugins = table(root_t.get("plugins"));
     let plugin = match file_version {
         1 => {
-            cx.add(Level::Warning, Code::ConfigVersion1, None,
-                "config.toml has no `version` key: a version 1 file (plugin names like `cri`)".into(),
-                if v.is_1x() { "containerd 1.x still reads it, with the old plugin names".into() } else { format!("containerd {v} renames its plugins but drops their CRI settings: registry, sandbox_image and the rest are ignored (measured with 2.1.9's `config dump`)") },
-                if v.is_1x() {
-                    "`regtrust apply` sets config_path in [plugins.cri.registry] of this file; convert it (`containerd config migrate` of containerd 2.x) before upgrading to 2.x".into()
-                } else {
-                    "convert it (`containerd config migrate` prints it as the current version), then run regtrust apply".into()
-                });
+            // 1.x reads it (apply edits [plugins.cri.registry]); 2.x drops its CRI settings.
+            if !v.is_1x() {
+                cx.add(Level::Error, Code::ConfigVersion1, None,
+                    "config.toml has no `version` key: a version 1 file (plugin names like `cri`)".into(),
+                    format!("containerd {v} renames its plugins but drops their CRI settings: registry, sandbox_image and the rest are ignored (measured with 2.1.9's `config dump`)"),
+                    "convert it (`containerd config migrate` prints it as the current version), then run regtrust apply".into());
+            }
             "cri"
         }
         // A version 2 file that keeps its registry table under the 2.x name only: on 2.x that
@@ -142,7 +141,9 @@ pub fn check(
                 format!("ignored: in a version {file_version} file the registry settings live in [plugins.\"{CRI_IMAGES}\".registry]"),
                 format!("move its settings to [plugins.\"{CRI_IMAGES}\".registry], or run `regtrust apply`"));
     }
-    let registry = table(get(table(get(plugins, plugin)), "registry"));
+    // A version 1 file on 2.x: its CRI settings are dropped, so its registry table is not read.
+    let registry = table(get(table(get(plugins, plugin)), "registry"))
+        .filter(|_| file_version != 1 || v.is_1x());
     let cp_item = get(registry, "config_path");
     let config_path = cp_item.and_then(Item::as_str).unwrap_or("").to_string();
     let cp_span = cp_item.and_then(item_span);

@@ -89,6 +89,7 @@ fn check_file(
     v: Version,
     out: &mut Vec<Finding>,
 ) -> Option<Vec<Endpoint>> {
+    let hosts_dir = file.rsplit_once('/').map_or("", |(d, _)| d);
     let mut add =
         |level, code, line: Option<usize>, problem: String, effect: String, fix: String| {
             let d = Finding::found(level, code, file, line, problem, effect, fix);
@@ -169,7 +170,7 @@ fn check_file(
                     format!("write http://{url} if it speaks plain HTTP"),
                 );
             }
-            lint_entry(&mut add, root, &e, line);
+            lint_entry(&mut add, root, hosts_dir, &e, line);
             entries.push(e);
         }
     }
@@ -198,7 +199,7 @@ fn check_file(
         n => format!("https://{}", crate::spec::host::upstream_host(n)),
     });
     let root_entry = Endpoint::read(&server_url, t, true);
-    lint_entry(&mut add, root, &root_entry, None);
+    lint_entry(&mut add, root, hosts_dir, &root_entry, None);
     if !root_entry.capabilities.is_empty() {
         entries.push(root_entry);
     }
@@ -226,16 +227,25 @@ fn url_of_one_host(url: &str) -> Result<(), String> {
 fn lint_entry(
     add: &mut impl FnMut(Level, Code, Option<usize>, String, String, String),
     root: &Path,
+    hosts_dir: &str,
     e: &Endpoint,
     line: Option<usize>,
 ) {
-    // Every CA and client file must be there, under the root, and readable.
+    // Every CA and client file must be there, under the root, and readable; a relative path is
+    // resolved against the host directory, as containerd does.
     for (what, path) in
         e.ca.iter()
             .map(|p| ("ca", p))
             .chain(e.client_files.iter().map(|p| ("client", p)))
-            .filter(|(_, p)| p.starts_with('/'))
+            .map(|(what, p)| {
+                if p.starts_with('/') {
+                    (what, p.clone())
+                } else {
+                    (what, format!("{hosts_dir}/{p}"))
+                }
+            })
     {
+        let path = &path;
         let readable =
             crate::root::resolve(root, path).is_ok_and(|p| crate::fs::is_readable_file(&p));
         if !readable {

@@ -89,7 +89,7 @@ fn doctor_diagnoses_what_containerd_really_does() {
         let o = doctor(&fx, &root, &c);
         assert_eq!(
             o.status.code(),
-            Some(1),
+            Some(c.doctor_exit),
             "{}: doctor must report problems",
             c.name
         );
@@ -118,6 +118,20 @@ fn doctor_diagnoses_what_containerd_really_does() {
                     ));
                 }
             }
+            "no-start" => {
+                if let Ok(ctrd) = Containerd::try_start(
+                    &containerd_bin(&c.containerd),
+                    &root,
+                    &fx.hosts,
+                    &fx.work.join(&c.name).join("state"),
+                ) {
+                    failures.push(format!(
+                        "{}: containerd started, expected it to refuse the config\n{}",
+                        c.name,
+                        ctrd.log_tail()
+                    ));
+                }
+            }
             expect => {
                 let ctrd = Containerd::start(
                     &containerd_bin(&c.containerd),
@@ -130,6 +144,9 @@ fn doctor_diagnoses_what_containerd_really_does() {
                     "cri-down" => got
                         .as_ref()
                         .is_err_and(|e| e.contains("unknown service runtime.v1.ImageService")),
+                    "pull-fails" if !c.pull_error.is_empty() => {
+                        got.as_ref().is_err_and(|e| e.contains(&c.pull_error))
+                    }
                     "pull-fails" => got.as_ref().is_err_and(|e| e.contains(HTTP_ERROR)),
                     "pulls" => got.is_ok(),
                     other => panic!("{}: unknown behaviour {other}", c.name),
@@ -225,8 +242,18 @@ fn doctor_diagnoses_what_containerd_really_does() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    // Refusing is for what apply cannot decide for the user; today one case.
-    assert_eq!(refused, ["url-as-directory-1.7"], "cases apply refused");
+    // Refusing is for what apply cannot decide for the user: a config containerd itself refuses
+    // (invalid TOML, here or in a drop-in), a version 1 file on 2.x, a URL-named host directory.
+    assert_eq!(
+        refused,
+        [
+            "config-invalid-toml-1.7",
+            "config-version-1-2.1",
+            "import-invalid-toml-2.1",
+            "url-as-directory-1.7"
+        ],
+        "cases apply refused"
+    );
 }
 
 #[test]

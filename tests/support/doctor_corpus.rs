@@ -12,7 +12,13 @@ pub struct Case {
     pub name: String,
     pub dir: PathBuf,
     pub containerd: String,
+    /// What real containerd does on the case: `pull-fails` (the HTTP error, or `pull_error`),
+    /// `pulls`, `cri-down`, `no-start`, `systemdcgroup-reset`.
     pub behaviour: String,
+    /// For `pull-fails`: a part of the error other than the HTTP one.
+    pub pull_error: String,
+    /// doctor's exit code: 1 (problems found), or 3 when it cannot read the node (contracts.md).
+    pub doctor_exit: i32,
     pub hosts: bool,
     pub probe: bool,
     pub expected: BTreeSet<String>,
@@ -44,6 +50,11 @@ pub fn cases() -> Vec<Case> {
             name: dir.file_name().unwrap().to_string_lossy().into_owned(),
             containerd: s("containerd"),
             behaviour: s("behaviour"),
+            pull_error: s("pull_error"),
+            doctor_exit: doc
+                .get("doctor_exit")
+                .and_then(|v| v.as_integer())
+                .unwrap_or(1) as i32,
             hosts: b("hosts", false),
             probe: b("probe", false),
             expected: doc["expected"]
