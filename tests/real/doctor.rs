@@ -356,19 +356,24 @@ fn image_resolution_and_probe_against_real_registries() {
             let _ = self.0.wait();
         }
     }
-    let reg = Killed(
+    let log = tls.join("registry.log");
+    let logf = fs::File::create(&log).unwrap();
+    let mut reg = Killed(
         Command::new("docker-registry")
             .arg("serve")
             .arg(tls.join("config.yml"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stdout(logf.try_clone().unwrap())
+            .stderr(logf)
             .spawn()
             .unwrap(),
     );
-    assert!(wait_for_port(
-        "127.0.0.143:5000",
-        std::time::Duration::from_secs(20)
-    ));
+    let ca_file = tls.join("ca.pem");
+    wait_for_v2(
+        &mut reg.0,
+        "https://127.0.0.143:5000",
+        &["--ca", ca_file.to_str().unwrap()],
+        &log,
+    );
     let hosts = fx.work.join("hosts-probe");
     let names = "secure.corp.example secure2.corp.example secure3.corp.example";
     // Docker Hub (nginx:1's registry) is named on a loopback address where nothing listens: the

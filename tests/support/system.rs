@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -97,15 +96,30 @@ pub fn work_dir(name: &str) -> PathBuf {
     d
 }
 
-pub fn wait_for_port(addr: &str, timeout: Duration) -> bool {
+/// Waits until the server `child` started answers `GET /v2/` at `url` with 200 (`extra`: more
+/// arguments for tests/e2e/v2_status.py: --ca, --cert/--key, --header) while the process is
+/// alive; panics with its log when it exits or does not answer in 20 s.
+pub fn wait_for_v2(child: &mut Child, url: &str, extra: &[&str], log: &Path) {
     let start = Instant::now();
-    while start.elapsed() < timeout {
-        if TcpStream::connect(addr).is_ok() {
-            return true;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the server for {url} exited ({status}):\n{}", tail(log));
         }
+        let o = run(Command::new(PYTHON)
+            .arg(manifest_dir().join("tests/e2e/v2_status.py"))
+            .arg(url)
+            .args(extra));
+        if o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "200" {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{url} did not answer GET /v2/ with 200 in 20 s ({}):\n{}",
+            String::from_utf8_lossy(&o.stdout).trim(),
+            tail(log)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    false
 }
 
 /// A plain-HTTP docker-registry (distribution) on a loopback address.
@@ -128,17 +142,18 @@ impl Registry {
         )
         .unwrap();
         let log = fs::File::create(dir.join("registry.log")).unwrap();
-        let child = Command::new("docker-registry")
+        let mut child = Command::new("docker-registry")
             .arg("serve")
             .arg(&cfg)
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("start docker-registry");
-        assert!(
-            wait_for_port(&addr, Duration::from_secs(20)),
-            "docker-registry did not listen on {addr}; see {}",
-            dir.join("registry.log").display()
+        wait_for_v2(
+            &mut child,
+            &format!("http://{addr}"),
+            &[],
+            &dir.join("registry.log"),
         );
         Registry { child, addr }
     }
