@@ -278,6 +278,7 @@ fn image_resolution_and_probe_against_real_registries() {
     );
 
     // An HTTPS registry with a certificate from a CA made here, for the probe.
+    let secure = loopback_ip(143);
     let tls = fx.work.join("tls");
     fs::create_dir_all(&tls).unwrap();
     let openssl = |args: &[&str]| {
@@ -341,7 +342,7 @@ fn image_resolution_and_probe_against_real_registries() {
     fs::write(
         tls.join("config.yml"),
         format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.143:5000\n  tls:\n    certificate: {}\n    key: {}\n",
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {secure}:5000\n  tls:\n    certificate: {}\n    key: {}\n",
             tls.join("data").display(),
             tls.join("cert.pem").display(),
             tls.join("key.pem").display()
@@ -370,7 +371,7 @@ fn image_resolution_and_probe_against_real_registries() {
     let ca_file = tls.join("ca.pem");
     wait_for_v2(
         &mut reg.0,
-        "https://127.0.0.143:5000",
+        &format!("https://{secure}:5000"),
         &["--ca", ca_file.to_str().unwrap()],
         &log,
     );
@@ -381,8 +382,9 @@ fn image_resolution_and_probe_against_real_registries() {
     fs::write(
         &hosts,
         format!(
-            "{}127.0.0.143 {names}\n127.0.0.199 registry-1.docker.io\n",
-            fs::read_to_string(&fx.hosts).unwrap()
+            "{}{secure} {names}\n{} registry-1.docker.io\n",
+            fs::read_to_string(&fx.hosts).unwrap(),
+            loopback_ip(199)
         ),
     )
     .unwrap();

@@ -255,6 +255,21 @@ fn first_boot_with_regtrust_user_data_pulls() {
         probe.contains("config_path=\"/etc/containerd/certs.d\""),
         "{probe}"
     );
+    // The restart decision, read from the guest's journal: containerd started at boot, then once
+    // more when runcmd changed config.toml — and regtrust said so once. Run again in the same
+    // boot, the script changes nothing and restarts nothing.
+    assert!(
+        probe.contains(&format!(
+            "{PROBE}cloud-init run: containerd-starts=2 said-restart=1"
+        )),
+        "step: restart on first boot:\n{probe}"
+    );
+    assert!(
+        probe.contains(&format!(
+            "{PROBE}cloud-init rerun: rc=0 files unchanged, containerd not-restarted, containerd-starts=2"
+        )),
+        "step: second run:\n{probe}"
+    );
 }
 
 /// A copy of the guest root made ready for Ignition, as the test (not regtrust's output) needs it:

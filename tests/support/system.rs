@@ -88,12 +88,38 @@ pub fn default_config(version: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A fresh, empty work directory under target/e2e (kept after the run for inspection).
+/// A fresh, empty work directory under target/e2e/run-<pid>/ (kept after the run for
+/// inspection): two runs at once never share one. Directories of runs whose process is gone are
+/// removed the first time this is called.
 pub fn work_dir(name: &str) -> PathBuf {
-    let d = manifest_dir().join("target/e2e").join(name);
+    static CLEANED: std::sync::Once = std::sync::Once::new();
+    let base = manifest_dir().join("target/e2e");
+    CLEANED.call_once(|| {
+        let Ok(rd) = fs::read_dir(&base) else { return };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let gone = name
+                .strip_prefix("run-")
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if gone {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    });
+    let d = base
+        .join(format!("run-{}", std::process::id()))
+        .join(name);
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// A loopback address for this run: `127.<a>.<b>.<n>`, with `a`, `b` from the process id, so two
+/// runs at once (or this suite and another's tests) do not bind the same address.
+pub fn loopback_ip(n: u8) -> String {
+    let pid = std::process::id();
+    format!("127.{}.{}.{n}", 1 + pid % 99, (pid / 99) % 250)
 }
 
 /// Waits until the server `child` started answers `GET /v2/` at `url` with 200 (`extra`: more
@@ -372,7 +398,7 @@ impl Fixture {
     pub fn new(name: &str, ip_base: u8) -> Fixture {
         require_e2e_prerequisites();
         let work = work_dir(name);
-        let ip = |n: u8| format!("127.0.0.{}", ip_base + n);
+        let ip = |n: u8| loopback_ip(ip_base + n);
         let private = Registry::start(&work.join("registry-private"), &ip(0));
         let cache = Registry::start(&work.join("registry-cache"), &ip(1));
         let image = make_image(&work, &format!("hello from {name}"));

@@ -17,6 +17,23 @@ for registry in my.private.registry:5000 other.private.registry:5000; do
   out=$(python3 /usr/local/lib/regtrust-probe/cri_pull.py "$sock" "$registry/demo/hello:latest" 120 2>&1)
   report "$registry $out"
 done
+# A cloud-init guest: how often containerd started in this boot (systemd's own journal lines),
+# what regtrust's runcmd script said; then the script runs again (as a re-run of runcmd would)
+# and must change nothing and not restart containerd.
+script=/usr/local/sbin/regtrust-containerd-config
+starts() { journalctl -b -u containerd.service -o cat --no-pager | grep -c '^Started containerd'; }
+if [ -x "$script" ]; then
+  report "cloud-init run: containerd-starts=$(starts) said-restart=$(grep -c 'restarting containerd' /var/log/cloud-init-output.log)"
+  sums() { sha256sum /etc/containerd/config.toml /etc/containerd/certs.d/*/hosts.toml 2>&1; }
+  before=$(sums)
+  pid=$(systemctl show -p MainPID --value containerd)
+  "$script" > /tmp/regtrust-rerun.log 2>&1
+  rc=$?
+  after=$(sums)
+  if [ "$before" = "$after" ]; then same=unchanged; else same=CHANGED; fi
+  if [ "$pid" = "$(systemctl show -p MainPID --value containerd)" ]; then restart=not-restarted; else restart=RESTARTED; fi
+  report "cloud-init rerun: rc=$rc files $same, containerd $restart, containerd-starts=$(starts)"
+fi
 # An Ignition-prepared guest: regtrust's unit — was it enabled (by systemd's first-boot presets),
 # did it finish before containerd started, which file does containerd read; then the unit runs
 # again, as on every later boot, and must change nothing and not restart containerd.
