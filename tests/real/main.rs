@@ -24,5 +24,6 @@ mod ignition;
 mod installer;
 mod packer;
 mod patch_script;
+mod restart_decision;
 mod terraform;
 mod vm_boot;
