@@ -241,7 +241,7 @@ proptest! {
                     expected_pems += inline_cas(&reg.upstream);
                 }
             } else {
-                let (i, last) = reg.endpoints.iter().enumerate().last().unwrap();
+                let (i, last) = reg.endpoints.iter().enumerate().next_back().unwrap();
                 prop_assert_eq!(doc.get("server").and_then(|s| s.as_str()), Some(last.url.as_str()));
                 says(root, last, &dir, &format!("endpoint{}-", i + 1), &plan.files, false)?;
                 let quoted = format!("\"{}\"", reg.upstream.url);
