@@ -5,8 +5,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Test hook, honoured by debug builds only: with `REGTRUST_FAILPOINT=N` the process aborts
-/// (as if killed) just before its N-th write step (a temp file, a rename, a removal), so tests
-/// can check what an interrupted apply leaves behind. Release builds ignore it.
+/// (as if killed) just before its N-th write step (a temp file, the second half of its content,
+/// a rename, a removal), so tests can check what an interrupted apply leaves behind. Release
+/// builds ignore it.
 pub fn write_step() {
     if !cfg!(debug_assertions) {
         return;
@@ -113,7 +114,11 @@ impl Transaction {
             tmp: Some(tmp),
             previous,
         });
-        f.write_all(content)?;
+        // A write step between the two halves: a kill there leaves a temp file cut short.
+        let (first, rest) = content.split_at(content.len() / 2);
+        f.write_all(first)?;
+        write_step();
+        f.write_all(rest)?;
         f.set_permissions(Permissions::from_mode(mode))?;
         // Durability comes from one syncfs per filesystem at commit, not one fsync per file.
         Ok(())

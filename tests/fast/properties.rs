@@ -106,16 +106,108 @@ fn spec() -> impl Strategy<Value = ValidSpec> {
     })
 }
 
+fn inline_cas(ep: &Endpoint) -> usize {
+    ep.tls
+        .ca
+        .iter()
+        .filter(|c| matches!(c, FileSource::Inline(_)))
+        .count()
+}
+
+/// The settings of one `[host]` table (or the root of hosts.toml) are the endpoint's:
+/// capabilities in order (absent when the spec gave none, unless `default_caps`: then every
+/// capability), `skip_verify` as given or absent, `override_path = true` or absent, headers, and
+/// `ca`: a node path as given, or an inline PEM planned as `<dir>/<prefix>ca.crt` (mode 0644).
+fn says(
+    t: &dyn toml_edit::TableLike,
+    ep: &Endpoint,
+    dir: &str,
+    prefix: &str,
+    files: &[regtrust::plan::PlannedFile],
+    default_caps: bool,
+) -> Result<(), TestCaseError> {
+    let caps: Option<Vec<&str>> = t.get("capabilities").map(|c| {
+        c.as_array()
+            .expect("capabilities is an array")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect()
+    });
+    let want_caps = match &ep.capabilities {
+        Some(c) => Some(c.iter().map(|c| c.as_str()).collect()),
+        None if default_caps => Some(vec!["pull", "resolve", "push"]),
+        None => None,
+    };
+    prop_assert_eq!(caps, want_caps, "{}: capabilities", ep.url);
+    prop_assert_eq!(
+        t.get("skip_verify")
+            .map(|v| v.as_bool().expect("skip_verify is a bool")),
+        ep.tls.skip_verify,
+        "{}: skip_verify",
+        ep.url
+    );
+    prop_assert_eq!(
+        t.get("override_path")
+            .map(|v| v.as_bool().expect("override_path is a bool")),
+        ep.override_path.then_some(true),
+        "{}: override_path",
+        ep.url
+    );
+    let ca = t
+        .get("ca")
+        .map(|v| v.as_str().expect("one CA: a string").to_string());
+    match ep.tls.ca.as_slice() {
+        [] => prop_assert_eq!(ca, None, "{}: ca", ep.url),
+        [FileSource::Path(p)] => prop_assert_eq!(ca, Some(p.clone()), "{}: ca", ep.url),
+        [FileSource::Inline(pem)] => {
+            let path = format!("{dir}/{prefix}ca.crt");
+            prop_assert_eq!(ca.as_deref(), Some(path.as_str()), "{}: ca", ep.url);
+            let f = files.iter().find(|f| f.path == path);
+            prop_assert!(f.is_some(), "{path} is not planned");
+            let f = f.unwrap();
+            prop_assert_eq!(&f.content, &format!("{pem}\n"));
+            prop_assert_eq!(f.mode, 0o644);
+            prop_assert_eq!(f.kind, FileKind::Certificate);
+        }
+        other => prop_assert!(false, "the generator makes at most one CA: {other:?}"),
+    }
+    let headers: BTreeMap<String, Vec<String>> = t
+        .get("header")
+        .and_then(|h| h.as_table_like())
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| {
+                    let vals = v
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_str().unwrap().to_string());
+                    (k.to_string(), vals.collect())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    prop_assert_eq!(&headers, &ep.headers, "{}: headers", ep.url);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn every_hosts_toml_parses_and_says_what_the_spec_said(spec in spec()) {
         let plan = Plan::build(&spec, &[], "/etc/containerd/certs.d", None);
-        for (reg, file) in spec.registries.iter().zip(plan.files.iter().filter(|f| f.kind == FileKind::HostsToml)) {
+        let hosts_files: Vec<_> = plan.files.iter().filter(|f| f.kind == FileKind::HostsToml).collect();
+        // One hosts.toml per registry (a zip alone would stop at the shorter list), and besides
+        // them only the inline CAs' files.
+        prop_assert_eq!(hosts_files.len(), spec.registries.len());
+        let mut expected_pems = 0;
+        for (reg, file) in spec.registries.iter().zip(hosts_files) {
             let doc: toml_edit::DocumentMut = file.content.parse()
                 .map_err(|e| TestCaseError::fail(format!("{e}\n{}", file.content)))?;
-            prop_assert_eq!(file.path.clone(), format!("/etc/containerd/certs.d/{}/hosts.toml", reg.dir_name));
+            let dir = format!("/etc/containerd/certs.d/{}", reg.dir_name);
+            prop_assert_eq!(file.path.clone(), format!("{dir}/hosts.toml"));
+            prop_assert_eq!(file.mode, 0o644);
             let tables = doc["host"].as_table().expect("at least one [host] table");
             prop_assert!(!tables.is_empty());
             let urls: Vec<&str> = tables.iter().map(|(k, _)| k).collect();
@@ -125,29 +217,39 @@ proptest! {
                 reg.endpoints.iter().map(|e| e.url.as_str()).collect()
             };
             prop_assert_eq!(urls, expected);
-            for ep in &reg.endpoints {
-                for (name, values) in &ep.headers {
-                    let got: Vec<&str> = tables[ep.url.as_str()]["header"][name.as_str()]
-                        .as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-                    prop_assert_eq!(got, values.iter().map(String::as_str).collect::<Vec<_>>());
+            // Every [host] table says what its endpoint said, with its files under its prefix.
+            if reg.endpoints.is_empty() {
+                let t = tables[reg.upstream.url.as_str()].as_table().unwrap();
+                // containerd 1.6 needs a [host] table: the upstream's, every capability by default.
+                says(t, &reg.upstream, &dir, "", &plan.files, true)?;
+                expected_pems += inline_cas(&reg.upstream);
+            } else {
+                for (i, ep) in reg.endpoints.iter().enumerate() {
+                    let t = tables[ep.url.as_str()].as_table().unwrap();
+                    says(t, ep, &dir, &format!("endpoint{}-", i + 1), &plan.files, false)?;
+                    expected_pems += inline_cas(ep);
                 }
             }
             // The root is tried last: the upstream, or with `fallback: false` the last endpoint
             // (containerd reads `capabilities = []` as every capability, so an upstream root
             // cannot be switched off).
-            let root_caps = doc.get("capabilities").and_then(|c| c.as_array()).map(|a| a.len());
+            let root = doc.as_table();
             if reg.fallback {
                 prop_assert_eq!(doc["server"].as_str(), Some(reg.upstream.url.as_str()));
-                prop_assert_eq!(root_caps, reg.upstream.capabilities.as_ref().map(Vec::len));
+                says(root, &reg.upstream, &dir, "", &plan.files, false)?;
+                if !reg.endpoints.is_empty() {
+                    expected_pems += inline_cas(&reg.upstream);
+                }
             } else {
-                let last = reg.endpoints.last().unwrap();
+                let (i, last) = reg.endpoints.iter().enumerate().next_back().unwrap();
                 prop_assert_eq!(doc.get("server").and_then(|s| s.as_str()), Some(last.url.as_str()));
-                prop_assert_eq!(root_caps, last.capabilities.as_ref().map(Vec::len));
+                says(root, last, &dir, &format!("endpoint{}-", i + 1), &plan.files, false)?;
                 let quoted = format!("\"{}\"", reg.upstream.url);
                 let listed = reg.endpoints.iter().any(|e| e.url == reg.upstream.url);
                 prop_assert!(listed || !doc.to_string().contains(&quoted));
             }
         }
+        prop_assert_eq!(plan.files.len(), spec.registries.len() + expected_pems, "{:#?}", plan.files);
         let again = Plan::build(&spec, &[], "/etc/containerd/certs.d", None);
         prop_assert_eq!(plan, again);
     }

@@ -8,6 +8,8 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::config_path_of;
+
 const SPEC: &str = "registries:\n  - host: reg.test:5000\n    http: true\n";
 
 fn regtrust(args: &[&str], extra: &[&Path]) -> Output {
@@ -114,17 +116,17 @@ fn links_out_of_the_root_are_followed_inside_it() {
             _ => img.root.join("host/containerd"),
         };
         let hosts = inside.join("certs.d/reg.test:5000/hosts.toml");
-        assert!(
-            fs::read_to_string(&hosts)
-                .unwrap()
-                .contains("http://reg.test:5000"),
+        let doc: toml_edit::DocumentMut = fs::read_to_string(&hosts).unwrap().parse().unwrap();
+        assert_eq!(
+            doc.get("server").and_then(|s| s.as_str()),
+            Some("http://reg.test:5000"),
             "{name}: {}",
             hosts.display()
         );
-        assert!(
-            fs::read_to_string(inside.join("config.toml"))
-                .unwrap()
-                .contains("config_path")
+        assert_eq!(
+            config_path_of(&fs::read_to_string(inside.join("config.toml")).unwrap()).as_deref(),
+            Some("/etc/containerd/certs.d"),
+            "{name}"
         );
     }
 }
@@ -243,9 +245,8 @@ fn the_installer_stays_inside_its_root() {
         .join(img.outside.strip_prefix("/").unwrap())
         .join("containerd");
     assert!(inside.join("certs.d/reg.test:5000/hosts.toml").exists());
-    assert!(
-        fs::read_to_string(inside.join("config.toml"))
-            .unwrap()
-            .contains("config_path")
+    assert_eq!(
+        config_path_of(&fs::read_to_string(inside.join("config.toml")).unwrap()).as_deref(),
+        Some("/etc/containerd/certs.d")
     );
 }

@@ -287,3 +287,164 @@ fn cloud_init_then_containerd_1_7_pulls() {
 fn cloud_init_then_containerd_2_1_pulls() {
     first_boot("2.1", 70);
 }
+
+/// A user's own cloud-config part: a file and a runcmd of its own, and no merge_how (cloud-init's
+/// default merge, `dict(replace)+list()+str()`) unless `merge_how` is given.
+fn user_part(merge_how: bool) -> String {
+    let mut s = String::from("#cloud-config\n");
+    if merge_how {
+        s.push_str(
+            "merge_how:\n  - name: list\n    settings: [append]\n  - name: dict\n    settings: [no_replace, recurse_list]\n",
+        );
+    }
+    s.push_str(
+        "write_files:\n  - path: /opt/user-app/app.conf\n    permissions: '0640'\n    content: |\n      user setting\nruncmd:\n  - [sh, -c, \"echo user runcmd ran > /opt/user-app/ran\"]\n",
+    );
+    s
+}
+
+/// `cloud-init devel make-mime` of the parts, in this order.
+fn make_mime(parts: &[&Path], out: &Path) {
+    let mut c = Command::new("cloud-init");
+    c.args(["devel", "make-mime"]);
+    for p in parts {
+        c.arg("-a").arg(format!("{}:cloud-config", p.display()));
+    }
+    let o = run(&mut c);
+    assert!(o.status.success(), "make-mime: {}", text(&o));
+    fs::write(out, &o.stdout).unwrap();
+}
+
+/// The config.toml the composition starts from, and what `regtrust apply` makes of it.
+const COMPOSE_SEED: &str =
+    "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"pause:3.9\"\n";
+
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Boots the multipart of `parts` (each a file) through cloud-init over a scratch root seeded
+/// with COMPOSE_SEED; returns the root and cloud-init's output.
+fn boot_parts(dir: &Path, case: &str, parts: &[&Path]) -> (std::path::PathBuf, String) {
+    let root = dir.join(case);
+    fs::create_dir_all(root.join("etc/containerd")).unwrap();
+    fs::write(root.join("etc/containerd/config.toml"), COMPOSE_SEED).unwrap();
+    let userdata = dir.join(format!("{case}.mime"));
+    make_mime(parts, &userdata);
+    let o = run_cloud_init_boot(&userdata, &root);
+    let out = text(&o);
+    assert!(o.status.success(), "{case}: cloud-init failed:\n{out}");
+    (root, out)
+}
+
+fn user_part_survived(case: &str, root: &Path, out: &str) {
+    let conf = root.join("opt/user-app/app.conf");
+    assert_eq!(
+        fs::read_to_string(&conf).ok().as_deref(),
+        Some("user setting\n"),
+        "{case}: the user's file:\n{out}"
+    );
+    assert_eq!(mode_of(&conf), 0o640, "{case}: the user's file mode");
+    assert_eq!(
+        fs::read_to_string(root.join("opt/user-app/ran"))
+            .ok()
+            .as_deref(),
+        Some("user runcmd ran\n"),
+        "{case}: the user's runcmd:\n{out}"
+    );
+}
+
+/// Every planned file and the patch script are written with their modes, and the runcmd ran:
+/// config.toml is byte for byte what `regtrust apply`'s patch makes of the seed.
+fn regtrust_part_survived(case: &str, root: &Path, out: &str) {
+    let v = Version::parse("1.7").unwrap();
+    let loaded = regtrust::spec::load_str("spec.yaml", E2E_SPEC).unwrap();
+    let plan = Plan::build(&loaded.spec, &[], "/etc/containerd/certs.d", Some(v));
+    let mut files: Vec<(String, u32, String)> = plan
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), f.mode, f.content.clone()))
+        .collect();
+    assert!(files.len() >= 2, "{case}: the spec plans hosts files");
+    files.push((
+        PATCH_SCRIPT_PATH.to_string(),
+        0o755,
+        patch_script::render(v, &plan.config_path),
+    ));
+    for (path, mode, content) in &files {
+        let p = root.join(path.trim_start_matches('/'));
+        assert_eq!(
+            fs::read_to_string(&p).ok().as_deref(),
+            Some(content.as_str()),
+            "{case}: {path}:\n{out}"
+        );
+        assert_eq!(mode_of(&p), *mode, "{case}: mode of {path}");
+    }
+    let covered = std::collections::BTreeSet::new();
+    let want = regtrust::emit::config_patch::patch(&regtrust::emit::config_patch::PatchRequest {
+        existing: Some(COMPOSE_SEED),
+        containerd: v,
+        config_path: Some("/etc/containerd/certs.d"),
+        covered_dirs: &covered,
+    })
+    .unwrap();
+    assert!(want.changed);
+    assert_eq!(
+        fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap(),
+        want.text,
+        "{case}: config.toml not patched by regtrust's runcmd:\n{out}"
+    );
+    assert!(out.contains("regtrust: set config_path"), "{case}:\n{out}");
+}
+
+/// regtrust's part composed with a user's own cloud-config part (its own write_files and
+/// runcmd) in one MIME multipart, through cloud-init's whole boot path (its user-data processor
+/// does the merging): both parts' files are written and both runcmds run, when regtrust's part
+/// comes after a part without merge_how, and in either order when the user's part carries the
+/// same merge_how. The control pins the documented limit: a later part without merge_how
+/// replaces the lists of the parts before it (cloud-init's default merge), so regtrust's files
+/// and runcmd are gone — which also shows the checks above can fail.
+#[test]
+fn cloud_init_merges_regtrusts_part_with_a_users_part() {
+    let dir = work_dir("cloud-init-compose");
+    let spec = dir.join("spec.yaml");
+    fs::write(&spec, E2E_SPEC).unwrap();
+    let ours = dir.join("regtrust.yaml");
+    render(&spec, &ours, &["--containerd", "1.7"]);
+    let plain_user = dir.join("user.yaml");
+    fs::write(&plain_user, user_part(false)).unwrap();
+    let merging_user = dir.join("user-merge-how.yaml");
+    fs::write(&merging_user, user_part(true)).unwrap();
+
+    for (case, parts) in [
+        ("user-then-regtrust", [&plain_user, &ours]),
+        ("merging-user-then-regtrust", [&merging_user, &ours]),
+        ("regtrust-then-merging-user", [&ours, &merging_user]),
+    ] {
+        let (root, out) = boot_parts(&dir, case, &parts.map(|p| p.as_path()));
+        user_part_survived(case, &root, &out);
+        regtrust_part_survived(case, &root, &out);
+    }
+
+    // The control: regtrust's part first, then a part without merge_how.
+    let case = "regtrust-then-plain-user";
+    let (root, out) = boot_parts(&dir, case, &[&ours, &plain_user]);
+    user_part_survived(case, &root, &out);
+    assert!(
+        !root
+            .join("etc/containerd/certs.d/my.private.registry:5000/hosts.toml")
+            .exists(),
+        "{case}: cloud-init kept regtrust's write_files after all:\n{out}"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap(),
+        COMPOSE_SEED,
+        "{case}: regtrust's runcmd ran after all:\n{out}"
+    );
+    assert!(!out.contains(PATCH_SCRIPT_PATH), "{case}:\n{out}");
+}

@@ -92,15 +92,20 @@ fn deep_nesting_is_refused() {
     }
 }
 
+/// Each alias bomb is refused by the limit it is about (the diagnostic says which), within
+/// bounded memory: a check that accepted any error would pass on an unrelated one (an unknown
+/// key, a syntax slip) while the bomb went unmeasured.
 #[test]
 fn alias_bombs_are_refused_without_expanding() {
     let dir = tempfile::tempdir().unwrap();
+    // Billion laughs inside a known key: 9^10 strings once expanded.
     let mut lol = String::from("registries:\n  - host: a.example\n    headers:\n");
     lol.push_str("      X-0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
     for i in 1..10 {
         let refs = vec![format!("*a{}", i - 1); 9].join(",");
         lol.push_str(&format!("      X-{i}: &a{i} [{refs}]\n"));
     }
+    // The same bomb under top-level keys the spec does not have.
     let mut top = String::from(
         "a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
     );
@@ -111,19 +116,72 @@ fn alias_bombs_are_refused_without_expanding() {
         ));
     }
     top.push_str("registries: []\n");
-    // Many aliases of one big string: refused by the alias budget.
-    let mut many =
+    // Many aliases of one big string: 20 GiB of scalars once expanded.
+    let mut big =
         String::from("registries:\n  - host: a.example\n    headers:\n      X-Big: &big \"");
-    many.push_str(&"x".repeat(1 << 20));
-    many.push_str("\"\n");
+    big.push_str(&"x".repeat(1 << 20));
+    big.push_str("\"\n");
     for i in 0..20_000 {
-        many.push_str(&format!("      X-{i}: *big\n"));
+        big.push_str(&format!("      X-{i}: *big\n"));
     }
-    for (name, text) in [("lol.yaml", lol), ("top.yaml", top), ("many.yaml", many)] {
+    // Many aliases of a short string: only the alias count is over its limit.
+    let mut many =
+        String::from("registries:\n  - host: a.example\n    headers:\n      X-Short: &s \"x\"\n");
+    for i in 0..20_000 {
+        many.push_str(&format!("      X-{i}: *s\n"));
+    }
+    let limits = "the spec exceeds regtrust's parser limits (budget breached: ";
+    for (name, text, code, message, position) in [
+        // The expansion budget (anchor events replayed) stops it at the seventh level.
+        (
+            "lol.yaml",
+            lol,
+            "error[spec-syntax]",
+            format!("{limits}RecordedAnchorEvents"),
+            "lol.yaml:10:",
+        ),
+        // The typed parse stops at the first unknown key; the walk that lists every unknown key
+        // re-parses with a node budget scaled to the text and gives up, so only `a0` is named
+        // (with the walk, each of a0..a9 would be: `unknown key `a0` in the spec`).
+        (
+            "top.yaml",
+            top,
+            "error[unknown-key]",
+            "unknown field `a0`, expected one of containerd, registries".to_string(),
+            "top.yaml:1:1",
+        ),
+        // The budget of scalar bytes (64 MiB) stops it at the 63rd alias of the 1 MiB string.
+        (
+            "big.yaml",
+            big,
+            "error[spec-syntax]",
+            format!("{limits}ScalarBytes"),
+            "big.yaml:67:",
+        ),
+        // The alias budget: the 10,001st alias (line 10,005) is one too many.
+        (
+            "many.yaml",
+            many,
+            "error[spec-syntax]",
+            format!("{limits}Aliases {{ aliases: 10001 }}"),
+            "many.yaml:10005:",
+        ),
+    ] {
         let spec = write(dir.path(), name, &text);
-        let (code, err, kib) = measured(&["check", "--spec", &spec]);
-        assert_eq!(code, 2, "{name}: {err}");
-        assert!(err.contains("error["), "{name}: {err}");
+        let (code_n, err, kib) = measured(&["check", "--spec", &spec]);
+        assert_eq!(code_n, 2, "{name}: {err}");
+        assert!(
+            err.starts_with(&format!("{code}: {message}")),
+            "{name}: expected `{code}: {message}`:\n{err}"
+        );
+        assert!(
+            err.contains(position),
+            "{name}: expected {position}:\n{err}"
+        );
+        assert!(
+            err.contains("1 error in the spec; nothing was written"),
+            "{name}: {err}"
+        );
         assert!(kib < 256 * 1024, "{name}: {kib} KiB");
     }
 }

@@ -25,5 +25,6 @@ mod installer;
 mod packer;
 mod patch_script;
 mod readme;
+mod restart_decision;
 mod terraform;
 mod vm_boot;

@@ -133,3 +133,23 @@ registries:
     endpoints:
       - url: http://cache.corp.example:5000
 "#;
+
+/// The `config_path` a config.toml sets in its CRI registry table (version 2:
+/// `plugins."io.containerd.grpc.v1.cri".registry`, version 3:
+/// `plugins."io.containerd.cri.v1.images".registry`), read as TOML: not a substring that a
+/// comment or another key could hold too.
+pub fn config_path_of(config: &str) -> Option<String> {
+    let doc: toml_edit::DocumentMut = config
+        .parse()
+        .unwrap_or_else(|e| panic!("config.toml does not parse: {e}\n{config}"));
+    let plugin = match doc.get("version").and_then(|v| v.as_integer()) {
+        Some(3) => "io.containerd.cri.v1.images",
+        _ => "io.containerd.grpc.v1.cri",
+    };
+    doc.get("plugins")?
+        .get(plugin)?
+        .get("registry")?
+        .get("config_path")?
+        .as_str()
+        .map(String::from)
+}

@@ -363,6 +363,68 @@ done
         .env("E2E_USERDATA", userdata))
 }
 
+/// cloud-init's whole boot path on `userdata` (a `#cloud-config` document or a MIME multipart):
+/// `cloud-init init` (NoCloud seed: the datasource reads it and the user-data processor merges
+/// every part, as at boot), `cloud-init modules --mode config`, then `--mode final`, in a private
+/// mount (and UTS) namespace where `<root>/etc/containerd`, `<root>/usr/local/sbin` and
+/// `<root>/opt` are those directories, /etc/cloud holds a cloud.cfg that limits the modules to
+/// write-files, runcmd and scripts-user (no network config, hostname or users are touched), and
+/// /run, /var/lib and /var/log are tmpfs. Returns the combined output; the merged cloud-config
+/// cloud-init wrote is printed between `--- merged ---` lines.
+pub fn run_cloud_init_boot(userdata: &Path, root: &Path) -> Output {
+    require_tool(
+        "cloud-init",
+        "run .ci/install-deps (Debian package cloud-init)",
+    );
+    for d in ["etc/containerd", "usr/local/sbin", "opt", "etc-cloud"] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    fs::write(
+        root.join("etc-cloud/cloud.cfg"),
+        "datasource_list: [NoCloud]\nnetwork: {config: disabled}\npreserve_hostname: true\n\
+         manage_etc_hosts: false\nusers: []\ncloud_init_modules: [write-files]\n\
+         cloud_config_modules: [runcmd]\ncloud_final_modules: [scripts-user]\n",
+    )
+    .unwrap();
+    const SCRIPT: &str = r#"set -e
+mount --bind "$E2E_ROOT/etc/containerd" /etc/containerd
+mount --bind "$E2E_ROOT/usr/local/sbin" /usr/local/sbin
+mount --bind "$E2E_ROOT/opt" /opt
+mount --bind "$E2E_ROOT/etc-cloud" /etc/cloud
+mount -t tmpfs regtrust-e2e /var/lib
+mount -t tmpfs regtrust-e2e /var/log
+mount -t tmpfs regtrust-e2e /run
+mkdir -p /var/lib/cloud/seed/nocloud
+cp "$E2E_USERDATA" /var/lib/cloud/seed/nocloud/user-data
+echo "instance-id: iid-regtrust-e2e" > /var/lib/cloud/seed/nocloud/meta-data
+cloud-init init
+cloud-init modules --mode config
+cloud-init modules --mode final
+echo '--- merged ---'
+cat /var/lib/cloud/instance/cloud-config.txt
+echo '--- merged ---'
+"#;
+    run(in_namespace_uts(SCRIPT)
+        .env("E2E_ROOT", root)
+        .env("E2E_USERDATA", userdata))
+}
+
+/// [`in_namespace`] with a private UTS namespace too (nothing run there can rename this host).
+pub fn in_namespace_uts(script: &str) -> Command {
+    require_root("a private mount namespace (unshare --mount --uts) needs root");
+    let mut c = Command::new("unshare");
+    c.args([
+        "--mount",
+        "--uts",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+    ]);
+    c
+}
+
 /// What cloud-init would write for this user-data, read with PyYAML (tests/e2e/userdata_files.py).
 pub fn userdata_files(userdata: &Path) -> serde_json::Value {
     let out = run(Command::new(PYTHON)
