@@ -24,5 +24,6 @@ mod ignition;
 mod installer;
 mod packer;
 mod patch_script;
+mod project_configs;
 mod terraform;
 mod vm_boot;

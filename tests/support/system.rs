@@ -202,6 +202,11 @@ if [ -d "$E2E_ROOT/var/lib/rancher" ]; then
   mount --bind "$E2E_ROOT/var/lib/rancher" /var/lib/rancher
 fi
 mount --bind "$E2E_ROOT/etc/containerd" /etc/containerd
+# A Talos-style layout: the CRI drop-ins under /etc/cri.
+if [ -d "$E2E_ROOT/etc/cri" ]; then
+  mkdir -p /etc/cri
+  mount --bind "$E2E_ROOT/etc/cri" /etc/cri
+fi
 mount --bind "$E2E_HOSTS" /etc/hosts
 exec "$E2E_BIN" --config /etc/containerd/config.toml --root "$E2E_STATE/root" --state "$E2E_STATE/state" --address "$E2E_STATE/containerd.sock"
 "#;
