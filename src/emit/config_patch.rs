@@ -2,7 +2,7 @@
 //! Comment- and format-preserving (toml_edit); never touches the disk.
 use std::collections::BTreeSet;
 
-use toml_edit::{Item, TableLike, Value};
+use toml_edit::{DocumentMut, Item, TableLike, Value};
 
 pub use crate::containerd::config::ConfigError;
 use crate::containerd::config::{
@@ -70,7 +70,7 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
     set_config_path(registry, &config_path);
     let migrated = migrate(legacy, req.covered_dirs, &mut notes);
 
-    let mut text = doc.to_string();
+    let mut text = restore_headers(original, &doc.to_string());
     if crlf {
         text = text.replace("\r\n", "\n").replace('\n', "\r\n");
     }
@@ -91,6 +91,75 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
         migrated,
         moved_from,
     })
+}
+
+/// toml_edit writes every header from the key of each table it names, so when one file spells a
+/// key differently in two headers (EKS nodeadm: `[plugins.'io.containerd.cri.v1.images'.…]` and
+/// `[plugins."io.containerd.cri.v1.images".registry]`), one spelling would replace the other.
+/// The headers of the file's own tables are put back as the file wrote them: output headers are
+/// matched in order to the file's headers naming the same key path.
+fn restore_headers(original: &str, text: &str) -> String {
+    fn path(line: &str) -> Option<Vec<String>> {
+        let t = line.trim_start();
+        if !t.starts_with('[') {
+            return None;
+        }
+        let doc: DocumentMut = format!("{line}\n").parse().ok()?;
+        let mut keys = Vec::new();
+        let mut item = doc.as_item();
+        loop {
+            let (k, next) = match item {
+                Item::Table(t) => {
+                    let mut it = t.iter();
+                    let one = it.next();
+                    if it.next().is_some() {
+                        return None;
+                    }
+                    match one {
+                        Some(kv) => kv,
+                        None => break,
+                    }
+                }
+                Item::ArrayOfTables(a) if a.len() == 1 => {
+                    let t = a.get(0)?;
+                    let mut it = t.iter();
+                    match (it.next(), it.next()) {
+                        (Some(kv), None) => kv,
+                        (None, None) => break,
+                        _ => return None,
+                    }
+                }
+                _ => return None,
+            };
+            keys.push(k.to_string());
+            item = next;
+        }
+        (!keys.is_empty()).then_some(keys)
+    }
+    let bare = |l: &str| l.trim_end_matches('\n').trim_end_matches('\r').to_string();
+    let originals: Vec<(Vec<String>, String)> = original
+        .split_inclusive('\n')
+        .map(bare)
+        .filter_map(|l| path(&l).map(|p| (p, l)))
+        .collect();
+    let mut next = 0;
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let content = bare(line);
+        let found = path(&content).and_then(|p| {
+            let i = originals[next..].iter().position(|(q, _)| *q == p)?;
+            next += i + 1;
+            Some(&originals[next - 1].1)
+        });
+        match found {
+            Some(orig) if *orig != content => {
+                out.push_str(orig);
+                out.push_str(&line[content.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// Sets `config_path` in the registry table in the file's own style: a value replaced in place
@@ -180,5 +249,27 @@ mod tests {
         let out = patched(bom);
         assert!(out.starts_with("\u{feff}version = 2\n"), "{out:?}");
         assert_eq!(out.matches('\u{feff}').count(), 1);
+    }
+
+    /// EKS nodeadm's config2.template.toml spells one plugin's key with single quotes in some
+    /// headers and double quotes in the registry's: every header keeps its own spelling.
+    #[test]
+    fn each_header_keeps_its_own_key_quotes() {
+        let nodeadm = "version = 3\n\n[plugins.'io.containerd.cri.v1.images'.pinned_images]\nsandbox = \"localhost/kubernetes/pause:latest\"\n\n[plugins.\"io.containerd.cri.v1.images\".registry]\nconfig_path = \"/etc/containerd/certs.d:/etc/docker/certs.d\"\n\n[plugins.'io.containerd.cri.v1.runtime']\nenable_cdi = true\n";
+        let out = patch(&PatchRequest {
+            existing: Some(nodeadm),
+            containerd: Version::parse("2.1").unwrap(),
+            config_path: Some("/etc/containerd/certs.d"),
+            covered_dirs: &BTreeSet::new(),
+        })
+        .unwrap()
+        .text;
+        assert_eq!(
+            out,
+            nodeadm.replace(
+                "/etc/containerd/certs.d:/etc/docker/certs.d",
+                "/etc/containerd/certs.d"
+            )
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The contract of the boot-time config.toml edit (`../shared/contracts.md`, "Outputs that run at
 //! boot") with this machine's sh and awk, on a PATH without python3: over the hand-written shapes
-//! in tests/config-corpus, a missing file, the doctor corpus and the fuzz seeds, the script
+//! in tests/config-corpus, a missing file, the doctor corpus, the configs projects ship
+//! (tests/project-configs) and the fuzz seeds, the script
 //! either writes byte for byte the file `apply` writes, or refuses with the file unchanged. The
 //! real suite adds the configs real containerd ships, the fuzz corpus CI's fuzz step grows, and
 //! other awks.
@@ -53,7 +54,17 @@ fn boot_patch_is_byte_equal_to_apply_or_refuses_unchanged() {
             check(dir.path(), &name, version, Some(&seed), &path);
         }
     }
+    // The configs projects ship, on every containerd line (like the hand-written shapes).
+    let mut project_refused = Vec::new();
+    for (name, seed) in project_seeds() {
+        for version in VERSIONS {
+            if !check(dir.path(), &name, version, Some(&seed), &path).accepted {
+                project_refused.push(format!("{name}@{version}"));
+            }
+        }
+    }
     eprintln!("refused: {}", refused.join(" "));
+    eprintln!("project configs refused: {}", project_refused.join(" "));
 }
 
 /// The config patch fuzz target's minimised seeds (fuzz/seeds/config_patch).

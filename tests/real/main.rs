@@ -24,6 +24,7 @@ mod ignition;
 mod installer;
 mod packer;
 mod patch_script;
+mod project_configs;
 mod readme;
 mod restart_decision;
 mod terraform;

@@ -203,6 +203,27 @@ pub fn doctor_seeds() -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// The configs projects ship (tests/project-configs/<case>/config.toml: kind, kubespray, EKS,
+/// AKS, image-builder, minikube, MicroK8s, k3s, Bottlerocket, Talos; sources in each case.toml).
+pub fn project_seeds() -> Vec<(String, Vec<u8>)> {
+    let base = super::manifest_dir().join("tests/project-configs");
+    let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(&base)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let b = fs::read(e.path().join("config.toml")).ok()?;
+            Some((format!("project-{}", e.file_name().to_string_lossy()), b))
+        })
+        .collect();
+    v.sort();
+    assert!(
+        v.len() >= 10,
+        "the project configs are under {}",
+        base.display()
+    );
+    v
+}
+
 /// The minimised seeds of the config patch fuzz target (fuzz/seeds/config_patch, tracked in git).
 pub fn fuzz_seeds() -> Vec<PathBuf> {
     files_in(&super::manifest_dir().join("fuzz/seeds/config_patch"), "")

@@ -243,6 +243,11 @@ if [ -d "$E2E_ROOT/var/lib/rancher" ]; then
   mount --bind "$E2E_ROOT/var/lib/rancher" /var/lib/rancher
 fi
 mount --bind "$E2E_ROOT/etc/containerd" /etc/containerd
+# A Talos-style layout: the CRI drop-ins under /etc/cri.
+if [ -d "$E2E_ROOT/etc/cri" ]; then
+  mkdir -p /etc/cri
+  mount --bind "$E2E_ROOT/etc/cri" /etc/cri
+fi
 mount --bind "$E2E_HOSTS" /etc/hosts
 # Without a config.toml containerd runs on its defaults, as on a node (an explicit --config
 # naming a missing file would be an error).
