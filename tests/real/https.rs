@@ -515,7 +515,11 @@ fn on_version(fx: &Fx, version: &str) -> Vec<String> {
     let first = apply(&all[0].spec);
     assert!(first.status.success(), "{version}: apply: {}", text(&first));
     let config = fs::read_to_string(etc.join("config.toml")).unwrap();
-    assert!(config.contains("config_path = \"/etc/containerd/certs.d\""));
+    assert_eq!(
+        config_path_of(&config).as_deref(),
+        Some("/etc/containerd/certs.d"),
+        "{config}"
+    );
     let ctrd = Containerd::start(&containerd_bin(short), &root, &fx.hosts, &dir.join("state"));
 
     let mut failures = Vec::new();

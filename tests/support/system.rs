@@ -107,9 +107,7 @@ pub fn work_dir(name: &str) -> PathBuf {
             }
         }
     });
-    let d = base
-        .join(format!("run-{}", std::process::id()))
-        .join(name);
+    let d = base.join(format!("run-{}", std::process::id())).join(name);
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).unwrap();
     d
