@@ -177,7 +177,16 @@ pub fn edit(d: &DropIn, v: &Version, config_path: &str) -> Result<Option<Edit>, 
     }
     let old = value.as_str().unwrap_or("").to_string();
     let decor = value.decor().clone();
-    *value = toml_edit::Value::from(config_path);
+    // A literal '…' value stays literal (as in config.toml).
+    let literal = matches!(&*value, toml_edit::Value::String(f)
+        if f.as_repr().and_then(|r| r.as_raw().as_str()).is_some_and(|r| r.starts_with('\'')));
+    *value = if literal && !config_path.contains('\'') {
+        format!("'{config_path}'")
+            .parse()
+            .expect("a literal string parses")
+    } else {
+        toml_edit::Value::from(config_path)
+    };
     *value.decor_mut() = decor;
     Ok(Some(Edit {
         text: doc.to_string(),
@@ -243,6 +252,21 @@ mod tests {
             edit(&same, &v("2.1"), "/etc/containerd/certs.d")
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn a_literal_config_path_in_a_drop_in_stays_literal() {
+        let d = drop_in(
+            "version = 3\n[plugins.\"io.containerd.cri.v1.images\".registry]\n  config_path = '/etc/cri/conf.d/hosts'\n",
+        );
+        let e = edit(&d, &v("2.1"), "/etc/containerd/certs.d")
+            .unwrap()
+            .unwrap();
+        assert!(
+            e.text.contains("config_path = '/etc/containerd/certs.d'\n"),
+            "{}",
+            e.text
         );
     }
 

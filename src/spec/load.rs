@@ -174,10 +174,31 @@ fn describe_parse_error(e: &serde_saphyr::Error) -> String {
         }
         _ => {}
     }
-    if msg.contains("budget breached") {
+    if msg.contains("budget breached") || msg.contains("RecordedAnchor") {
+        // The limit that stopped the spec, in words (the parser's own name in parentheses).
+        let kind = msg
+            .split("budget breached: ")
+            .nth(1)
+            .unwrap_or(&msg)
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or("");
+        let which = match kind {
+            "Aliases" => "more than 10,000 aliases",
+            "Anchors" => "more than 10,000 anchors",
+            "Depth" | "InclusionDepth" => "nesting deeper than 64 levels",
+            "Nodes" => "more than 4,000,000 YAML nodes",
+            "Events" => "more than 8,000,000 parser events",
+            "ScalarBytes" => "more scalar text than the parser allows (aliases expand into it)",
+            "AliasAnchorRatio" => "far more aliases than anchors (an alias bomb)",
+            _ if msg.contains("RecordedAnchor") => {
+                "anchors that expand to more than the parser records (an alias bomb)"
+            }
+            _ => "a size the parser does not allow",
+        };
         return format!(
-            "the spec exceeds regtrust's parser limits ({msg}): at most 4,000,000 YAML nodes, \
-             10,000 aliases and 64 levels of nesting, which keeps memory bounded"
+            "the spec exceeds regtrust's parser limits: {which} ({msg}); the limits keep memory \
+             bounded"
         );
     }
     if msg.contains("unknown field") {
