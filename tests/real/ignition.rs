@@ -121,7 +121,7 @@ fn unit_script_passes_shellcheck_and_runs_with_dash() {
         let before = snapshot(&root);
         let o = run_sh("dash", &path, &[], Some(&root));
         assert!(
-            o.status.success() && text(&o).contains("unchanged"),
+            o.status.success() && text(&o).contains(": unchanged"),
             "{}",
             text(&o)
         );

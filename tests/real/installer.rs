@@ -51,7 +51,7 @@ fn install_and_pull(version: &str, ip_base: u8) {
         let out2 = text(&second);
         assert!(second.status.success(), "{out2}");
         assert!(
-            out2.contains("already up to date") && out2.contains("unchanged"),
+            out2.contains("already up to date") && out2.contains(": unchanged"),
             "{out2}"
         );
         assert!(

@@ -173,7 +173,7 @@ fn decides_restarts(kind: &str, script: &str, restart: &[&str]) {
     assert_eq!(b.config(), ALREADY_RIGHT, "{kind} (b)");
     assert_eq!(log, calls(&[]), "{kind} (b): {}", text(&o));
     assert!(
-        text(&o).contains("unchanged") && !text(&o).contains("restart"),
+        text(&o).contains(": unchanged") && !text(&o).contains("restart"),
         "{kind} (b): {}",
         text(&o)
     );

@@ -115,13 +115,13 @@ pub fn equals_the_toml_edit_patch_and_is_idempotent(
                 );
                 assert!(out.contains("set config_path"), "{name}: {out}");
             } else {
-                assert!(out.contains("unchanged"), "{name}: {out}");
+                assert!(out.contains(": unchanged"), "{name}: {out}");
             }
         }
         let second = run_script(shell, &script, &root);
         let out2 = String::from_utf8_lossy(&second.stdout);
         assert!(
-            second.status.success() && out2.contains("unchanged"),
+            second.status.success() && out2.contains(": unchanged"),
             "{name}: second run: {out2}"
         );
         assert_eq!(

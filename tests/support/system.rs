@@ -229,6 +229,9 @@ pub struct Containerd {
     child: Child,
     pub socket: PathBuf,
     pub log: PathBuf,
+    /// Holds the socket: a short path under /tmp, since a unix socket path (containerd adds
+    /// `.ttrpc`) must stay under 104 bytes, which deep work directories exceed.
+    _socket_dir: tempfile::TempDir,
 }
 
 const NAMESPACE_SCRIPT: &str = r#"set -e
@@ -251,7 +254,7 @@ mount --bind "$E2E_HOSTS" /etc/hosts
 # naming a missing file would be an error).
 set --
 if [ -e /etc/containerd/config.toml ]; then set -- --config /etc/containerd/config.toml; fi
-exec "$E2E_BIN" "$@" --root "$E2E_STATE/root" --state "$E2E_STATE/state" --address "$E2E_STATE/containerd.sock"
+exec "$E2E_BIN" "$@" --root "$E2E_STATE/root" --state "$E2E_STATE/state" --address "$E2E_SOCK"
 "#;
 
 impl Containerd {
@@ -270,11 +273,16 @@ impl Containerd {
         fs::create_dir_all(state).unwrap();
         let log = state.join("containerd.log");
         let logf = fs::File::create(&log).unwrap();
-        let socket = state.join("containerd.sock");
+        let socket_dir = tempfile::Builder::new()
+            .prefix("ctrd")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let socket = socket_dir.path().join("c.sock");
         let mut child = in_namespace(NAMESPACE_SCRIPT)
             .env("E2E_ROOT", root)
             .env("E2E_HOSTS", hosts)
             .env("E2E_STATE", state)
+            .env("E2E_SOCK", &socket)
             .env("E2E_BIN", bin)
             .stdout(logf.try_clone().unwrap())
             .stderr(logf)
@@ -308,7 +316,12 @@ impl Containerd {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Ok(Containerd { child, socket, log })
+        Ok(Containerd {
+            child,
+            socket,
+            log,
+            _socket_dir: socket_dir,
+        })
     }
 
     /// A CRI `runtime.v1.ImageService/PullImage` call: Ok(image ref) or Err(gRPC error).
