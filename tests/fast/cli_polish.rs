@@ -82,11 +82,17 @@ fn man_page_help_examples_and_version() {
         "render",
         "apply",
         "terraform-external",
+        "doctor",
+        "migrate",
+        "import",
+        "import k3s",
         "schema",
         "completions",
         "man",
     ] {
-        let help = stdout(&regtrust(&[sub, "--help"]));
+        let mut args: Vec<&str> = sub.split(' ').collect();
+        args.push("--help");
+        let help = stdout(&regtrust(&args));
         assert!(
             help.contains("Example"),
             "`regtrust {sub} --help` shows no example:\n{help}"
