@@ -532,7 +532,9 @@ fn auth(cx: &mut Ctx<'_>, ep: &Endpoint, a: &Spanned<RawAuth>) -> Option<Auth> {
         v.password_env.as_ref().map(|p| ("password_env", p)),
         v.password.as_ref().map(|p| ("password", p)),
     ];
-    let given: Vec<(&str, &Spanned<String>)> = sources.into_iter().flatten().collect();
+    let mut given: Vec<(&str, &Spanned<String>)> = sources.into_iter().flatten().collect();
+    // In the spec's order: the error points at the second source written.
+    given.sort_by_key(|(_, s)| pos(s).map(|p| (p.line, p.column)));
     let source = match given.as_slice() {
         [] => {
             cx.error(
@@ -544,14 +546,13 @@ fn auth(cx: &mut Ctx<'_>, ep: &Endpoint, a: &Spanned<RawAuth>) -> Option<Auth> {
             );
             None
         }
-        [(_, _), (second, at), ..] => {
+        [(_, _), (_, at), ..] => {
             let names: Vec<&str> = given.iter().map(|(n, _)| *n).collect();
             cx.error(
                 *at,
                 Code::BadAuth,
                 format!(
-                    "`auth` has {}: give exactly one password source (drop `{second}` or the \
-                     other)",
+                    "`auth` has {}: give exactly one password source",
                     names.join(" and ")
                 ),
             );
