@@ -177,7 +177,9 @@ fn validation_errors_exit_2_at_their_line_and_write_nothing() {
 
 #[test]
 fn unreadable_passwords_exit_2_name_the_culprit_and_write_nothing() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    // (the auth line, the environment, what the error says)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (
             "password_file: missing.pw",
             &[],
