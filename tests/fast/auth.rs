@@ -429,3 +429,78 @@ fn apply_keeps_credentials_out_of_every_printed_line_and_out_of_the_backup() {
         text(&dry)
     );
 }
+
+#[test]
+fn doctor_check_json_and_the_terraform_source_print_no_credentials() {
+    let node = Node::new();
+    let spec = node.spec(SPEC);
+    assert!(node.apply(&spec, &[]).status.success());
+    let root = node.root.to_str().unwrap();
+    for format in ["text", "json"] {
+        let mut c = Command::new(regtrust_bin());
+        c.args(["doctor", "--root", root, "--containerd", "1.7"])
+            .args(["--image", "reg.example:5000/a/b:1", "--format", format]);
+        let o = run(&mut c);
+        assert_ne!(o.status.code(), Some(3), "{}", text(&o));
+        assert_no_secret(&format!("doctor --format {format}"), &text(&o));
+    }
+    // A user's own hosts.toml with a credential on a line doctor reports (it does not parse):
+    // the diagnostic keeps the position and leaves the line out.
+    let own = node
+        .root
+        .join("etc/containerd/certs.d/own.example/hosts.toml");
+    fs::create_dir_all(own.parent().unwrap()).unwrap();
+    fs::write(
+        &own,
+        format!(
+            "server = \"https://own.example\"\n[host.\"https://own.example\".header]\n\
+             Authorization = \"Basic {}\" oops\n",
+            token("alice", ALICE_PW)
+        ),
+    )
+    .unwrap();
+    for format in ["text", "json"] {
+        let mut c = Command::new(regtrust_bin());
+        c.args([
+            "doctor",
+            "--root",
+            root,
+            "--containerd",
+            "1.7",
+            "--format",
+            format,
+        ]);
+        let o = run(&mut c);
+        let out = text(&o);
+        assert!(out.contains("own.example/hosts.toml"), "{out}");
+        assert_no_secret(&format!("doctor on a broken file, {format}"), &out);
+    }
+    // check --format json of a spec with an inline password.
+    let inline = node.spec(&format!(
+        "registries:\n  - host: r.example\n    auth: {{username: alice, password: {ALICE_PW}}}\n"
+    ));
+    let o = node.run(&["check", "--format", "json"], &inline, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("inline-password"), "{}", text(&o));
+    // The Terraform data source refuses credentials (they would land in state and user data).
+    let query = serde_json::json!({ "spec": SPEC, "containerd": "1.7" }).to_string();
+    let mut child = Command::new(regtrust_bin())
+        .arg("terraform-external")
+        .env("MIRROR_PW", BOB_PW)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(query.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("does not support yet"), "{}", text(&o));
+    assert_no_secret("terraform-external", &text(&o));
+}
