@@ -102,6 +102,8 @@ codes! {
     InlinePassword = "inline-password",
     /// Credentials for an http:// host: sent in clear.
     AuthOnHttp = "auth-on-http",
+    /// `auth` on a registry with `fallback: false`: the upstream is never contacted.
+    AuthUnused = "auth-unused",
     /// A password file or environment variable that cannot be read, or is empty.
     SecretUnreadable = "secret-unreadable",
     /// `dial_timeout` needs a newer containerd.

@@ -246,6 +246,16 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
         }
     }
     let fallback = r.fallback.as_ref().is_none_or(|f| f.value);
+    if let (false, Some(f), Some(_)) = (fallback, &r.fallback, &upstream.auth) {
+        cx.warn(
+            f,
+            Code::AuthUnused,
+            format!(
+                "`auth` of `{host}` is never used: with `fallback: false` the upstream is never \
+                 contacted (credentials for an endpoint go in that endpoint's `auth`)"
+            ),
+        );
+    }
     if let Some(f) = r
         .fallback
         .as_ref()

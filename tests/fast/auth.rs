@@ -240,6 +240,16 @@ fn check_warns_about_inline_passwords_and_http_without_showing_them() {
     assert!(out.contains("warning[inline-password]"), "{out}");
     assert!(out.contains("warning[auth-on-http]"), "{out}");
     assert!(out.contains(":4:"), "the line stays: {out}");
+    // Upstream credentials with `fallback: false` would never be sent.
+    let unused = node.dir.join("unused.yaml");
+    fs::write(
+        &unused,
+        "registries:\n  - host: r.example\n    fallback: false\n    auth: {username: a, password_env: X}\n    endpoints: [{url: \"https://m.example\"}]\n",
+    )
+    .unwrap();
+    let o = node.run(&["check"], &unused, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("warning[auth-unused]"), "{}", text(&o));
     // An inline password is read from the spec by apply, no file needed.
     let o = node.apply(&spec, &[]);
     assert!(o.status.success(), "{}", text(&o));
