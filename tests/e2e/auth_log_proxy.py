@@ -1,16 +1,17 @@
 #!/usr/bin/python3
-"""A loopback plain-HTTP reverse proxy in front of a test registry that logs, for every request,
+"""A loopback reverse proxy (plain HTTP, or HTTPS with CERT and KEY) in front of a test registry that logs, for every request,
 the user name of its Basic `Authorization` header (never the password), then forwards it as it
 is and passes the answer back (a 401 and its WWW-Authenticate challenge included). One line per
 request, written once the backend has answered:
 
     <METHOD> <PATH> user=<user name, - without the header, ?<scheme> for another scheme> status=<code> ua=<User-Agent>
 
-usage: auth_log_proxy.py LISTEN_IP:PORT BACKEND_IP:PORT LOG
+usage: auth_log_proxy.py LISTEN_IP:PORT BACKEND_IP:PORT LOG [CERT KEY]
 """
 import base64
 import http.client
 import http.server
+import ssl
 import sys
 import threading
 
@@ -73,6 +74,10 @@ def main():
 
     host, port = listen.rsplit(":", 1)
     server = http.server.ThreadingHTTPServer((host, int(port)), Handler)
+    if len(sys.argv) > 5:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     server.serve_forever()
 
 

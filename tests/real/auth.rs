@@ -5,7 +5,8 @@
 //! registry and user) in front of an upstream with other credentials: each registry's own log
 //! shows it received only its own user, and no 401 at all. Every printed output (apply, its
 //! dry-run diff, doctor, render json) is checked for the passwords and their base64; the files
-//! carrying them are root-owned 0600.
+//! carrying them are root-owned 0600. The same over HTTPS (a registry whose CA is in the spec),
+//! where check has nothing to warn about.
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::auth_servers::*;
 use crate::support::*;
 use crate::system::*;
-use crate::tls_servers::Net;
+use crate::tls_servers::{Net, Pki};
 
 const UPSTREAM: &str = "auth.registry.test:5000";
 const MIRROR: &str = "auth-mirror.test:5000";
@@ -22,16 +23,22 @@ const IMAGE: &str = "auth.registry.test:5000/demo/hello:latest";
 const UPSTREAM_ONLY: &str = "auth.registry.test:5000/demo/upstream-only:1";
 /// On the mirror only.
 const MIRRORED: &str = "auth.registry.test:5000/demo/mirrored:1";
+const TLS_HOST: &str = "auth-tls.test:5000";
+const TLS_IMAGE: &str = "auth-tls.test:5000/demo/tls:1";
 
 const ALICE_PW: &str = "alice-Pw-7QzK9";
 const BOB_PW: &str = "bob-Pw-X3mR2";
 const WRONG_PW: &str = "wrong-Pw-5tLq8";
+const CAROL_PW: &str = "carol-Pw-8Vn4J";
 
 struct World {
     work: PathBuf,
     hosts: PathBuf,
     upstream: AuthRegistry,
     mirror: AuthRegistry,
+    /// HTTPS (the proxy), user carol.
+    tls: AuthRegistry,
+    tls_ca_pem: String,
 }
 
 /// Every credential of the test as it must never be printed: the passwords and the base64 of
@@ -42,6 +49,8 @@ fn secrets() -> Vec<String> {
         ALICE_PW.into(),
         BOB_PW.into(),
         WRONG_PW.into(),
+        CAROL_PW.into(),
+        token("carol", CAROL_PW),
         token("alice", ALICE_PW),
         token("bob", BOB_PW),
         token("alice", WRONG_PW),
@@ -66,12 +75,22 @@ enum Spec {
     Wrong,
     Upstream,
     Mirror,
+    TlsNoAuth,
+    Tls,
 }
 
 fn spec_text(w: &World, s: Spec) -> String {
     let alice = secret_file(&w.work, "alice.pw", ALICE_PW);
     let wrong = secret_file(&w.work, "wrong.pw", WRONG_PW);
     let bob = secret_file(&w.work, "bob.pw", BOB_PW);
+    let carol = secret_file(&w.work, "carol.pw", CAROL_PW);
+    let tls_head = format!(
+        "registries:\n  - host: {TLS_HOST}\n    ca_pem: |\n{}",
+        w.tls_ca_pem
+            .lines()
+            .map(|l| format!("      {l}\n"))
+            .collect::<String>()
+    );
     let head = format!("registries:\n  - host: {UPSTREAM}\n    http: true\n");
     let auth = |user: &str, file: &str, indent: &str| {
         format!("{indent}auth:\n{indent}  username: {user}\n{indent}  password_file: {file}\n")
@@ -85,6 +104,8 @@ fn spec_text(w: &World, s: Spec) -> String {
                 + &format!("    endpoints:\n      - url: http://{MIRROR}\n")
                 + &auth("bob", &bob, "        ")
         }
+        Spec::TlsNoAuth => tls_head,
+        Spec::Tls => tls_head + &auth("carol", &carol, "    "),
     }
 }
 
@@ -255,6 +276,46 @@ fn one_version(w: &World, version: &str) {
         "{version}: the upstream got another user's credentials, or none: {up:#?}"
     );
 
+    // Over HTTPS: no warning to give; no credentials → 401, carol's → pulls.
+    let tls_hosts_toml = root.join(format!("etc/containerd/certs.d/{TLS_HOST}/hosts.toml"));
+    apply(
+        &write_spec(w, "tls-no-auth", Spec::TlsNoAuth),
+        &root,
+        version,
+        &[],
+    );
+    let mark = w.tls.mark();
+    let err = ctd
+        .cri_pull(TLS_IMAGE)
+        .expect_err("pulled over HTTPS without credentials");
+    assert!(unauthorized(&err), "{version}: https, no auth: {err}");
+    assert!(
+        containerd_requests(&w.tls, mark)
+            .iter()
+            .any(|r| r.status == 401 && r.user == "-"),
+        "{version}: https, no auth"
+    );
+    let out = apply(&write_spec(w, "tls", Spec::Tls), &root, version, &[]);
+    assert!(!out.contains("warning"), "{version}: https: {out}");
+    assert_eq!(
+        fs::metadata(&tls_hosts_toml).unwrap().mode() & 0o7777,
+        0o600
+    );
+    let mark = w.tls.mark();
+    ctd.cri_pull(TLS_IMAGE).unwrap_or_else(|e| {
+        panic!(
+            "{version}: pull over HTTPS with credentials: {e}\n{}",
+            ctd.log_tail()
+        )
+    });
+    let seen = containerd_requests(&w.tls, mark);
+    assert!(
+        seen.iter()
+            .any(|r| r.line.starts_with("GET /v2/demo/tls/blobs/") && r.status == 200)
+            && seen.iter().all(|r| r.user == "carol" && r.status != 401),
+        "{version}: https with credentials: {seen:#?}"
+    );
+
     // doctor on that node, render json: nothing printed carries a credential.
     let root_s = root.to_str().unwrap();
     let doctor = regtrust(&[
@@ -293,6 +354,18 @@ fn world() -> World {
     );
     // Three different images (different layers): each pull fetches its own blobs, so the
     // registry that serves one is the one that received its GETs.
+    let pki = Pki::new(&work.join("pki"));
+    let ca = pki.ca("auth-ca", "regtrust test auth CA");
+    let leaf = pki.leaf("auth-tls", &ca, &["auth-tls.test"]);
+    let tls = AuthRegistry::start_with_tls(
+        &work.join("registry-tls"),
+        "tls",
+        &format!("{}:5000", net.ip(5)),
+        &format!("{}:5000", net.ip(6)),
+        "carol",
+        CAROL_PW,
+        Some((&leaf, &ca.cert)),
+    );
     let image = |name: &str| {
         let d = work.join(format!("image-{name}"));
         fs::create_dir_all(&d).unwrap();
@@ -301,13 +374,15 @@ fn world() -> World {
     upstream.push(&image("hello"), "demo/hello:latest");
     upstream.push(&image("upstream-only"), "demo/upstream-only:1");
     mirror.push(&image("mirrored"), "demo/mirrored:1");
+    tls.push(&image("tls"), "demo/tls:1");
     let hosts = work.join("hosts");
     fs::write(
         &hosts,
         format!(
-            "127.0.0.1 localhost\n{} auth.registry.test\n{} auth-mirror.test\n",
+            "127.0.0.1 localhost\n{} auth.registry.test\n{} auth-mirror.test\n{} auth-tls.test\n",
             net.ip(3),
-            net.ip(4)
+            net.ip(4),
+            net.ip(6)
         ),
     )
     .unwrap();
@@ -316,6 +391,8 @@ fn world() -> World {
         hosts,
         upstream,
         mirror,
+        tls_ca_pem: fs::read_to_string(&ca.cert).unwrap(),
+        tls,
     }
 }
 

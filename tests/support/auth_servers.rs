@@ -14,6 +14,7 @@ use base64::Engine as _;
 
 use crate::support::*;
 use crate::system::{PYTHON, require_tool};
+use crate::tls_servers::CertFiles;
 
 /// `Basic base64(user:password)`.
 pub fn basic(user: &str, password: &str) -> String {
@@ -24,7 +25,8 @@ pub fn basic(user: &str, password: &str) -> String {
 }
 
 /// docker-registry with htpasswd auth on `backend` (plain HTTP), and the logging proxy in front
-/// of it on `addr`: containerd is pointed at `addr`.
+/// of it on `addr` (plain HTTP, or HTTPS with a server certificate): containerd is pointed at
+/// `addr`.
 pub struct AuthRegistry {
     registry: Child,
     proxy: Child,
@@ -37,6 +39,8 @@ pub struct AuthRegistry {
     pub password: String,
     pub request_log: PathBuf,
     dir: PathBuf,
+    /// The CA of the proxy's certificate, when it speaks HTTPS.
+    ca: Option<PathBuf>,
 }
 
 /// One line of the proxy's log.
@@ -55,6 +59,19 @@ impl AuthRegistry {
         addr: &str,
         user: &str,
         password: &str,
+    ) -> AuthRegistry {
+        AuthRegistry::start_with_tls(dir, name, backend, addr, user, password, None)
+    }
+
+    /// [`AuthRegistry::start`] with the proxy speaking HTTPS: `(server certificate, its CA)`.
+    pub fn start_with_tls(
+        dir: &Path,
+        name: &str,
+        backend: &str,
+        addr: &str,
+        user: &str,
+        password: &str,
+        tls: Option<(&CertFiles, &Path)>,
     ) -> AuthRegistry {
         require_tool(
             "htpasswd",
@@ -89,10 +106,15 @@ impl AuthRegistry {
             .spawn()
             .expect("start docker-registry");
         let request_log = dir.join("requests.log");
-        let proxy = Command::new(PYTHON)
+        let mut proxy = Command::new(PYTHON);
+        proxy
             .arg(manifest_dir().join("tests/e2e/auth_log_proxy.py"))
             .args([addr, backend])
-            .arg(&request_log)
+            .arg(&request_log);
+        if let Some((cert, _)) = tls {
+            proxy.arg(&cert.cert).arg(&cert.key);
+        }
+        let proxy = proxy
             .stdout(log("proxy.out"))
             .stderr(log("proxy.err"))
             .stdin(Stdio::null())
@@ -108,6 +130,7 @@ impl AuthRegistry {
             password: password.to_string(),
             request_log,
             dir: dir.to_path_buf(),
+            ca: tls.map(|(_, ca)| ca.to_path_buf()),
         };
         r.wait_ready();
         r
@@ -117,8 +140,14 @@ impl AuthRegistry {
     /// credentials and 200 with them (the registry really demands them).
     fn wait_ready(&mut self) {
         let start = Instant::now();
-        let url = format!("http://{}", self.addr);
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", self.addr);
         let header = format!("Authorization:{}", basic(&self.user, &self.password));
+        let ca: Vec<String> = self
+            .ca
+            .iter()
+            .flat_map(|c| ["--ca".to_string(), c.display().to_string()])
+            .collect();
         loop {
             for (what, child) in [("registry", &mut self.registry), ("proxy", &mut self.proxy)] {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -134,6 +163,7 @@ impl AuthRegistry {
                 let o = run(Command::new(PYTHON)
                     .arg(manifest_dir().join("tests/e2e/v2_status.py"))
                     .arg(&url)
+                    .args(&ca)
                     .args(extra));
                 String::from_utf8_lossy(&o.stdout).trim().to_string()
             };
