@@ -99,6 +99,16 @@ fn redact_line(line: &str) -> String {
 /// `Authorization` header. Diagnostics then show no excerpt of it (the position stays).
 pub fn line_may_hold_secret(line: &str) -> bool {
     let l = line.to_ascii_lowercase();
+    // `username: user:password`, a likely mistake.
+    if let Some((_, value)) = l.split_once("username") {
+        let value = value.trim_start_matches(['"', '\'', ' ']);
+        if value
+            .strip_prefix(':')
+            .is_some_and(|v| v.split([',', '}']).next().unwrap_or("").contains(':'))
+        {
+            return true;
+        }
+    }
     ["password:", "password\"", "password'", "password :"]
         .iter()
         .any(|k| l.contains(k))
@@ -141,6 +151,8 @@ mod tests {
             "    password: hunter2",
             "{\"password\": \"x\"}",
             "  Authorization: Basic abc",
+            "      username: alice:hunter2",
+            "    auth: {username: \"alice:hunter2\", password_env: X}",
         ] {
             assert!(line_may_hold_secret(l), "{l}");
         }

@@ -525,10 +525,10 @@ fn auth(cx: &mut Ctx<'_>, ep: &Endpoint, a: &Spanned<RawAuth>) -> Option<Auth> {
         cx.error(
             &v.username,
             Code::BadAuth,
-            format!(
-                "`username` `{user}` contains `:`: HTTP Basic auth (user:password) cannot carry \
-                 it"
-            ),
+            // Not repeated: `user:password` written as the username would print the password.
+            "`username` contains `:`: HTTP Basic auth (user:password) cannot carry it; the \
+             password goes in `password_file`, `password_env` or `password`"
+                .to_string(),
         );
     } else if user.chars().any(char::is_control) {
         cx.error(
@@ -569,7 +569,11 @@ fn auth(cx: &mut Ctx<'_>, ep: &Endpoint, a: &Spanned<RawAuth>) -> Option<Auth> {
             None
         }
         [("password_file", p)] if p.value.is_empty() || p.value.contains('\0') => {
-            cx.error(*p, Code::BadAuth, "`password_file` is empty".to_string());
+            cx.error(
+                *p,
+                Code::BadAuth,
+                "`password_file` is not a path".to_string(),
+            );
             None
         }
         [("password_file", p)] => Some((PasswordSource::File(p.value.clone()), None)),

@@ -105,7 +105,7 @@ fn mode(p: &Path) -> u32 {
 fn validation_errors_exit_2_at_their_line_and_write_nothing() {
     let cases: &[(&str, &str, &str)] = &[
         (
-            "      username: al:ice\n      password_env: X\n",
+            "      username: alice:alice-Fast-9Kq2\n      password_env: X\n",
             "spec.yaml:4:17",
             "contains `:`",
         ),
