@@ -26,9 +26,11 @@ objects = [
     ("`registries[]`", defs["RawRegistry"]),
     ("`registries[].endpoints[]`", defs["RawEndpoint"]),
     ("`client` (on a registry or an endpoint)", defs["RawClient"]),
+    ("`auth` (on a registry or an endpoint)", defs["RawAuth"]),
 ]
 names = {"RawContainerd": "object: `containerd`", "RawRegistry": "list of registries",
          "RawEndpoint": "list of endpoints", "RawClient": "object: `client`",
+         "RawAuth": "object: `auth`",
          "CapabilityName": "capability", "OneOrMany": "string or list of strings"}
 
 def ref_name(ref):

@@ -158,7 +158,8 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
         if migrated_dir && old.is_some() {
             notes.push(format!(
                 "kept the existing {}; the legacy settings were:\n{}",
-                f.path, f.content
+                f.path,
+                crate::secret::redact(&f.content)
             ));
             continue;
         }
@@ -740,7 +741,7 @@ pub fn report(p: &Prepared, done: bool) -> String {
     s
 }
 
-/// A unified diff of every change, for `--dry-run`. Private keys are not shown.
+/// A unified diff of every change, for `--dry-run`. Private keys and credentials are not shown.
 pub fn diff(p: &Prepared) -> String {
     let mut s = String::new();
     for c in &p.changes {
@@ -764,6 +765,17 @@ pub fn diff(p: &Prepared) -> String {
                 s,
                 "--- {node_path}\n+++ {node_path}\n(private key, {} bytes, not shown)",
                 new.len()
+            );
+            continue;
+        }
+        // Credentials (`Authorization` headers), the new ones and any an old file held, read
+        // `Basic <redacted>`.
+        let changed = old != new;
+        let (old, new) = (crate::secret::redact(&old), crate::secret::redact(&new));
+        if changed && old == new {
+            let _ = writeln!(
+                s,
+                "--- {node_path}\n+++ {node_path}\n(credentials changed, not shown)"
             );
             continue;
         }

@@ -96,6 +96,16 @@ codes! {
     BadHeaderValue = "bad-header-value",
     /// `dial_timeout` is not a duration.
     BadDialTimeout = "bad-dial-timeout",
+    /// `auth` without a username, with a `:` in it, or without exactly one password source.
+    BadAuth = "bad-auth",
+    /// An inline `password` in the spec (prefer `password_file` or `password_env`).
+    InlinePassword = "inline-password",
+    /// Credentials for an http:// host: sent in clear.
+    AuthOnHttp = "auth-on-http",
+    /// `auth` on a registry with `fallback: false`: the upstream is never contacted.
+    AuthUnused = "auth-unused",
+    /// A password file or environment variable that cannot be read, or is empty.
+    SecretUnreadable = "secret-unreadable",
     /// `dial_timeout` needs a newer containerd.
     DialTimeoutUnsupported = "dial-timeout-unsupported",
     /// `dial_timeout` needs a later patch release of this containerd line.
@@ -219,6 +229,10 @@ impl Excerpt {
     /// end of the line's content (the whole line when the column is past it).
     pub fn at(source: &str, line: usize, column: usize) -> Option<Excerpt> {
         let text = source.lines().nth(line.checked_sub(1)?)?.to_string();
+        // A line that may hold a credential is never shown; the position still is.
+        if crate::secret::line_may_hold_secret(&text) {
+            return None;
+        }
         let indent = text.len() - text.trim_start().len();
         if column == 0 {
             // Only the line is known: mark its content.
@@ -395,6 +409,10 @@ impl Diagnostic {
                 line: e.line as u64,
                 column: e.text[..e.span.start].chars().count() as u64 + 1,
             });
+            // A line that may hold a credential is never shown; the position still is.
+            if crate::secret::line_may_hold_secret(&e.text) {
+                self.excerpt = None;
+            }
         }
         self
     }

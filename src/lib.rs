@@ -13,5 +13,6 @@ pub mod legacy;
 pub mod lock;
 pub mod plan;
 pub mod root;
+pub mod secret;
 pub mod spec;
 pub mod templates;

@@ -2,7 +2,7 @@
 //! node must have (path, mode, content), the config.toml requirement, and what must happen after.
 use crate::containerd::Version;
 use crate::hosts::{self, HostEntry, HostsConfig, Origin};
-use crate::spec::{Capability, ClientPair, Endpoint, FileSource, Registry, ValidSpec};
+use crate::spec::{Auth, Capability, ClientPair, Endpoint, FileSource, Registry, ValidSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -19,6 +19,9 @@ pub struct PlannedFile {
     pub mode: u32,
     pub content: String,
     pub kind: FileKind,
+    /// The file carries a credential (an `Authorization` header): mode 0600, and every printed
+    /// form of it is redacted.
+    pub secret: bool,
 }
 
 /// A planned file as the text outputs show it: path, mode as octal text ("0644"), content.
@@ -92,15 +95,20 @@ impl Plan {
     fn add_registry(&mut self, reg: &Registry, origin: Origin, legacy: String) {
         let dir = format!("{}/{}", self.config_path, reg.dir_name);
         let mut files = Vec::new();
+        let mut secret = false;
         // containerd always tries the root last: `server`, or the registry itself when there is
         // none, and it reads `capabilities = []` as every capability. So with `fallback: false`
         // the last endpoint is also the root (tried once more), and the upstream is left out.
         let fallback = reg.fallback || reg.endpoints.is_empty();
-        let upstream = fallback.then(|| self.entry(&reg.upstream, &dir, "", &mut files));
+        let upstream =
+            fallback.then(|| self.entry(&reg.upstream, &dir, "", &mut files, &mut secret));
         let mut hosts = Vec::new();
         for (i, ep) in reg.endpoints.iter().enumerate() {
             let prefix = format!("endpoint{}-", i + 1);
-            hosts.push((ep.url.clone(), self.entry(ep, &dir, &prefix, &mut files)));
+            hosts.push((
+                ep.url.clone(),
+                self.entry(ep, &dir, &prefix, &mut files, &mut secret),
+            ));
         }
         let (server, root) = match (upstream, hosts.last()) {
             (Some(root), _) => (
@@ -129,9 +137,10 @@ impl Plan {
         };
         self.files.push(PlannedFile {
             path: format!("{dir}/hosts.toml"),
-            mode: 0o644,
+            mode: if secret { 0o600 } else { 0o644 },
             content: hosts::render(&cfg),
             kind: FileKind::HostsToml,
+            secret,
         });
         self.files.extend(files);
         if origin == Origin::Spec {
@@ -140,13 +149,15 @@ impl Plan {
         self.hosts.push(cfg);
     }
 
-    /// Resolves an endpoint's settings to node paths, planning inline PEM files.
+    /// Resolves an endpoint's settings to node paths, planning inline PEM files. Its
+    /// credentials become an `Authorization` header of its own table only (`secret` is set).
     fn entry(
         &self,
         ep: &Endpoint,
         dir: &str,
         prefix: &str,
         files: &mut Vec<PlannedFile>,
+        secret: &mut bool,
     ) -> HostEntry {
         let mut e = HostEntry {
             capabilities: ep.capabilities.clone(),
@@ -156,6 +167,21 @@ impl Plan {
             dial_timeout: ep.dial_timeout.clone(),
             ..HostEntry::default()
         };
+        // The password is read before the plan is built (`spec::secrets::read`, called by every
+        // command that builds one from a spec); the fuzz property builds plans of specs whose
+        // files are not read, which then carry no header.
+        if let Some(Auth {
+            username,
+            password: Some(password),
+            ..
+        }) = &ep.auth
+        {
+            e.headers.insert(
+                "Authorization".to_string(),
+                vec![crate::secret::basic_authorization(username, password)],
+            );
+            *secret = true;
+        }
         let inline_cas = ep
             .tls
             .ca
@@ -206,5 +232,6 @@ fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
         mode,
         content,
         kind,
+        secret: false,
     }
 }

@@ -5,13 +5,13 @@
 //! computed against what the previous run left; `--check` and `--dry-run` hold it shared, so
 //! they never look at half a change.
 use super::args::ApplyArgs;
-use super::{exit, load};
+use super::{exit, load_with_secrets};
 use crate::apply::{self as engine, NodeOptions, Prepared};
 use crate::error::{Error, Result};
 use crate::lock::{self, Mode, NodeLock};
 
 pub fn run(a: &ApplyArgs) -> Result<u8> {
-    let (loaded, containerd) = load(&a.spec)?;
+    let (loaded, containerd) = load_with_secrets(&a.spec)?;
     let timeout = lock::timeout_from_env().map_err(Error::Usage)?;
     let opts = NodeOptions {
         root: a.node.root.clone(),

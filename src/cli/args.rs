@@ -212,6 +212,9 @@ pub struct RenderArgs {
     /// With --escape terraform: NAME=VALUE, every VALUE in the output becomes ${NAME}
     #[arg(long = "template-var", value_name = "NAME=VALUE", requires = "escape")]
     pub template_vars: Vec<String>,
+    /// json: show credentials (`Authorization` headers) instead of `Basic <redacted>`
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 #[derive(Args, Debug)]

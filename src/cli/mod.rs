@@ -49,3 +49,18 @@ pub(crate) fn load(a: &args::SpecArgs) -> Result<(Loaded, Option<Version>)> {
     }
     Ok((loaded, version))
 }
+
+/// [`load`], then reads the passwords the spec names (`password_file`, `password_env`): for
+/// the commands that build a plan. A password that cannot be read is a spec error (exit 2):
+/// like the spec itself it is an input of regtrust, read where regtrust runs, not on the node.
+pub(crate) fn load_with_secrets(a: &args::SpecArgs) -> Result<(Loaded, Option<Version>)> {
+    let (mut loaded, version) = load(a)?;
+    let dir = a
+        .spec
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    crate::spec::secrets::read(&mut loaded.spec, &a.spec.display().to_string(), dir)
+        .map_err(Error::Spec)?;
+    Ok((loaded, version))
+}

@@ -2,7 +2,7 @@
 use std::path::Path;
 
 use super::args::{Encoding, Escape, RenderArgs, Target};
-use super::{exit, load};
+use super::{exit, load, load_with_secrets};
 use crate::containerd::{Version, resolve};
 use crate::emit::{cloud_init, config_fragment, ignition, installer, terraform};
 use crate::error::{Error, Result};
@@ -11,8 +11,12 @@ use crate::plan::{FileKind, Plan};
 use crate::spec::DEFAULT_CONFIG_PATH;
 
 pub fn run(a: &RenderArgs) -> Result<u8> {
-    let (loaded, cli_version) = load(&a.spec)?;
+    let (loaded, cli_version) = match a.target {
+        Target::Hosts | Target::Json => load_with_secrets(&a.spec)?,
+        _ => load(&a.spec)?,
+    };
     let spec = &loaded.spec;
+    refuse_credentials(a, spec)?;
     let version = resolve::decide(resolve::Inputs {
         flag: cli_version,
         spec: spec.containerd,
@@ -89,7 +93,7 @@ fn text_output(
     version: Option<Version>,
 ) -> std::result::Result<String, String> {
     if a.target == Target::Json {
-        return Ok(terraform::plan_json(plan));
+        return Ok(terraform::plan_json(plan, a.show_secrets));
     }
     let v = version.ok_or(
         "the config.toml layout depends on the containerd version: pass --containerd \
@@ -126,6 +130,33 @@ fn text_output(
     })
 }
 
+/// Credentials go only into outputs that are proven to keep them private: hosts (files 0600)
+/// and json (redacted unless --show-secrets). The boot-time outputs (cloud-init, script,
+/// Ignition) would put them into user data, which instance metadata serves to anyone on the
+/// instance; they refuse, for now, rather than do that unproven.
+fn refuse_credentials(a: &RenderArgs, spec: &crate::spec::ValidSpec) -> Result<()> {
+    if a.show_secrets && a.target != Target::Json {
+        return Err(Error::Usage(
+            "--show-secrets applies to --target json only".into(),
+        ));
+    }
+    let name = match a.target {
+        Target::CloudInit => "cloud-init",
+        Target::Ignition => "ignition",
+        Target::Script => "script",
+        _ => return Ok(()),
+    };
+    if crate::spec::secrets::has_auth(spec) {
+        return Err(Error::Usage(format!(
+            "the spec has credentials (`auth`), which --target {name} does not support yet \
+             (they would travel in user data, readable from instance metadata): use `regtrust \
+             apply` on the node or image, or --target hosts (files 0600) with your own secret \
+             delivery; nothing was written"
+        )));
+    }
+    Ok(())
+}
+
 /// Writes the plan's files with paths relative to config_path, under `out`.
 fn write_tree(plan: &Plan, out: &Path) -> std::io::Result<usize> {
     let mut tx = Transaction::default();
@@ -148,7 +179,8 @@ fn output_mode(target: Target, plan: &Plan) -> u32 {
         target,
         Target::CloudInit | Target::Ignition | Target::Script | Target::Json
     );
-    if carries_files && plan.files.iter().any(|f| f.kind == FileKind::PrivateKey) {
+    let private = |f: &crate::plan::PlannedFile| f.kind == FileKind::PrivateKey || f.secret;
+    if carries_files && plan.files.iter().any(private) {
         0o600
     } else {
         0o644

@@ -64,6 +64,13 @@ pub fn respond(input: &str) -> std::result::Result<BTreeMap<&'static str, String
     let loaded = crate::spec::load::load_str_for(&name, &text, cli_version)
         .map_err(|d| d.to_string().trim_end().to_string())?;
     let spec = &loaded.spec;
+    if crate::spec::secrets::has_auth(spec) {
+        return Err(
+            "the spec has credentials (`auth`), which the Terraform data source does not \
+             support yet (they would travel in user data and Terraform state)"
+                .to_string(),
+        );
+    }
     let version = resolve::decide(resolve::Inputs {
         flag: cli_version,
         spec: spec.containerd,
@@ -89,7 +96,7 @@ pub fn respond(input: &str) -> std::result::Result<BTreeMap<&'static str, String
     let mut out = BTreeMap::new();
     out.insert("user_data_base64gzip", cloud_init::gzip_base64(&user_data));
     out.insert("user_data", user_data);
-    out.insert("hosts_json", terraform::plan_json(&plan));
+    out.insert("hosts_json", terraform::plan_json(&plan, false));
     out.insert("script", installer::render(&plan, version));
     out.insert(
         "config_fragment",

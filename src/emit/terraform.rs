@@ -78,11 +78,34 @@ struct PlanJson<'a> {
 }
 
 /// The plan as JSON, for `jsondecode(file(...))`: files with path, mode ("0644") and content.
-pub fn plan_json(plan: &Plan) -> String {
+/// Credentials read `Basic <redacted>` unless `show_secrets`.
+pub fn plan_json(plan: &Plan, show_secrets: bool) -> String {
+    let redacted: Vec<String> = plan
+        .files
+        .iter()
+        .map(|f| {
+            if f.secret && !show_secrets {
+                crate::secret::redact(&f.content)
+            } else {
+                String::new()
+            }
+        })
+        .collect();
     let doc = PlanJson {
         config_path: &plan.config_path,
         containerd: plan.containerd.map(|v| v.to_string()),
-        files: plan.files.iter().map(PlannedFile::view).collect(),
+        files: plan
+            .files
+            .iter()
+            .zip(&redacted)
+            .map(|(f, r)| {
+                let mut v = PlannedFile::view(f);
+                if f.secret && !show_secrets {
+                    v.content = r;
+                }
+                v
+            })
+            .collect(),
         actions: plan
             .actions
             .iter()

@@ -91,10 +91,12 @@ const SETTINGS: &[&str] = &[
     "headers",
     "override_path",
     "dial_timeout",
+    "auth",
 ];
 const REGISTRY_ONLY: &[&str] = &["host", "http", "server", "fallback", "endpoints"];
 const ENDPOINT_ONLY: &[&str] = &["url"];
 const CLIENT: &[&str] = &["cert", "key", "cert_pem", "key_pem"];
+const AUTH: &[&str] = &["username", "password_file", "password_env", "password"];
 
 /// Every unknown key of the spec text, in document order; empty when the text does not parse
 /// as a tree (the typed parse then reports that).
@@ -123,6 +125,7 @@ pub fn unknown_keys(name: &str, text: &str) -> Vec<Diagnostic> {
                                 }
                             }
                             "client" => check_map(name, rv, CLIENT, "client", &mut out),
+                            "auth" => check_map(name, rv, AUTH, "auth", &mut out),
                             _ => {}
                         }
                     }
@@ -186,6 +189,9 @@ fn client_keys(name: &str, endpoint: &Node, out: &mut Vec<Diagnostic>) {
     for (k, v) in map(endpoint) {
         if k.value == "client" {
             check_map(name, v, CLIENT, "client", out);
+        }
+        if k.value == "auth" {
+            check_map(name, v, AUTH, "auth", out);
         }
     }
 }
@@ -252,6 +258,10 @@ fn recipe_hint(key: &str) -> Option<&'static str> {
         "tls" => {
             "TLS settings are keys of the registry or endpoint itself: `ca`, `ca_pem`, \
                   `client`, `skip_verify`"
+        }
+        "identitytoken" | "identity_token" | "registrytoken" | "token" | "auth_token" => {
+            "only HTTP Basic credentials are supported yet: `auth: {username, password_file | \
+             password_env | password}`; identity tokens and token (Bearer) auth are not"
         }
         "plain_http" | "plain-http" | "plainhttp" | "scheme" => {
             "for a registry that speaks plain HTTP write `http: true`"

@@ -3,10 +3,12 @@ pub mod host;
 pub mod keys;
 pub mod load;
 pub mod model;
+pub mod secrets;
 pub mod valid;
 pub mod validate;
 
 pub use load::{load_file, load_str};
 pub use valid::{
-    Capability, ClientPair, DEFAULT_CONFIG_PATH, Endpoint, FileSource, Registry, Tls, ValidSpec,
+    Auth, Capability, ClientPair, DEFAULT_CONFIG_PATH, Endpoint, FileSource, Registry, Tls,
+    ValidSpec,
 };

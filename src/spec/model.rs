@@ -94,6 +94,10 @@ pub struct RawRegistry {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub dial_timeout: Option<Spanned<String>>,
+    /// Credentials for this host only (HTTP Basic, sent as an `Authorization` header).
+    #[serde(default)]
+    #[schemars(with = "Option<RawAuth>")]
+    pub auth: Option<Spanned<RawAuth>>,
 }
 
 /// A mirror or alternative endpoint, tried in order before the upstream.
@@ -135,6 +139,33 @@ pub struct RawEndpoint {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub dial_timeout: Option<Spanned<String>>,
+    /// Credentials for this host only (HTTP Basic, sent as an `Authorization` header).
+    #[serde(default)]
+    #[schemars(with = "Option<RawAuth>")]
+    pub auth: Option<Spanned<RawAuth>>,
+}
+
+/// Credentials for one registry host: a username and exactly one password source. The password
+/// is read when regtrust renders or applies (never by `check`), and is never printed.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// The user name (no `:`).
+    #[schemars(with = "String")]
+    pub username: Spanned<String>,
+    /// A file holding the password (read where regtrust runs, not under --root; a relative path
+    /// is relative to the spec's directory; one trailing line break is dropped).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub password_file: Option<Spanned<String>>,
+    /// An environment variable holding the password.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub password_env: Option<Spanned<String>>,
+    /// The password itself, inline (`check` warns: prefer password_file or password_env).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub password: Option<Spanned<String>>,
 }
 
 /// A TLS client certificate: node paths, or inline PEM written next to hosts.toml.

@@ -2,6 +2,8 @@
 use std::collections::BTreeMap;
 
 use crate::containerd::Version;
+use crate::diag::Pos;
+use crate::secret::Secret;
 
 pub use crate::containerd::layout::DEFAULT_CONFIG_PATH;
 
@@ -37,6 +39,8 @@ pub struct Endpoint {
     pub headers: BTreeMap<String, Vec<String>>,
     pub override_path: bool,
     pub dial_timeout: Option<String>,
+    /// Credentials for this host only.
+    pub auth: Option<Auth>,
 }
 
 impl Endpoint {
@@ -48,6 +52,7 @@ impl Endpoint {
             headers: BTreeMap::new(),
             override_path: false,
             dial_timeout: None,
+            auth: None,
         }
     }
 
@@ -59,6 +64,29 @@ impl Endpoint {
     pub fn authority(&self) -> &str {
         super::host::authority(&self.url)
     }
+}
+
+/// HTTP Basic credentials for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    pub username: String,
+    pub source: PasswordSource,
+    /// The password: set at validation for an inline one, by [`super::secrets::read`] for a
+    /// file or an environment variable (at render/apply time, never by `check`).
+    pub password: Option<Secret>,
+    /// Where `auth` is in the spec, for the errors of reading the password.
+    pub at: Option<Pos>,
+}
+
+/// Where the password comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// A file where regtrust runs (absolute, or relative to the spec's directory).
+    File(String),
+    /// An environment variable of regtrust's process.
+    Env(String),
+    /// In the spec itself.
+    Inline,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

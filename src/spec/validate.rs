@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use serde_saphyr::Spanned;
 
 use super::host::{check_host, check_url, dir_name, upstream_host};
-use super::model::{OneOrMany, RawClient, RawEndpoint, RawRegistry, RawSpec};
-use super::valid::{Capability, ClientPair, Endpoint, FileSource, Registry, ValidSpec};
+use super::model::{OneOrMany, RawAuth, RawClient, RawEndpoint, RawRegistry, RawSpec};
+use super::valid::{
+    Auth, Capability, ClientPair, Endpoint, FileSource, PasswordSource, Registry, ValidSpec,
+};
 use crate::containerd::Version;
 use crate::containerd::version::Support;
 use crate::diag::{Diagnostic, Pos};
@@ -217,6 +219,7 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
             headers: r.headers,
             override_path: r.override_path,
             dial_timeout: r.dial_timeout,
+            auth: r.auth,
         },
         tls_reported,
     );
@@ -243,6 +246,16 @@ fn registry(cx: &mut Ctx<'_>, r: RawRegistry) -> Option<Registry> {
         }
     }
     let fallback = r.fallback.as_ref().is_none_or(|f| f.value);
+    if let (false, Some(f), Some(_)) = (fallback, &r.fallback, &upstream.auth) {
+        cx.warn(
+            f,
+            Code::AuthUnused,
+            format!(
+                "`auth` of `{host}` is never used: with `fallback: false` the upstream is never \
+                 contacted (credentials for an endpoint go in that endpoint's `auth`)"
+            ),
+        );
+    }
     if let Some(f) = r
         .fallback
         .as_ref()
@@ -290,6 +303,7 @@ fn endpoint(cx: &mut Ctx<'_>, url: String, e: RawEndpoint) -> Endpoint {
             headers: e.headers,
             override_path: e.override_path,
             dial_timeout: e.dial_timeout,
+            auth: e.auth,
         },
         false,
     );
@@ -309,6 +323,7 @@ struct Settings {
     headers: Option<Spanned<BTreeMap<String, Spanned<OneOrMany>>>>,
     override_path: Option<Spanned<bool>>,
     dial_timeout: Option<Spanned<String>>,
+    auth: Option<Spanned<RawAuth>>,
 }
 
 /// Checks and copies per-host settings. `tls_reported`: TLS-on-HTTP was already reported.
@@ -480,6 +495,149 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
         }
         ep.dial_timeout = Some(d.value);
     }
+    if let Some(a) = s.auth {
+        ep.auth = auth(cx, ep, &a);
+    }
+}
+
+/// Checks `auth` (host-level: the credentials go to `ep`'s host only). An inline password is
+/// taken now; a file or an environment variable is read later (`super::secrets::read`).
+fn auth(cx: &mut Ctx<'_>, ep: &Endpoint, a: &Spanned<RawAuth>) -> Option<Auth> {
+    let v = &a.value;
+    let errors_before = cx.diags.iter().filter(|d| d.is_error()).count();
+    if ep.url.is_empty() {
+        cx.error(
+            a,
+            Code::BadAuth,
+            "`auth` on host \"*\" would send these credentials to every registry: put `auth` on \
+             the endpoint it is for"
+                .to_string(),
+        );
+    }
+    let user = &v.username.value;
+    if user.is_empty() {
+        cx.error(
+            &v.username,
+            Code::BadAuth,
+            "`username` is empty".to_string(),
+        );
+    } else if user.contains(':') {
+        cx.error(
+            &v.username,
+            Code::BadAuth,
+            // Not repeated: `user:password` written as the username would print the password.
+            "`username` contains `:`: HTTP Basic auth (user:password) cannot carry it; the \
+             password goes in `password_file`, `password_env` or `password`"
+                .to_string(),
+        );
+    } else if user.chars().any(char::is_control) {
+        cx.error(
+            &v.username,
+            Code::BadAuth,
+            "`username` contains a control character".to_string(),
+        );
+    }
+    let sources = [
+        v.password_file.as_ref().map(|p| ("password_file", p)),
+        v.password_env.as_ref().map(|p| ("password_env", p)),
+        v.password.as_ref().map(|p| ("password", p)),
+    ];
+    let mut given: Vec<(&str, &Spanned<String>)> = sources.into_iter().flatten().collect();
+    // In the spec's order: the error points at the second source written.
+    given.sort_by_key(|(_, s)| pos(s).map(|p| (p.line, p.column)));
+    let source = match given.as_slice() {
+        [] => {
+            cx.error(
+                a,
+                Code::BadAuth,
+                "`auth` needs one password source: `password_file`, `password_env` or \
+                 `password`"
+                    .to_string(),
+            );
+            None
+        }
+        [(_, _), (_, at), ..] => {
+            let names: Vec<&str> = given.iter().map(|(n, _)| *n).collect();
+            cx.error(
+                *at,
+                Code::BadAuth,
+                format!(
+                    "`auth` has {}: give exactly one password source",
+                    names.join(" and ")
+                ),
+            );
+            None
+        }
+        [("password_file", p)] if p.value.is_empty() || p.value.contains('\0') => {
+            cx.error(
+                *p,
+                Code::BadAuth,
+                "`password_file` is not a path".to_string(),
+            );
+            None
+        }
+        [("password_file", p)] => Some((PasswordSource::File(p.value.clone()), None)),
+        [("password_env", p)] if p.value.is_empty() || p.value.contains(['=', '\0']) => {
+            cx.error(
+                *p,
+                Code::BadAuth,
+                "`password_env` is not an environment variable name".to_string(),
+            );
+            None
+        }
+        [("password_env", p)] => Some((PasswordSource::Env(p.value.clone()), None)),
+        [(_, p)] if p.value.is_empty() => {
+            cx.error(*p, Code::BadAuth, "`password` is empty".to_string());
+            None
+        }
+        [(_, p)] => {
+            cx.warn(
+                *p,
+                Code::InlinePassword,
+                format!(
+                    "the password for `{user}` is written in the spec: anyone who can read the \
+                     spec (or its repository) has it; prefer `password_file` or `password_env`"
+                ),
+            );
+            Some((
+                PasswordSource::Inline,
+                Some(crate::secret::Secret::new(p.value.clone())),
+            ))
+        }
+    };
+    if ep.is_http() {
+        cx.warn(
+            a,
+            Code::AuthOnHttp,
+            format!(
+                "credentials for `{}` go over plain HTTP: anyone on the path can read them; use an \
+                 https:// endpoint",
+                ep.url
+            ),
+        );
+    }
+    if ep
+        .headers
+        .keys()
+        .any(|h| h.eq_ignore_ascii_case("authorization"))
+    {
+        cx.error(
+            a,
+            Code::BadAuth,
+            format!(
+                "`{}` has both `auth` and an `Authorization` header: keep one",
+                ep.url
+            ),
+        );
+    }
+    let errors_after = cx.diags.iter().filter(|d| d.is_error()).count();
+    let (source, password) = source?;
+    (errors_after == errors_before).then(|| Auth {
+        username: user.clone(),
+        source,
+        password,
+        at: pos(a),
+    })
 }
 
 fn client(cx: &mut Ctx<'_>, c: &Spanned<RawClient>) -> Option<ClientPair> {

@@ -8,6 +8,7 @@
 mod support;
 
 mod apply;
+mod auth;
 mod boot_patch_contract;
 mod cli_polish;
 mod cmd;

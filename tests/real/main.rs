@@ -5,6 +5,8 @@
 //! `.ci/install-deps`). A missing tool, or a run without root, fails the test that needs it with
 //! a message naming it; nothing is skipped.
 
+#[path = "../support/auth_servers.rs"]
+mod auth_servers;
 #[path = "../support/mod.rs"]
 mod support;
 #[path = "../support/system.rs"]
@@ -12,6 +14,7 @@ mod system;
 #[path = "../support/tls_servers.rs"]
 mod tls_servers;
 
+mod auth;
 mod boot_patch_contract;
 mod cli_polish;
 mod cloud_init;

@@ -1,0 +1,516 @@
+//! Credentials (#15): the spec's `auth` validated (exit 2, line and column, nothing written),
+//! passwords read at render/apply time with errors that name the file or variable, the header on
+//! the host the credentials are for only, files carrying it 0600, a `.bak` that never gains
+//! one, and no password or base64 in anything printed (apply, --dry-run, --check, render json,
+//! errors and warnings). The pulls themselves are proven in tests/real/auth.rs.
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+
+use crate::support::*;
+
+const ALICE_PW: &str = "alice-Fast-9Kq2";
+const BOB_PW: &str = "bob-Fast-4Zx7";
+const NEW_PW: &str = "alice-New-6Hw3";
+
+fn token(user: &str, pw: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
+}
+
+fn secrets() -> Vec<String> {
+    vec![
+        ALICE_PW.into(),
+        BOB_PW.into(),
+        NEW_PW.into(),
+        token("alice", ALICE_PW),
+        token("bob", BOB_PW),
+        token("alice", NEW_PW),
+    ]
+}
+
+fn assert_no_secret(what: &str, out: &str) {
+    for s in secrets() {
+        assert!(!out.contains(&s), "{what} printed a secret ({s}):\n{out}");
+    }
+}
+
+struct Node {
+    _dir: tempfile::TempDir,
+    dir: PathBuf,
+    root: PathBuf,
+}
+
+impl Node {
+    fn new() -> Node {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().to_path_buf();
+        let root = dir.join("root");
+        fs::create_dir_all(root.join("etc/containerd")).unwrap();
+        fs::write(dir.join("alice.pw"), format!("{ALICE_PW}\n")).unwrap();
+        Node { _dir: d, dir, root }
+    }
+
+    fn spec(&self, text: &str) -> PathBuf {
+        let p = self.dir.join("spec.yaml");
+        fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// regtrust with `args`, the spec, and BOB_PW in MIRROR_PW; every output checked for secrets.
+    fn run(&self, args: &[&str], spec: &Path, env: &[(&str, &str)]) -> Output {
+        let mut c = Command::new(regtrust_bin());
+        c.args(args).arg("--spec").arg(spec).env_remove("MIRROR_PW");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = run(&mut c);
+        assert_no_secret(&format!("regtrust {args:?}"), &text(&o));
+        o
+    }
+
+    fn apply(&self, spec: &Path, extra: &[&str]) -> Output {
+        let root = self.root.to_str().unwrap();
+        let args = [&["apply", "--root", root, "--containerd", "1.7"][..], extra].concat();
+        self.run(&args, spec, &[("MIRROR_PW", BOB_PW)])
+    }
+
+    fn hosts_toml(&self) -> PathBuf {
+        self.root
+            .join("etc/containerd/certs.d/reg.example:5000/hosts.toml")
+    }
+}
+
+/// An upstream with alice's password in a file (relative to the spec), a mirror with bob's in
+/// an environment variable.
+const SPEC: &str = "registries:
+  - host: reg.example:5000
+    auth:
+      username: alice
+      password_file: alice.pw
+    endpoints:
+      - url: https://mirror.example:5001
+        auth:
+          username: bob
+          password_env: MIRROR_PW
+";
+
+fn mode(p: &Path) -> u32 {
+    fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn validation_errors_exit_2_at_their_line_and_write_nothing() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "      username: alice:alice-Fast-9Kq2\n      password_env: X\n",
+            "spec.yaml:4:17",
+            "contains `:`",
+        ),
+        (
+            "      username: \"\"\n      password_env: X\n",
+            "spec.yaml:4:17",
+            "`username` is empty",
+        ),
+        (
+            "      username: alice\n      password_env: X\n      password_file: /f\n",
+            "spec.yaml:6:22",
+            "give exactly one password source",
+        ),
+        (
+            "      username: alice\n",
+            "spec.yaml:4:7",
+            "needs one password source",
+        ),
+        (
+            "      username: alice\n      password: \"\"\n",
+            "spec.yaml:5:17",
+            "`password` is empty",
+        ),
+        (
+            "      username: alice\n      identitytoken: abc\n",
+            "spec.yaml:5:7",
+            "identity tokens and token (Bearer) auth are not",
+        ),
+    ];
+    for (auth, at, words) in cases {
+        let node = Node::new();
+        let spec = node.spec(&format!(
+            "registries:\n  - host: reg.example:5000\n    auth:\n{auth}"
+        ));
+        for args in [
+            &["check"][..],
+            &["apply", "--root", node.root.to_str().unwrap()],
+        ] {
+            let o = node.run(args, &spec, &[]);
+            let out = text(&o).replace(&spec.display().to_string(), "spec.yaml");
+            assert_eq!(o.status.code(), Some(2), "{auth}: {out}");
+            assert!(out.contains(&format!("--> {at}")), "{auth}: {at}: {out}");
+            assert!(out.contains(words), "{auth}: {words}: {out}");
+        }
+        assert!(
+            snapshot(&node.root).is_empty(),
+            "{auth}: something was written"
+        );
+    }
+    // Credentials for host "*" would go to every registry; `auth` next to an Authorization
+    // header is ambiguous.
+    for (reg, words) in [
+        (
+            "  - host: \"*\"\n    endpoints: [{url: \"https://m.example\"}]\n    auth: {username: a, password_env: X}\n",
+            "would send these credentials to every registry",
+        ),
+        (
+            "  - host: r.example\n    headers: {Authorization: x}\n    auth: {username: a, password_env: X}\n",
+            "both `auth` and an `Authorization` header",
+        ),
+    ] {
+        let node = Node::new();
+        let spec = node.spec(&format!("registries:\n{reg}"));
+        let o = node.run(&["check"], &spec, &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(words), "{}", text(&o));
+    }
+}
+
+#[test]
+fn unreadable_passwords_exit_2_name_the_culprit_and_write_nothing() {
+    // (the auth line, the environment, what the error says)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        (
+            "password_file: missing.pw",
+            &[],
+            "cannot read password_file",
+        ),
+        ("password_file: empty.pw", &[], "password_file"),
+        (
+            "password_env: REGTRUST_T_UNSET",
+            &[],
+            "REGTRUST_T_UNSET is not set",
+        ),
+        (
+            "password_env: REGTRUST_T_EMPTY",
+            &[("REGTRUST_T_EMPTY", "")],
+            "REGTRUST_T_EMPTY is empty",
+        ),
+    ];
+    for (source, env, words) in cases {
+        let node = Node::new();
+        fs::write(node.dir.join("empty.pw"), "\n").unwrap();
+        let spec = node.spec(&format!(
+            "registries:\n  - host: reg.example:5000\n    auth:\n      username: alice\n      {source}\n"
+        ));
+        // check does not read it: a CI machine without the secret can check the spec.
+        let o = node.run(&["check"], &spec, env);
+        assert_eq!(o.status.code(), Some(0), "{source}: {}", text(&o));
+        let root = node.root.to_str().unwrap();
+        let out_dir = node.dir.join("out");
+        let out_s = out_dir.to_str().unwrap();
+        for args in [
+            &["apply", "--root", root, "--containerd", "1.7"][..],
+            &["apply", "--root", root, "--containerd", "1.7", "--dry-run"],
+            &["render", "--target", "json"],
+            &["render", "--target", "hosts", "--out", out_s],
+        ] {
+            let o = node.run(args, &spec, env);
+            let out = text(&o);
+            assert_eq!(o.status.code(), Some(2), "{source} {args:?}: {out}");
+            assert!(out.contains("error[secret-unreadable]"), "{out}");
+            assert!(out.contains(words), "{source}: {words}: {out}");
+            assert!(out.contains(":4:7"), "the position of `auth`: {out}");
+            assert!(out.contains("nothing was written"), "{out}");
+        }
+        assert!(snapshot(&node.root).is_empty(), "{source}: written");
+        assert!(!out_dir.exists(), "{source}: render wrote");
+    }
+}
+
+#[test]
+fn check_warns_about_inline_passwords_and_http_without_showing_them() {
+    let node = Node::new();
+    let spec = node.spec(&format!(
+        "registries:\n  - host: reg.example:5000\n    http: true\n    auth: {{username: alice, password: {ALICE_PW}}}\n"
+    ));
+    let o = node.run(&["check"], &spec, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("warning[inline-password]"), "{out}");
+    assert!(out.contains("warning[auth-on-http]"), "{out}");
+    assert!(out.contains(":4:"), "the line stays: {out}");
+    // Upstream credentials with `fallback: false` would never be sent.
+    let unused = node.dir.join("unused.yaml");
+    fs::write(
+        &unused,
+        "registries:\n  - host: r.example\n    fallback: false\n    auth: {username: a, password_env: X}\n    endpoints: [{url: \"https://m.example\"}]\n",
+    )
+    .unwrap();
+    let o = node.run(&["check"], &unused, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("warning[auth-unused]"), "{}", text(&o));
+    // An inline password is read from the spec by apply, no file needed.
+    let o = node.apply(&spec, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let written = fs::read_to_string(node.hosts_toml()).unwrap();
+    assert!(written.contains(&token("alice", ALICE_PW)), "{written}");
+}
+
+#[test]
+fn each_host_gets_only_its_own_credentials_in_a_0600_file() {
+    let node = Node::new();
+    let spec = node.spec(SPEC);
+    let out = node.dir.join("out");
+    let o = node.run(
+        &[
+            "render",
+            "--target",
+            "hosts",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &spec,
+        &[("MIRROR_PW", BOB_PW)],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let file = out.join("reg.example:5000/hosts.toml");
+    assert_eq!(mode(&file), 0o600);
+    let doc: toml_edit::DocumentMut = fs::read_to_string(&file).unwrap().parse().unwrap();
+    let auth = |t: &dyn toml_edit::TableLike| {
+        t.get("header")
+            .and_then(|h| h.as_table_like())
+            .and_then(|h| h.get("Authorization"))
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+    };
+    assert_eq!(
+        auth(doc.as_table()),
+        Some(format!("Basic {}", token("alice", ALICE_PW))),
+        "the upstream (root) has alice"
+    );
+    let mirror = doc["host"]["https://mirror.example:5001"]
+        .as_table_like()
+        .unwrap();
+    assert_eq!(
+        auth(mirror),
+        Some(format!("Basic {}", token("bob", BOB_PW))),
+        "the mirror has bob"
+    );
+    // A spec without credentials keeps 0644.
+    let plain = node.spec("registries:\n  - host: reg.example:5000\n");
+    let out2 = node.dir.join("out2");
+    let o = node.run(
+        &[
+            "render",
+            "--target",
+            "hosts",
+            "--out",
+            out2.to_str().unwrap(),
+        ],
+        &plain,
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(mode(&out2.join("reg.example:5000/hosts.toml")), 0o644);
+}
+
+#[test]
+fn render_json_redacts_unless_asked_and_boot_outputs_refuse() {
+    let node = Node::new();
+    let spec = node.spec(SPEC);
+    let env = [("MIRROR_PW", BOB_PW)];
+    let o = node.run(&["render", "--target", "json"], &spec, &env);
+    assert!(o.status.success(), "{}", text(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = &json["files"][0];
+    assert_eq!(f["mode"], "0600");
+    assert!(
+        f["content"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization = [\"Basic <redacted>\"]"),
+        "{f}"
+    );
+    // --out: the file is 0600 (it may hold the credentials with --show-secrets).
+    let out = node.dir.join("plan.json");
+    let mut c = Command::new(regtrust_bin());
+    c.args(["render", "--target", "json", "--show-secrets", "--out"])
+        .arg(&out)
+        .arg("--spec")
+        .arg(&spec)
+        .env("MIRROR_PW", BOB_PW);
+    let o = run(&mut c);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(mode(&out), 0o600);
+    let shown = fs::read_to_string(&out).unwrap();
+    assert!(shown.contains(&token("alice", ALICE_PW)), "{shown}");
+    assert!(shown.contains(&token("bob", BOB_PW)), "{shown}");
+    for target in ["cloud-init", "script", "ignition"] {
+        let o = node.run(
+            &["render", "--target", target, "--containerd", "1.7"],
+            &spec,
+            &env,
+        );
+        assert_eq!(o.status.code(), Some(2), "{target}: {}", text(&o));
+        assert!(
+            text(&o).contains(&format!("--target {target} does not support yet")),
+            "{target}: {}",
+            text(&o)
+        );
+    }
+    let o = node.run(
+        &["render", "--target", "hosts", "--show-secrets"],
+        &spec,
+        &env,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn apply_keeps_credentials_out_of_every_printed_line_and_out_of_the_backup() {
+    let node = Node::new();
+    // The user's own hosts.toml, without credentials, is kept as .bak on the first apply.
+    let own = "server = \"https://reg.example:5000\"\n";
+    fs::create_dir_all(node.hosts_toml().parent().unwrap()).unwrap();
+    fs::write(node.hosts_toml(), own).unwrap();
+    fs::set_permissions(node.hosts_toml(), fs::Permissions::from_mode(0o644)).unwrap();
+    let spec = node.spec(SPEC);
+    let dry = node.apply(&spec, &["--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(
+        text(&dry).contains("+Authorization = [\"Basic <redacted>\"]"),
+        "{}",
+        text(&dry)
+    );
+    let first = node.apply(&spec, &[]);
+    assert!(first.status.success(), "{}", text(&first));
+    assert_eq!(mode(&node.hosts_toml()), 0o600);
+    let bak = node.hosts_toml().with_extension("toml.bak");
+    assert_eq!(
+        fs::read_to_string(&bak).unwrap(),
+        own,
+        "the .bak is the original"
+    );
+    assert_eq!(mode(&bak), 0o644);
+    let check = node.apply(&spec, &["--check"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    // A new password: the diff says so without showing either; the .bak is untouched.
+    fs::write(node.dir.join("alice.pw"), format!("{NEW_PW}\n")).unwrap();
+    let dry = node.apply(&spec, &["--dry-run"]);
+    assert!(
+        text(&dry).contains("(credentials changed, not shown)"),
+        "{}",
+        text(&dry)
+    );
+    let check = node.apply(&spec, &["--check"]);
+    assert_eq!(check.status.code(), Some(1), "drift: {}", text(&check));
+    let second = node.apply(&spec, &[]);
+    assert!(second.status.success(), "{}", text(&second));
+    assert!(
+        fs::read_to_string(node.hosts_toml())
+            .unwrap()
+            .contains(&token("alice", NEW_PW))
+    );
+    assert_eq!(mode(&node.hosts_toml()), 0o600);
+    assert_eq!(
+        fs::read_to_string(&bak).unwrap(),
+        own,
+        "the .bak never gains a secret"
+    );
+    // No file anywhere under the root but the 0600 hosts.toml holds a credential.
+    for (path, content) in snapshot(&node.root) {
+        if secrets().iter().any(|s| content.contains(s)) {
+            assert!(path.ends_with("reg.example:5000/hosts.toml"), "{path}");
+        }
+    }
+    // The registry leaves the spec: the removal's diff shows the old file redacted.
+    let other = node.spec("registries:\n  - host: other.example\n");
+    let dry = node.apply(&other, &["--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(
+        text(&dry).contains("-Authorization = [\"Basic <redacted>\"]"),
+        "{}",
+        text(&dry)
+    );
+}
+
+#[test]
+fn doctor_check_json_and_the_terraform_source_print_no_credentials() {
+    let node = Node::new();
+    let spec = node.spec(SPEC);
+    assert!(node.apply(&spec, &[]).status.success());
+    let root = node.root.to_str().unwrap();
+    for format in ["text", "json"] {
+        let mut c = Command::new(regtrust_bin());
+        c.args(["doctor", "--root", root, "--containerd", "1.7"])
+            .args(["--image", "reg.example:5000/a/b:1", "--format", format]);
+        let o = run(&mut c);
+        assert_ne!(o.status.code(), Some(3), "{}", text(&o));
+        assert_no_secret(&format!("doctor --format {format}"), &text(&o));
+    }
+    // A user's own hosts.toml with a credential on a line doctor reports (it does not parse):
+    // the diagnostic keeps the position and leaves the line out.
+    let own = node
+        .root
+        .join("etc/containerd/certs.d/own.example/hosts.toml");
+    fs::create_dir_all(own.parent().unwrap()).unwrap();
+    fs::write(
+        &own,
+        format!(
+            "server = \"https://own.example\"\n[host.\"https://own.example\".header]\n\
+             Authorization = \"Basic {}\" oops\n",
+            token("alice", ALICE_PW)
+        ),
+    )
+    .unwrap();
+    for format in ["text", "json"] {
+        let mut c = Command::new(regtrust_bin());
+        c.args([
+            "doctor",
+            "--root",
+            root,
+            "--containerd",
+            "1.7",
+            "--format",
+            format,
+        ]);
+        let o = run(&mut c);
+        let out = text(&o);
+        assert!(out.contains("own.example/hosts.toml"), "{out}");
+        assert_no_secret(&format!("doctor on a broken file, {format}"), &out);
+    }
+    // check --format json of a spec with an inline password.
+    let inline = node.spec(&format!(
+        "registries:\n  - host: r.example\n    auth: {{username: alice, password: {ALICE_PW}}}\n"
+    ));
+    let o = node.run(&["check", "--format", "json"], &inline, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("inline-password"), "{}", text(&o));
+    // The Terraform data source refuses credentials (they would land in state and user data).
+    let query = serde_json::json!({ "spec": SPEC, "containerd": "1.7" }).to_string();
+    let mut child = Command::new(regtrust_bin())
+        .arg("terraform-external")
+        .env("MIRROR_PW", BOB_PW)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(query.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("does not support yet"), "{}", text(&o));
+    assert_no_secret("terraform-external", &text(&o));
+}

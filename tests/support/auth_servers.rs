@@ -1,0 +1,246 @@
+//! Registries that demand credentials, for the real suite: docker-registry with htpasswd (Basic)
+//! auth — the file made with Debian's `htpasswd -B` (bcrypt) — behind
+//! `tests/e2e/auth_log_proxy.py`, whose log names the user of every request's `Authorization`
+//! header (never the password) and the status the registry answered: the evidence of who sent
+//! which credentials where.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+use crate::support::*;
+use crate::system::{PYTHON, require_tool};
+use crate::tls_servers::CertFiles;
+
+/// `Basic base64(user:password)`.
+pub fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+/// docker-registry with htpasswd auth on `backend` (plain HTTP), and the logging proxy in front
+/// of it on `addr` (plain HTTP, or HTTPS with a server certificate): containerd is pointed at
+/// `addr`.
+pub struct AuthRegistry {
+    registry: Child,
+    proxy: Child,
+    pub name: String,
+    /// The proxy's address (what the test's /etc/hosts names).
+    pub addr: String,
+    /// The registry's own address (pushes go there directly).
+    pub backend: String,
+    pub user: String,
+    pub password: String,
+    pub request_log: PathBuf,
+    dir: PathBuf,
+    /// The CA of the proxy's certificate, when it speaks HTTPS.
+    ca: Option<PathBuf>,
+}
+
+/// One line of the proxy's log.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub line: String,
+    pub user: String,
+    pub status: u16,
+}
+
+impl AuthRegistry {
+    pub fn start(
+        dir: &Path,
+        name: &str,
+        backend: &str,
+        addr: &str,
+        user: &str,
+        password: &str,
+    ) -> AuthRegistry {
+        AuthRegistry::start_with_tls(dir, name, backend, addr, user, password, None)
+    }
+
+    /// [`AuthRegistry::start`] with the proxy speaking HTTPS: `(server certificate, its CA)`.
+    pub fn start_with_tls(
+        dir: &Path,
+        name: &str,
+        backend: &str,
+        addr: &str,
+        user: &str,
+        password: &str,
+        tls: Option<(&CertFiles, &Path)>,
+    ) -> AuthRegistry {
+        require_tool(
+            "htpasswd",
+            "run .ci/install-deps (Debian package apache2-utils)",
+        );
+        require_tool("docker-registry", "run .ci/install-deps");
+        fs::create_dir_all(dir).unwrap();
+        let htpasswd = dir.join("htpasswd");
+        let o = run(Command::new("htpasswd")
+            .args(["-B", "-b", "-c"])
+            .arg(&htpasswd)
+            .args([user, password]));
+        assert!(o.status.success(), "htpasswd: {}", text(&o));
+        let cfg = dir.join("config.yml");
+        fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+                 http:\n  addr: {backend}\nauth:\n  htpasswd:\n    realm: regtrust-test\n    path: {}\n",
+                dir.join("data").display(),
+                htpasswd.display()
+            ),
+        )
+        .unwrap();
+        let log = |n: &str| fs::File::create(dir.join(n)).unwrap();
+        let registry = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(log("registry.log"))
+            .stderr(log("registry.err"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        let request_log = dir.join("requests.log");
+        let mut proxy = Command::new(PYTHON);
+        proxy
+            .arg(manifest_dir().join("tests/e2e/auth_log_proxy.py"))
+            .args([addr, backend])
+            .arg(&request_log);
+        if let Some((cert, _)) = tls {
+            proxy.arg(&cert.cert).arg(&cert.key);
+        }
+        let proxy = proxy
+            .stdout(log("proxy.out"))
+            .stderr(log("proxy.err"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start auth_log_proxy.py");
+        let mut r = AuthRegistry {
+            registry,
+            proxy,
+            name: name.to_string(),
+            addr: addr.to_string(),
+            backend: backend.to_string(),
+            user: user.to_string(),
+            password: password.to_string(),
+            request_log,
+            dir: dir.to_path_buf(),
+            ca: tls.map(|(_, ca)| ca.to_path_buf()),
+        };
+        r.wait_ready();
+        r
+    }
+
+    /// Ready = both processes alive, GET /v2/ through the proxy answers 401 without
+    /// credentials and 200 with them (the registry really demands them).
+    fn wait_ready(&mut self) {
+        let start = Instant::now();
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", self.addr);
+        let header = format!("Authorization:{}", basic(&self.user, &self.password));
+        let ca: Vec<String> = self
+            .ca
+            .iter()
+            .flat_map(|c| ["--ca".to_string(), c.display().to_string()])
+            .collect();
+        loop {
+            for (what, child) in [("registry", &mut self.registry), ("proxy", &mut self.proxy)] {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "{} {what} exited ({status}):\n{}\n{}",
+                        self.name,
+                        tail(&self.dir.join("registry.err")),
+                        tail(&self.dir.join("proxy.err"))
+                    );
+                }
+            }
+            let status = |extra: &[&str]| {
+                let o = run(Command::new(PYTHON)
+                    .arg(manifest_dir().join("tests/e2e/v2_status.py"))
+                    .arg(&url)
+                    .args(&ca)
+                    .args(extra));
+                String::from_utf8_lossy(&o.stdout).trim().to_string()
+            };
+            let with = status(&["--header", &header]);
+            if with == "200" {
+                assert_eq!(
+                    status(&[]),
+                    "401",
+                    "{}: GET /v2/ without credentials must be refused",
+                    self.name
+                );
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{} ({url}) did not answer GET /v2/ with 200 in 20 s (last: {with}):\n{}\n{}",
+                self.name,
+                tail(&self.dir.join("registry.err")),
+                tail(&self.dir.join("proxy.err"))
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Pushes an OCI layout with skopeo `--dest-creds`, to the registry itself.
+    pub fn push(&self, layout: &Path, repo_tag: &str) {
+        let o = run(Command::new("skopeo")
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--quiet",
+                "--dest-tls-verify=false",
+                "--dest-creds",
+                &format!("{}:{}", self.user, self.password),
+            ])
+            .arg(format!("oci:{}:latest", layout.display()))
+            .arg(format!("docker://{}/{repo_tag}", self.backend)));
+        assert!(
+            o.status.success(),
+            "skopeo push to {} failed: {}",
+            self.name,
+            text(&o)
+        );
+    }
+
+    /// The size of the request log now, to read what is logged after.
+    pub fn mark(&self) -> u64 {
+        fs::metadata(&self.request_log).map_or(0, |m| m.len())
+    }
+
+    /// The requests logged since `mark`.
+    pub fn since(&self, mark: u64) -> Vec<Request> {
+        let b = fs::read(&self.request_log).unwrap_or_default();
+        String::from_utf8_lossy(&b[(mark as usize).min(b.len())..])
+            .lines()
+            .map(|l| {
+                let field = |k: &str| {
+                    l.split(' ')
+                        .find_map(|f| f.strip_prefix(k))
+                        .unwrap_or("")
+                        .to_string()
+                };
+                Request {
+                    line: l.to_string(),
+                    user: field("user="),
+                    status: field("status=").parse().unwrap_or(0),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Drop for AuthRegistry {
+    fn drop(&mut self) {
+        for c in [&mut self.proxy, &mut self.registry] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
