@@ -13,8 +13,10 @@ use toml_edit::{DocumentMut, Item};
 /// Every leaf as `path = value`, skipping the registry tables (the patch may change them).
 fn leaves(doc: &DocumentMut) -> BTreeSet<String> {
     fn walk(prefix: &str, item: &Item, out: &mut BTreeSet<String>) {
+        // The registry table of every layout: version 1 (`cri`, read by containerd 1.x), 2, 3/4.
         if prefix.ends_with(r#"."plugins"."io.containerd.grpc.v1.cri"."registry""#)
             || prefix.ends_with(r#"."plugins"."io.containerd.cri.v1.images"."registry""#)
+            || prefix.ends_with(r#"."plugins"."cri"."registry""#)
         {
             return;
         }
