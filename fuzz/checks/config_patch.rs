@@ -52,7 +52,7 @@ pub fn check(data: &[u8]) {
         return;
     };
     let new: DocumentMut = patched.text.parse().expect("the patched config parses");
-    let plugin = patched.layout.cri_plugin();
+    let plugin = patched.plugin;
     let registry = &new["plugins"][plugin]["registry"];
     assert_eq!(
         registry["config_path"].as_str(),

@@ -27,6 +27,9 @@ pub struct Patched {
     pub text: String,
     pub changed: bool,
     pub layout: ConfigLayout,
+    /// The plugin whose registry table holds config_path in this file (usually the layout's;
+    /// see `effective_registry_plugin`).
+    pub plugin: &'static str,
     pub config_path: String,
     /// What the patch did or decided, for the report.
     pub notes: Vec<String>,
@@ -86,6 +89,7 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
         text,
         changed,
         layout,
+        plugin,
         config_path,
         notes,
         migrated,
