@@ -6,11 +6,11 @@ use super::{exit, load, read_secrets};
 use crate::containerd::{Version, resolve};
 use crate::emit::deferred::{self, Deferred};
 use crate::emit::{cloud_init, config_fragment, ignition, installer, terraform};
-use crate::spec::secrets::has_auth;
 use crate::error::{Error, Result};
 use crate::fs::Transaction;
 use crate::plan::{FileKind, Plan};
 use crate::spec::DEFAULT_CONFIG_PATH;
+use crate::spec::secrets::has_auth;
 
 pub fn run(a: &RenderArgs) -> Result<u8> {
     if a.show_secrets && a.target != Target::Json {
