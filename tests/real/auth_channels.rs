@@ -9,6 +9,7 @@
 //! - the installer (dash): without its environment variable it fails and writes nothing; with a
 //!   wrong password → 401 (the value is the variable's); with the right one → pulls, 0600 root;
 //! - ignition-validate accepts an Ignition config with credentials (hosts.toml mode 384).
+//!
 //! No printed output (stderr of render, cloud-init's and the installer's output) carries a
 //! password or its base64.
 use std::fs;
