@@ -96,8 +96,9 @@ pub fn replace(
     for d in deferred {
         if !out.contains(&d.stand_in) {
             return Err(format!(
-                "the credential of `{}` for {} cannot be left out of this output (its content \
-                 is encoded): use --encoding plain",
+                "the credential of `{}` for {} cannot be left out of this output: its content \
+                 is encoded (--encoding gz+b64, or a MIME part that is not ASCII), or a \
+                 --template-var replaced part of it; use --encoding plain",
                 d.username, d.url
             ));
         }

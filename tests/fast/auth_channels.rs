@@ -202,6 +202,18 @@ fn escape_terraform_makes_each_credential_a_variable_without_reading_a_password(
         .find("regtrust_auth_2 = \"Basic ${base64encode(\"bob:")
         .unwrap_or_else(|| panic!("{err}"));
     assert!(a < b, "{err}");
+    // A MIME part (ASCII: 7bit) keeps the variables too.
+    let o = render(
+        &d,
+        &["--target", "cloud-init", "--escape", "terraform", "--mime"],
+        false,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("[\"${regtrust_auth_2}\"]"),
+        "{}",
+        text(&o)
+    );
     // The template still declares the file 0600.
     let hosts = doc.find(HOSTS_TOML).unwrap();
     assert!(doc[hosts..].contains("permissions: '0600'"), "{doc}");
