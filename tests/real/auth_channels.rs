@@ -1,5 +1,5 @@
-//! Credentials (#15) through the boot-time outputs, end to end, on containerd 1.7.24 and 2.1.9
-//! pulling over CRI from a docker-registry that demands HTTP Basic auth (htpasswd):
+//! Credentials (#15) through the boot-time outputs, end to end, on containerd 1.6.20, 1.7.24 and
+//! 2.1.9 pulling over CRI from a docker-registry that demands HTTP Basic auth (htpasswd):
 //! - cloud-init's own write_files/runcmd modules run the user-data on a scratch root: the
 //!   hosts.toml it writes is root-owned 0600 and the pull works; negative control: the same spec
 //!   without `auth` → 401;
@@ -392,7 +392,7 @@ fn ignition_validates(w: &World, version: &str) {
 #[test]
 fn credentials_reach_real_containerd_through_cloud_init_terraform_and_the_installer() {
     let w = world();
-    for version in ["1.7", "2.1"] {
+    for version in ["1.6", "1.7", "2.1"] {
         through_cloud_init(&w, version);
         through_the_installer(&w, version);
         ignition_validates(&w, version);
