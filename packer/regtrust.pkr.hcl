@@ -7,6 +7,11 @@
 #
 #   packer build -var spec=registries.yaml [-var containerd_version=1.7] \
 #     -var image_root=/mnt/image packer/regtrust.pkr.hcl
+#
+# A spec with credentials (`auth`): the installer holds no password; it reads each one from the
+# environment of this build (shell-local passes it on), e.g. `REGISTRY_PW=… packer build …` for
+# `password_env: REGISTRY_PW`, and fails, writing nothing, without it. The image then contains
+# the credentials (hosts.toml, root-owned 0600).
 
 variable "spec" {
   type        = string

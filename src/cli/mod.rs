@@ -55,12 +55,16 @@ pub(crate) fn load(a: &args::SpecArgs) -> Result<(Loaded, Option<Version>)> {
 /// like the spec itself it is an input of regtrust, read where regtrust runs, not on the node.
 pub(crate) fn load_with_secrets(a: &args::SpecArgs) -> Result<(Loaded, Option<Version>)> {
     let (mut loaded, version) = load(a)?;
+    read_secrets(&mut loaded.spec, a)?;
+    Ok((loaded, version))
+}
+
+/// Reads the passwords of a spec [`load`] returned (see [`load_with_secrets`]).
+pub(crate) fn read_secrets(spec: &mut crate::spec::ValidSpec, a: &args::SpecArgs) -> Result<()> {
     let dir = a
         .spec
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    crate::spec::secrets::read(&mut loaded.spec, &a.spec.display().to_string(), dir)
-        .map_err(Error::Spec)?;
-    Ok((loaded, version))
+    crate::spec::secrets::read(spec, &a.spec.display().to_string(), dir).map_err(Error::Spec)
 }

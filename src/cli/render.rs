@@ -2,21 +2,49 @@
 use std::path::Path;
 
 use super::args::{Encoding, Escape, RenderArgs, Target};
-use super::{exit, load, load_with_secrets};
+use super::{exit, load, read_secrets};
 use crate::containerd::{Version, resolve};
+use crate::emit::deferred::{self, Deferred};
 use crate::emit::{cloud_init, config_fragment, ignition, installer, terraform};
 use crate::error::{Error, Result};
 use crate::fs::Transaction;
 use crate::plan::{FileKind, Plan};
 use crate::spec::DEFAULT_CONFIG_PATH;
+use crate::spec::secrets::has_auth;
 
 pub fn run(a: &RenderArgs) -> Result<u8> {
-    let (loaded, cli_version) = match a.target {
-        Target::Hosts | Target::Json => load_with_secrets(&a.spec)?,
-        _ => load(&a.spec)?,
+    if a.show_secrets && a.target != Target::Json {
+        return Err(Error::Usage(
+            "--show-secrets applies to --target json only".into(),
+        ));
+    }
+    let (mut loaded, cli_version) = load(&a.spec)?;
+    // The installer, and cloud-init with --escape terraform, carry no password: each
+    // credential is planned with a stand-in that the emitter replaces (the password is never
+    // read). The other outputs carry them, read now.
+    let defer = match a.target {
+        Target::Script => true,
+        Target::CloudInit => a.escape == Escape::Terraform,
+        _ => false,
+    };
+    let deferred = if !has_auth(&loaded.spec) {
+        Vec::new()
+    } else if defer {
+        deferred::defer(&mut loaded.spec)
+    } else {
+        if a.target == Target::Ignition && a.escape != Escape::None {
+            return Err(Error::Usage(
+                "the spec has credentials (`auth`): an Ignition config carries them in data \
+                 URLs, where --escape terraform cannot leave them out; render it without \
+                 --escape (the file is created 0600), or use --target cloud-init --escape \
+                 terraform; nothing was written"
+                    .into(),
+            ));
+        }
+        read_secrets(&mut loaded.spec, &a.spec)?;
+        Vec::new()
     };
     let spec = &loaded.spec;
-    refuse_credentials(a, spec)?;
     let version = resolve::decide(resolve::Inputs {
         flag: cli_version,
         spec: spec.containerd,
@@ -47,7 +75,7 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
         );
         return Ok(exit::OK);
     }
-    let text = text_output(a, &plan, version).map_err(Error::Usage)?;
+    let text = text_output(a, &plan, version, &deferred).map_err(Error::Usage)?;
     let text = match a.escape {
         Escape::None => text,
         Escape::Terraform => {
@@ -74,9 +102,27 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
                      be a template variable; render one output per version with --containerd"
                 )));
             }
-            terraform::templatize(&terraform::escape(&text), &vars).map_err(Error::Usage)?
+            if let Some((name, _)) = vars
+                .iter()
+                .find(|(name, _)| name.starts_with(deferred::TEMPLATE_VAR_PREFIX))
+            {
+                return Err(Error::Usage(format!(
+                    "--template-var {name}: names starting with `{}` are regtrust's, for \
+                     credentials",
+                    deferred::TEMPLATE_VAR_PREFIX
+                )));
+            }
+            let text =
+                terraform::templatize(&terraform::escape(&text), &vars).map_err(Error::Usage)?;
+            if a.target == Target::CloudInit {
+                deferred::replace(&text, &deferred, |d| format!("${{{}}}", d.template_var()))
+                    .map_err(Error::Usage)?
+            } else {
+                text
+            }
         }
     };
+    warn_credentials(a.target, has_auth(spec), &deferred);
     match &a.out {
         Some(path) => {
             crate::fs::write_file(path, text.as_bytes(), output_mode(a.target, &plan))
@@ -91,6 +137,7 @@ fn text_output(
     a: &RenderArgs,
     plan: &Plan,
     version: Option<Version>,
+    deferred: &[Deferred],
 ) -> std::result::Result<String, String> {
     if a.target == Target::Json {
         return Ok(terraform::plan_json(plan, a.show_secrets));
@@ -125,36 +172,69 @@ fn text_output(
             eprintln!("ignition config: {} bytes", text.len());
             text
         }
-        Target::Script => installer::render(plan, v),
+        Target::Script => installer::render(plan, v, deferred)?,
         _ => config_fragment::render(v, &plan.config_path),
     })
 }
 
-/// Credentials go only into outputs that are proven to keep them private: hosts (files 0600)
-/// and json (redacted unless --show-secrets). The boot-time outputs (cloud-init, script,
-/// Ignition) would put them into user data, which instance metadata serves to anyone on the
-/// instance; they refuse, for now, rather than do that unproven.
-fn refuse_credentials(a: &RenderArgs, spec: &crate::spec::ValidSpec) -> Result<()> {
-    if a.show_secrets && a.target != Target::Json {
-        return Err(Error::Usage(
-            "--show-secrets applies to --target json only".into(),
-        ));
+/// What an output with credentials does with them, on stderr (never a password).
+fn warn_credentials(target: Target, has_auth: bool, deferred: &[Deferred]) {
+    if !has_auth {
+        return;
     }
-    let name = match a.target {
-        Target::CloudInit => "cloud-init",
-        Target::Ignition => "ignition",
-        Target::Script => "script",
-        _ => return Ok(()),
-    };
-    if crate::spec::secrets::has_auth(spec) {
-        return Err(Error::Usage(format!(
-            "the spec has credentials (`auth`), which --target {name} does not support yet \
-             (they would travel in user data, readable from instance metadata): use `regtrust \
-             apply` on the node or image, or --target hosts (files 0600) with your own secret \
-             delivery; nothing was written"
-        )));
+    match target {
+        Target::CloudInit | Target::Ignition if deferred.is_empty() => {
+            let what = if target == Target::CloudInit {
+                "this user-data"
+            } else {
+                "this Ignition config"
+            };
+            eprintln!(
+                "warning: {what} carries registry credentials: instance metadata serves it to \
+                 any process on the instance that can reach it, and it stays in the instance's \
+                 settings; the node's hosts.toml files holding them are root-owned 0600. Keep \
+                 the output out of logs and version control{}",
+                if target == Target::CloudInit {
+                    " (or render it with --escape terraform and pass the credentials as \
+                     sensitive variables)"
+                } else {
+                    ""
+                }
+            );
+        }
+        Target::CloudInit => {
+            eprintln!(
+                "note: the credentials are template variables, each the whole Authorization \
+                 value: pass them to templatefile() from sensitive variables. Once filled in, \
+                 the user-data carries them (instance metadata serves it to any process on the \
+                 instance that can reach it):"
+            );
+            for d in deferred {
+                eprintln!(
+                    "  {} = \"Basic ${{base64encode(\"{}:${{var.<password>}}\")}}\"   # `{}` on {}",
+                    d.template_var(),
+                    d.username,
+                    d.username,
+                    d.url
+                );
+            }
+        }
+        Target::Script => {
+            for d in deferred {
+                eprintln!(
+                    "note: the installer reads the password of `{}` for {} from the environment \
+                     variable {} at run time (it is not in the script) and fails, writing \
+                     nothing, without it",
+                    d.username, d.url, d.env
+                );
+            }
+            eprintln!(
+                "warning: the hosts.toml files the installer writes hold the credentials \
+                 (root-owned 0600): an image built with it contains them"
+            );
+        }
+        _ => {}
     }
-    Ok(())
 }
 
 /// Writes the plan's files with paths relative to config_path, under `out`.

@@ -64,10 +64,16 @@ pub fn respond(input: &str) -> std::result::Result<BTreeMap<&'static str, String
     let loaded = crate::spec::load::load_str_for(&name, &text, cli_version)
         .map_err(|d| d.to_string().trim_end().to_string())?;
     let spec = &loaded.spec;
+    // A data source's result is stored in the Terraform state in clear text and is not
+    // sensitive: credentials stay out of it. `render --target cloud-init --escape terraform`
+    // gives a template whose credentials are variables, filled from sensitive variables.
     if crate::spec::secrets::has_auth(spec) {
         return Err(
             "the spec has credentials (`auth`), which the Terraform data source does not \
-             support yet (they would travel in user data and Terraform state)"
+             carry: its result is stored in the Terraform state in clear text. Render a \
+             template instead (`regtrust render --target cloud-init --escape terraform`: each \
+             credential becomes ${regtrust_auth_N}) and fill it with templatefile() from \
+             sensitive variables"
                 .to_string(),
         );
     }
@@ -97,7 +103,7 @@ pub fn respond(input: &str) -> std::result::Result<BTreeMap<&'static str, String
     out.insert("user_data_base64gzip", cloud_init::gzip_base64(&user_data));
     out.insert("user_data", user_data);
     out.insert("hosts_json", terraform::plan_json(&plan, false));
-    out.insert("script", installer::render(&plan, version));
+    out.insert("script", installer::render(&plan, version, &[])?);
     out.insert(
         "config_fragment",
         config_fragment::render(version, &plan.config_path),

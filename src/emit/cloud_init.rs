@@ -142,6 +142,12 @@ pub fn render(plan: &Plan, containerd: Version, opts: Options) -> String {
             String::new()
         }
     );
+    let credentials = plan.files.iter().filter(|f| f.secret).count();
+    let summary = if credentials > 0 {
+        format!("{summary}, {credentials} hosts.toml with credentials (mode 0600)")
+    } else {
+        summary
+    };
     let mut text = crate::templates::render(
         "cloud-config",
         minijinja::context! {

@@ -1,12 +1,73 @@
 //! `--target script`: one self-contained POSIX sh installer (for Packer provisioners, image
 //! builds, or any node without the regtrust binary). Every value enters the script through
-//! [`crate::templates::shell_quote`].
+//! [`crate::templates::shell_quote`]. A credential is never in the script: it reads each
+//! password from an environment variable at run time (see [`super::deferred`]).
+use serde::Serialize;
+
+use super::deferred::{Deferred, is_shell_name};
 use crate::containerd::layout::DEFAULT_CONFIG_FILE;
 use crate::containerd::{ConfigLayout, Version};
-use crate::plan::{Plan, PlannedFile};
+use crate::plan::Plan;
+use crate::templates::shell_quote;
 
-pub fn render(plan: &Plan, containerd: Version) -> String {
-    let files: Vec<_> = plan.files.iter().map(PlannedFile::view).collect();
+#[derive(Serialize)]
+struct FileSh<'a> {
+    path: &'a str,
+    mode: String,
+    /// The content as a shell word: quoted, each credential as `"$regtrust_auth_N"`.
+    content: String,
+}
+
+#[derive(Serialize)]
+struct Credential {
+    /// `regtrust_auth_N`, the shell variable holding the whole `Authorization` value.
+    var: String,
+    /// The environment variable with the password.
+    env: String,
+    username: String,
+    /// Why the run stops when the variable is unset or empty.
+    missing: String,
+}
+
+/// The installer. `deferred`: the plan's credentials (planned with stand-in passwords); an
+/// error names a `password_env` that is no shell variable name.
+pub fn render(plan: &Plan, containerd: Version, deferred: &[Deferred]) -> Result<String, String> {
+    let mut creds = Vec::new();
+    for d in deferred {
+        if !is_shell_name(&d.env) {
+            return Err(format!(
+                "password_env `{}` (for `{}` on {}) is not a shell variable name, which the \
+                 installer reads the password from at run time: use letters, digits and `_`",
+                d.env, d.username, d.url
+            ));
+        }
+        creds.push(Credential {
+            var: format!("regtrust_auth_{}", d.n),
+            env: d.env.clone(),
+            username: d.username.clone(),
+            missing: format!(
+                "the password of `{}` for {} is read from the environment variable {}, which is \
+                 not set or empty; nothing was written",
+                d.username, d.url, d.env
+            ),
+        });
+    }
+    let files: Vec<FileSh<'_>> = plan
+        .files
+        .iter()
+        .map(|f| {
+            let mut content = shell_quote(&f.content);
+            for d in deferred {
+                // Inside single quotes (a hosts.toml always has spaces): close, expand, reopen.
+                content = content.replace(&d.stand_in, &format!("'\"$regtrust_auth_{}\"'", d.n));
+            }
+            FileSh {
+                path: &f.path,
+                mode: format!("{:04o}", f.mode),
+                content,
+            }
+        })
+        .collect();
     let planned: Vec<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
     let n = plan.hosts.len();
     let summary = format!(
@@ -23,9 +84,10 @@ pub fn render(plan: &Plan, containerd: Version) -> String {
             config_path => plan.config_path.as_str(),
             new_file_version => ConfigLayout::native_for(&containerd).number(),
             files,
+            creds,
             planned => planned.join("\n"),
         },
     );
     script.push('\n');
-    script
+    Ok(script)
 }

@@ -321,7 +321,7 @@ fn each_host_gets_only_its_own_credentials_in_a_0600_file() {
 }
 
 #[test]
-fn render_json_redacts_unless_asked_and_boot_outputs_refuse() {
+fn render_json_redacts_unless_asked() {
     let node = Node::new();
     let spec = node.spec(SPEC);
     let env = [("MIRROR_PW", BOB_PW)];
@@ -351,19 +351,7 @@ fn render_json_redacts_unless_asked_and_boot_outputs_refuse() {
     let shown = fs::read_to_string(&out).unwrap();
     assert!(shown.contains(&token("alice", ALICE_PW)), "{shown}");
     assert!(shown.contains(&token("bob", BOB_PW)), "{shown}");
-    for target in ["cloud-init", "script", "ignition"] {
-        let o = node.run(
-            &["render", "--target", target, "--containerd", "1.7"],
-            &spec,
-            &env,
-        );
-        assert_eq!(o.status.code(), Some(2), "{target}: {}", text(&o));
-        assert!(
-            text(&o).contains(&format!("--target {target} does not support yet")),
-            "{target}: {}",
-            text(&o)
-        );
-    }
+    // The boot-time outputs: tests/fast/auth_channels.rs.
     let o = node.run(
         &["render", "--target", "hosts", "--show-secrets"],
         &spec,
@@ -492,7 +480,7 @@ fn doctor_check_json_and_the_terraform_source_print_no_credentials() {
     let o = node.run(&["check", "--format", "json"], &inline, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("inline-password"), "{}", text(&o));
-    // The Terraform data source refuses credentials (they would land in state and user data).
+    // The Terraform data source refuses credentials (its result is clear-text state).
     let query = serde_json::json!({ "spec": SPEC, "containerd": "1.7" }).to_string();
     let mut child = Command::new(regtrust_bin())
         .arg("terraform-external")
@@ -511,6 +499,6 @@ fn doctor_check_json_and_the_terraform_source_print_no_credentials() {
         .unwrap();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("does not support yet"), "{}", text(&o));
+    assert!(text(&o).contains("does not carry"), "{}", text(&o));
     assert_no_secret("terraform-external", &text(&o));
 }

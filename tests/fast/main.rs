@@ -9,6 +9,7 @@ mod support;
 
 mod apply;
 mod auth;
+mod auth_channels;
 mod boot_patch_contract;
 mod cli_polish;
 mod cmd;

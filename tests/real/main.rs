@@ -15,6 +15,7 @@ mod system;
 mod tls_servers;
 
 mod auth;
+mod auth_channels;
 mod boot_patch_contract;
 mod cli_polish;
 mod cloud_init;

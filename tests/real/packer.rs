@@ -137,3 +137,105 @@ fn build_into_an_image_root(containerd_version: Option<&str>, image_version: &st
     assert!(text(&o).contains("error[bad-host]"), "{}", text(&o));
     assert_eq!(snapshot(&root), built);
 }
+
+/// Credentials (#15): the installer Packer runs reads the password from the build's environment
+/// (shell-local inherits it), never from the rendered script. Without it the build fails and
+/// the image is untouched; with it the image gets what `regtrust apply` writes (hosts.toml
+/// 0600), and the build's output holds neither the password nor its base64.
+#[test]
+fn packer_build_with_credentials_reads_the_password_from_the_build_environment() {
+    use base64::Engine as _;
+    use std::os::unix::fs::PermissionsExt;
+    const PW: &str = "packer-Pw-6Tn3Qa";
+    let secrets = [
+        PW.to_string(),
+        base64::engine::general_purpose::STANDARD.encode(format!("builder:{PW}")),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let template = manifest_dir().join("packer/regtrust.pkr.hcl");
+    let spec = dir.path().join("spec.yaml");
+    fs::write(
+        &spec,
+        "containerd:\n  version: \"1.7\"\nregistries:\n  - host: reg.corp.example:5000\n    \
+         auth:\n      username: builder\n      password_env: REGISTRY_PW\n",
+    )
+    .unwrap();
+    let root = dir.path().join("image");
+    fs::create_dir_all(root.join("etc/containerd")).unwrap();
+    let seed = debian_config("1.7");
+    fs::write(root.join("etc/containerd/config.toml"), &seed).unwrap();
+    let build = |pw: Option<&str>| {
+        let mut c = Command::new("packer");
+        c.current_dir(dir.path())
+            .arg("build")
+            .args(["-var", &format!("spec={}", spec.display())])
+            .args(["-var", &format!("image_root={}", root.display())])
+            .args([
+                "-var",
+                &format!("regtrust={}", env!("CARGO_BIN_EXE_regtrust")),
+            ])
+            .args(["-var", &format!("work_dir={}", dir.path().display())])
+            .arg(&template)
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("PACKER_NO_COLOR", "1")
+            .env_remove("REGISTRY_PW");
+        if let Some(pw) = pw {
+            c.env("REGISTRY_PW", pw);
+        }
+        let o = c.output().expect("packer is missing: run .ci/install-deps");
+        for s in &secrets {
+            assert!(
+                !text(&o).contains(s.as_str()),
+                "packer printed a secret:\n{}",
+                text(&o)
+            );
+        }
+        o
+    };
+    let before = snapshot(&root);
+    let o = build(None);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("REGISTRY_PW") && text(&o).contains("nothing was written"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        snapshot(&root),
+        before,
+        "the image changed without the password"
+    );
+    let installer = dir.path().join("regtrust-install.sh");
+    let script = fs::read_to_string(&installer).unwrap();
+    assert!(secrets.iter().all(|s| !script.contains(s.as_str())));
+
+    let o = build(Some(PW));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("an image built with this script contains them"),
+        "{}",
+        text(&o)
+    );
+    let hosts = root.join("etc/containerd/certs.d/reg.corp.example:5000/hosts.toml");
+    assert_eq!(
+        fs::metadata(&hosts).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
+    let twin = dir.path().join("twin");
+    fs::create_dir_all(twin.join("etc/containerd")).unwrap();
+    fs::write(twin.join("etc/containerd/config.toml"), &seed).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args(["apply", "--spec"])
+        .arg(&spec)
+        .arg("--root")
+        .arg(&twin)
+        .env("REGISTRY_PW", PW)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        snapshot(&root),
+        snapshot(&twin),
+        "packer build and regtrust apply differ"
+    );
+}

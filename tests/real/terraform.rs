@@ -15,7 +15,7 @@ fn ok(o: Output) -> String {
 }
 
 /// Runs terraform in `dir` offline: no CLI config, no version check, no input.
-fn terraform(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn terraform(dir: &Path, args: &[&str]) -> Output {
     let cfg = dir.join(".terraformrc-empty");
     fs::write(&cfg, "").unwrap();
     let bin = Path::new("/usr/local/bin/terraform");
