@@ -229,6 +229,14 @@ pub struct ApplyArgs {
     /// Exit 1 when the node differs from the spec, 0 when in sync; write nothing
     #[arg(long)]
     pub check: bool,
+    /// The runtimes to configure: containerd, docker (comma-separated or repeated; overrides the
+    /// spec's `runtimes`; default: what is installed under the root)
+    #[arg(long, value_name = "RUNTIME", value_delimiter = ',', value_parser = parse_runtime)]
+    pub runtime: Vec<crate::spec::Runtime>,
+}
+
+fn parse_runtime(s: &str) -> Result<crate::spec::Runtime, String> {
+    crate::spec::Runtime::parse(s)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
