@@ -18,6 +18,7 @@ mod auth;
 mod boot_patch_contract;
 mod cli_polish;
 mod cloud_init;
+mod docker;
 mod doctor;
 mod e2e_containerd;
 mod faults;
