@@ -1023,3 +1023,43 @@ pub fn diff(p: &Prepared) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn docker_part(changed: bool, existed: bool) -> DockerPart {
+        DockerPart {
+            plan: DockerPlan::default(),
+            daemon_json_node_path: docker::DAEMON_JSON.to_string(),
+            daemon_json_path: PathBuf::from("/r/etc/docker/daemon.json"),
+            daemon_json_existed: existed,
+            daemon_json_changed: changed,
+        }
+    }
+
+    #[test]
+    fn what_dockerd_must_do_is_said_for_this_machine_and_for_a_root() {
+        let mut here = String::new();
+        docker_next(&mut here, &docker_part(true, true), false);
+        assert_eq!(
+            here,
+            "backup of the original daemon.json: /etc/docker/daemon.json.bak (kept from the first \
+             change on)\ndockerd must reload daemon.json: systemctl reload docker\n"
+        );
+        let mut there = String::new();
+        docker_next(&mut there, &docker_part(true, false), true);
+        assert_eq!(
+            there,
+            "dockerd on that system must reload daemon.json (systemctl reload docker; an image: \
+             nothing to do until its first boot)\n"
+        );
+        let mut certs_only = String::new();
+        docker_next(&mut certs_only, &docker_part(false, true), false);
+        assert_eq!(
+            certs_only,
+            "no reload needed: dockerd reads certs.d on every pull, and /etc/docker/daemon.json \
+             is unchanged\n"
+        );
+    }
+}

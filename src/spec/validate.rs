@@ -52,6 +52,15 @@ pub fn validate(
     };
     let mut config_path = None;
     let runtimes = raw.runtimes.map(|list| {
+        if list.value.is_empty() {
+            cx.error(
+                &list,
+                Code::BadRuntime,
+                "`runtimes` is empty: list containerd, docker or both (or leave it out: apply \
+                 then configures what is installed)"
+                    .to_string(),
+            );
+        }
         let mut out: Vec<Runtime> = Vec::new();
         for r in list.value {
             match Runtime::parse(&r.value) {

@@ -299,6 +299,10 @@ fn podman_and_unknown_runtimes_are_refused() {
     let e = out(&o);
     assert!(e.contains("runtime `cri-o` is not built yet"), "{e}");
     assert!(e.contains("unknown runtime `rkt`"), "{e}");
+    let r = Root::new(&format!("runtimes: []\n{SPEC}"), &[]);
+    let o = r.apply(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("`runtimes` is empty"), "{}", out(&o));
     // Render targets do not configure Docker yet, and say so.
     let o = Command::new(env!("CARGO_BIN_EXE_regtrust"))
         .args(["render", "--target", "hosts", "--out"])
