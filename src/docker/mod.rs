@@ -18,19 +18,11 @@ pub const CERTS_D: &str = "/etc/docker/certs.d";
 pub const DOCKER_HUB: &str = "docker.io";
 
 /// What under the root says Docker Engine is installed (a node path), if anything: dockerd's
-/// binary, or an /etc/docker that holds more than certs.d (containerd 2.2+ lists
-/// /etc/docker/certs.d in its default config_path, so that directory alone says nothing).
-/// Nothing is run.
+/// binary, or /etc/docker/daemon.json. /etc/docker alone says nothing: containerd 2.2+ lists
+/// /etc/docker/certs.d in its default config_path, and Debian's docker-registry keeps its config
+/// in /etc/docker/registry. Nothing is run.
 pub fn installed(root: &Path) -> Option<&'static str> {
-    let at = |p: &str| root.join(p.trim_start_matches('/'));
-    if let Some(bin) = ["/usr/bin/dockerd", "/usr/local/bin/dockerd"]
+    ["/usr/bin/dockerd", "/usr/local/bin/dockerd", DAEMON_JSON]
         .into_iter()
-        .find(|p| at(p).exists())
-    {
-        return Some(bin);
-    }
-    let etc = std::fs::read_dir(at("/etc/docker")).ok()?;
-    etc.flatten()
-        .any(|e| e.file_name() != "certs.d")
-        .then_some("/etc/docker")
+        .find(|p| root.join(p.trim_start_matches('/')).exists())
 }

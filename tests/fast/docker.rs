@@ -199,9 +199,17 @@ fn an_unparsable_daemon_json_writes_nothing_at_all() {
 
 #[test]
 fn containerd_and_docker_in_one_run() {
-    let r = Root::new(SPEC, &["etc/docker/certs.d", "etc/containerd"]);
+    let r = Root::new(
+        SPEC,
+        &[
+            "etc/docker/certs.d",
+            "etc/docker/registry",
+            "etc/containerd",
+        ],
+    );
     fs::write(r.path("/etc/containerd/config.toml"), "version = 2\n").unwrap();
-    // /etc/docker with only certs.d is not Docker (containerd 2.2+ reads it too).
+    // /etc/docker with certs.d (containerd 2.2+ reads it too) and registry (Debian's
+    // docker-registry) is not Docker Engine.
     let o = r.apply(&["--containerd", "1.7", "--dry-run"]);
     assert!(
         out(&o).contains("\nruntimes: containerd (found containerd (/etc/containerd))\n"),
@@ -215,7 +223,7 @@ fn containerd_and_docker_in_one_run() {
     assert!(
         report.starts_with(
             "runtimes: containerd, docker (found containerd (/etc/containerd), docker \
-             (/etc/docker))\n"
+             (/etc/docker/daemon.json))\n"
         ),
         "{report}"
     );
