@@ -102,10 +102,11 @@ pub enum Command {
         regtrust render --spec examples/registries.yaml --target containerd-config --containerd 1.7"
     )]
     Render(RenderArgs),
-    /// Write the certs.d tree and patch config.toml on a node or image root
+    /// Write the certs.d tree and patch config.toml (and Docker's daemon.json) on a node or image root
     #[command(
         after_help = "Examples:\n  regtrust apply --spec registries.yaml --dry-run\n  \
         regtrust apply --spec registries.yaml --root /mnt/image --containerd 1.7\n  \
+        regtrust apply --spec registries.yaml --runtime docker   # Docker Engine only\n  \
         regtrust apply --spec registries.yaml --check   # exit 1 when the node drifted"
     )]
     Apply(ApplyArgs),
