@@ -264,7 +264,8 @@ proptest! {
             root: dir.path().to_path_buf(),
             config_file: regtrust::containerd::layout::DEFAULT_CONFIG_FILE.to_string(),
             containerd: Some(Version::parse("1.7").unwrap()),
-            runtimes: None,
+            // Docker's part too: daemon.json and certs.d settle after one run as well.
+            runtimes: Some(vec![regtrust::spec::Runtime::Containerd, regtrust::spec::Runtime::Docker]),
         };
         let first = apply::prepare(&spec, &opts).unwrap();
         apply::execute(&first).unwrap();
