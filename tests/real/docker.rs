@@ -1,6 +1,8 @@
 //! Docker Engine (Debian's docker.io, dockerd 20.10) pulling from a plain-HTTP docker-registry,
 //! before and after `regtrust apply --runtime docker`, with a SIGHUP in between (what
-//! `systemctl reload docker` sends).
+//! `systemctl reload docker` sends); from an HTTPS registry whose CA only the spec's `ca_pem`
+//! names (certs.d: works right after apply, before the reload); and from docker.io through a
+//! registry mirror.
 //!
 //! Docker trusts every registry on 127.0.0.0/8 as insecure by default, so a loopback test proves
 //! nothing. Everything runs inside a private network and mount namespace (`unshare --net
@@ -14,6 +16,7 @@ use std::process::Command;
 
 use crate::support::*;
 use crate::system::*;
+use crate::tls_servers::Pki;
 
 /// A daemon.json as an operator leaves it: its own log settings and an insecure registry of its
 /// own, indented with four spaces. All of it must survive the edit.
@@ -33,10 +36,12 @@ const SPEC: &str = "registries:
   - host: docker.io
     endpoints:
       - url: http://my.private.registry:5000
+  - host: secure.registry.test:5443
+    ca_pem: |
 ";
 
 #[test]
-fn dockerd_pulls_from_a_plain_http_registry_after_apply_and_a_reload() {
+fn dockerd_pulls_through_what_apply_writes() {
     require_root("dockerd and a private network namespace need root");
     for tool in [
         "dockerd",
@@ -58,11 +63,20 @@ fn dockerd_pulls_from_a_plain_http_registry_after_apply_and_a_reload() {
     fs::write(root.join("etc/docker/daemon.json"), SEED).unwrap();
     fs::write(
         root.join("etc/hosts"),
-        "127.0.0.1 localhost\n192.0.2.10 my.private.registry\n",
+        "127.0.0.1 localhost\n192.0.2.10 my.private.registry\n192.0.2.11 secure.registry.test\n",
     )
     .unwrap();
+    // A CA made here, known to nothing but the spec's ca_pem.
+    let pki = Pki::new(&work.join("pki"));
+    let ca = pki.ca("ca", "regtrust docker test CA");
+    let leaf = pki.leaf("secure", &ca, &["secure.registry.test"]);
+    let ca_pem: String = ca
+        .cert_pem()
+        .lines()
+        .map(|l| format!("      {l}\n"))
+        .collect();
     let spec = work.join("spec.yaml");
-    fs::write(&spec, SPEC).unwrap();
+    fs::write(&spec, format!("{SPEC}{ca_pem}")).unwrap();
     let oci = make_image(&work, "hello from the docker test");
     // unix socket paths stop at 104 bytes: a short directory under /tmp, not the work dir.
     let sockdir = tempfile::Builder::new()
@@ -76,7 +90,9 @@ fn dockerd_pulls_from_a_plain_http_registry_after_apply_and_a_reload() {
         .arg(&root)
         .arg(&oci)
         .arg(&spec)
-        .arg(sockdir.path()));
+        .arg(sockdir.path())
+        .env("TLS_CERT", &leaf.cert)
+        .env("TLS_KEY", &leaf.key));
     let log = text(&out);
     let dockerd_log = tail(&work.join("dockerd.log"));
     let ctx = format!("{log}\n--- dockerd.log (tail)\n{dockerd_log}");
@@ -89,7 +105,9 @@ fn dockerd_pulls_from_a_plain_http_registry_after_apply_and_a_reload() {
             .to_string()
     };
     assert_eq!(step("registry"), "200", "{ctx}");
-    assert_eq!(step("pushed"), "", "{ctx}");
+    assert_eq!(step("tls registry"), "200", "{ctx}");
+    assert_eq!(step("pushed to my.private.registry:5000"), "", "{ctx}");
+    assert_eq!(step("pushed to secure.registry.test:5443"), "", "{ctx}");
     assert!(step("dockerd").starts_with("20.10"), "{ctx}");
     // The negative control: the seed's own insecure registry is read, ours is not trusted.
     let before = step("info before:");
@@ -101,10 +119,25 @@ fn dockerd_pulls_from_a_plain_http_registry_after_apply_and_a_reload() {
         "without regtrust the pull must fail on HTTPS: {ctx}"
     );
     assert!(step("hub before apply:").starts_with("failed"), "{ctx}");
+    assert!(
+        step("tls before apply:").contains("x509: certificate signed by unknown authority"),
+        "without the CA the HTTPS pull must fail verification: {ctx}"
+    );
     assert_eq!(step("apply exit"), "0", "{ctx}");
     assert!(
         log.contains("apply: dockerd on that system must reload daemon.json"),
         "{ctx}"
+    );
+    // The CA in certs.d works at once, before any reload.
+    assert_eq!(
+        step("tls after apply, before the reload:"),
+        "pulled",
+        "{ctx}"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc/docker/certs.d/secure.registry.test:5443/ca.crt"))
+            .unwrap(),
+        ca.cert_pem()
     );
     assert_eq!(step("reloaded"), "", "{ctx}");
     assert_eq!(step("dockerd alive after reload"), "", "{ctx}");
