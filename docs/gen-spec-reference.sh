@@ -54,7 +54,7 @@ def type_of(p):
         items = p.get("items", {})
         if "$ref" in items:
             name = ref_name(items["$ref"])
-            if name == "CapabilityName":
+            if "enum" in defs.get(name, {}):
                 return "list of " + ", ".join(f"`{v}`" for v in defs[name]["enum"])
             return names.get(name, name)
         return "list"

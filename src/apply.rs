@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 
 use crate::containerd::layout::MANAGED_MARK;
 use crate::containerd::{Version, resolve};
+use crate::docker::{self, daemon_json};
 use crate::emit::config_patch::{self, PatchRequest, Patched};
 use crate::fs::{self, Transaction};
+use crate::plan::DockerPlan;
 use crate::plan::{Action, FileKind, Plan};
 use crate::root::InRoot;
-use crate::spec::ValidSpec;
+use crate::spec::{Runtime, ValidSpec};
 
 pub struct NodeOptions {
     pub root: PathBuf,
@@ -18,6 +20,8 @@ pub struct NodeOptions {
     pub config_file: String,
     /// `--containerd`.
     pub containerd: Option<Version>,
+    /// `--runtime` (None: the spec's `runtimes`, else what is installed under the root).
+    pub runtimes: Option<Vec<Runtime>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +45,31 @@ pub enum Change {
 pub struct Prepared {
     /// The root the node paths are under (`/` for this machine).
     pub root: PathBuf,
+    /// The runtimes configured, and how they were chosen (said in the report).
+    pub runtimes: Vec<Runtime>,
+    pub runtimes_source: String,
+    /// containerd's part (None when containerd is not among the runtimes).
+    pub containerd: Option<ContainerdPart>,
+    /// Docker Engine's part (None when docker is not among the runtimes).
+    pub docker: Option<DockerPart>,
+    /// Every write and removal of every runtime: one transaction.
+    pub changes: Vec<Change>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct DockerPart {
+    pub plan: DockerPlan,
+    /// daemon.json as a node path, and where it is under the root.
+    pub daemon_json_node_path: String,
+    pub daemon_json_path: PathBuf,
+    pub daemon_json_existed: bool,
+    /// daemon.json changes: dockerd must reload it.
+    pub daemon_json_changed: bool,
+}
+
+#[derive(Debug)]
+pub struct ContainerdPart {
     pub plan: Plan,
     pub version: Version,
     pub version_source: String,
@@ -48,8 +77,6 @@ pub struct Prepared {
     pub config_node_path: String,
     pub config_path: PathBuf,
     pub config_existed: bool,
-    pub changes: Vec<Change>,
-    pub notes: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -97,6 +124,159 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
             opts.root.display()
         )));
     }
+    let (runtimes, runtimes_source) = decide_runtimes(spec, opts);
+    let mut changes = Vec::new();
+    let mut notes = Vec::new();
+    let containerd = if runtimes.contains(&Runtime::Containerd) {
+        let (part, c, n) = prepare_containerd(spec, opts)?;
+        changes.extend(c);
+        notes.extend(n);
+        Some(part)
+    } else {
+        None
+    };
+    let docker = if runtimes.contains(&Runtime::Docker) {
+        let (part, c, n) = prepare_docker(spec, opts)?;
+        changes.extend(c);
+        notes.extend(n);
+        Some(part)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        root: opts.root.clone(),
+        runtimes,
+        runtimes_source,
+        containerd,
+        docker,
+        changes,
+        notes,
+    })
+}
+
+/// The runtimes to configure: `--runtime`, the spec's `runtimes`, or what the root shows is
+/// installed (containerd when it shows nothing, as before there was a choice).
+fn decide_runtimes(spec: &ValidSpec, opts: &NodeOptions) -> (Vec<Runtime>, String) {
+    if let Some(r) = &opts.runtimes {
+        return (r.clone(), "--runtime".to_string());
+    }
+    if let Some(r) = &spec.runtimes {
+        return (r.clone(), "the spec's runtimes".to_string());
+    }
+    let mut found = Vec::new();
+    let mut evidence = Vec::new();
+    let containerd = crate::containerd::installed::BINARIES
+        .iter()
+        .copied()
+        .chain(["/etc/containerd"])
+        .find(|p| opts.root.join(p.trim_start_matches('/')).exists());
+    if let Some(p) = containerd {
+        found.push(Runtime::Containerd);
+        evidence.push(format!("containerd ({p})"));
+    } else if opts.containerd.is_some() || spec.containerd.is_some() {
+        found.push(Runtime::Containerd);
+        evidence.push("containerd (its version is given)".to_string());
+    }
+    if let Some(p) = docker::installed(&opts.root) {
+        found.push(Runtime::Docker);
+        evidence.push(format!("docker ({p})"));
+    }
+    if found.is_empty() {
+        return (
+            vec![Runtime::Containerd],
+            "found no runtime under the root: containerd (pass --runtime to choose)".to_string(),
+        );
+    }
+    (found, format!("found {}", evidence.join(", ")))
+}
+
+/// Docker Engine's part: daemon.json edited in place (a `.bak` on its first change), the
+/// certs.d files written as planned.
+fn prepare_docker(
+    spec: &ValidSpec,
+    opts: &NodeOptions,
+) -> Result<(DockerPart, Vec<Change>, Vec<String>), NodeError> {
+    let in_root = InRoot::new(&opts.root);
+    let resolve = |node_path: &str| {
+        in_root
+            .path(node_path)
+            .map_err(|e| NodeError::Io(format!("{node_path}: {e}")))
+    };
+    let plan = DockerPlan::build(spec);
+    let mut notes = plan.notes.clone();
+    let mut changes = Vec::new();
+    let path = resolve(docker::DAEMON_JSON)?;
+    if path.is_dir() {
+        return Err(NodeError::Io(format!(
+            "{} is a directory, not a file",
+            docker::DAEMON_JSON
+        )));
+    }
+    let existing = fs::read_optional(&path)
+        .map_err(|e| NodeError::Io(format!("cannot read {}: {e}", docker::DAEMON_JSON)))?;
+    let node_path = path.strip_prefix(&opts.root).map_or_else(
+        |_| docker::DAEMON_JSON.to_string(),
+        |r| format!("/{}", r.display()),
+    );
+    let edited = daemon_json::edit(
+        existing.as_deref(),
+        &plan.insecure_registries,
+        &plan.registry_mirrors,
+    )
+    .map_err(|e| NodeError::Config(format!("{node_path}: {e}")))?;
+    for f in &plan.files {
+        let p = resolve(&f.path)?;
+        if p.is_dir() {
+            return Err(NodeError::Io(format!(
+                "{} is a directory, where regtrust must write a file",
+                f.path
+            )));
+        }
+        let old = fs::read_optional(&p).unwrap_or(None);
+        if old.as_deref() == Some(f.content.as_str()) && fs::mode_of(&p) == Some(f.mode) {
+            continue;
+        }
+        changes.push(Change::Write {
+            node_path: f.path.clone(),
+            path: p,
+            mode: f.mode,
+            content: f.content.clone(),
+            old,
+            kind: f.kind,
+        });
+    }
+    for (key, value) in &edited.added {
+        notes.push(format!("docker: {node_path}: {key} gains {value}"));
+    }
+    let changed = edited.text.is_some();
+    if let Some(text) = edited.text {
+        changes.push(Change::Write {
+            node_path: node_path.clone(),
+            path: path.clone(),
+            mode: fs::mode_of(&path).unwrap_or(0o644),
+            content: text,
+            old: existing.clone(),
+            kind: FileKind::DaemonJson,
+        });
+    }
+    Ok((
+        DockerPart {
+            plan,
+            daemon_json_node_path: node_path,
+            daemon_json_path: path,
+            daemon_json_existed: existing.is_some(),
+            daemon_json_changed: changed,
+        },
+        changes,
+        notes,
+    ))
+}
+
+/// containerd's part: config.toml patched, hosts.toml files and their certificates written.
+fn prepare_containerd(
+    spec: &ValidSpec,
+    opts: &NodeOptions,
+) -> Result<(ContainerdPart, Vec<Change>, Vec<String>), NodeError> {
     let in_root = InRoot::new(&opts.root);
     let resolve = |node_path: &str| {
         in_root
@@ -232,18 +412,19 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
             kind: FileKind::HostsToml,
         });
     }
-    Ok(Prepared {
-        root: opts.root.clone(),
-        plan,
-        version,
-        version_source,
-        config_existed: existing.is_some(),
-        config,
-        config_node_path,
-        config_path,
+    Ok((
+        ContainerdPart {
+            plan,
+            version,
+            version_source,
+            config_existed: existing.is_some(),
+            config,
+            config_node_path,
+            config_path,
+        },
         changes,
         notes,
-    })
+    ))
 }
 
 /// CA and client files the hosts.toml files name but the spec does not provide (node paths):
@@ -607,13 +788,21 @@ fn is_regtrust_file_name(name: &str) -> bool {
 pub fn execute(p: &Prepared) -> Result<(), NodeError> {
     let io = |e: std::io::Error| NodeError::Io(format!("{e}; nothing was changed"));
     let mut tx = Transaction::durable();
-    let backup = p.config_path.with_file_name(format!(
-        "{}.bak",
-        p.config_path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
+    // The files edited in place keep their original as `<file>.bak` from the first change on.
+    let edited: Vec<&Path> = p
+        .containerd
+        .iter()
+        .map(|c| c.config_path.as_path())
+        .chain(p.docker.iter().map(|d| d.daemon_json_path.as_path()))
+        .collect();
+    let backup_of = |path: &Path| {
+        path.with_file_name(format!(
+            "{}.bak",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ))
+    };
     for c in &p.changes {
         if let Change::Write {
             path,
@@ -623,7 +812,8 @@ pub fn execute(p: &Prepared) -> Result<(), NodeError> {
             ..
         } = c
         {
-            if *path == p.config_path && old.is_some() && !backup.exists() {
+            let backup = backup_of(path);
+            if edited.contains(&path.as_path()) && old.is_some() && !backup.exists() {
                 tx.stage(&backup, old.as_deref().unwrap_or("").as_bytes(), *mode)
                     .map_err(io)?;
             }
@@ -667,7 +857,11 @@ pub fn execute(p: &Prepared) -> Result<(), NodeError> {
 /// The human report of what apply did (or would do).
 pub fn report(p: &Prepared, done: bool) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "containerd {} ({})", p.version, p.version_source);
+    let names: Vec<&str> = p.runtimes.iter().map(|r| r.name()).collect();
+    let _ = writeln!(s, "runtimes: {} ({})", names.join(", "), p.runtimes_source);
+    if let Some(c) = &p.containerd {
+        let _ = writeln!(s, "containerd {} ({})", c.version, c.version_source);
+    }
     let elsewhere = p.root != Path::new("/");
     if elsewhere {
         let _ = writeln!(
@@ -711,12 +905,22 @@ pub fn report(p: &Prepared, done: bool) -> String {
             }
         }
     }
-    let restart = p.plan.actions.contains(&Action::RestartContainerd);
-    if p.config.changed && p.config_existed {
+    if let Some(c) = &p.containerd {
+        containerd_next(&mut s, c, elsewhere);
+    }
+    if let Some(d) = &p.docker {
+        docker_next(&mut s, d, elsewhere);
+    }
+    s
+}
+
+fn containerd_next(s: &mut String, c: &ContainerdPart, elsewhere: bool) {
+    let restart = c.plan.actions.contains(&Action::RestartContainerd);
+    if c.config.changed && c.config_existed {
         let _ = writeln!(
             s,
             "backup of the original config: {}.bak (kept from the first change on)",
-            p.config_node_path
+            c.config_node_path
         );
     }
     if restart {
@@ -738,7 +942,36 @@ pub fn report(p: &Prepared, done: bool) -> String {
             "no restart needed: containerd reads hosts.toml on every pull"
         );
     }
-    s
+}
+
+fn docker_next(s: &mut String, d: &DockerPart, elsewhere: bool) {
+    if !d.daemon_json_changed {
+        let _ = writeln!(
+            s,
+            "no reload needed: dockerd reads certs.d on every pull, and {} is unchanged",
+            d.daemon_json_node_path
+        );
+        return;
+    }
+    if d.daemon_json_existed {
+        let _ = writeln!(
+            s,
+            "backup of the original daemon.json: {}.bak (kept from the first change on)",
+            d.daemon_json_node_path
+        );
+    }
+    if elsewhere {
+        let _ = writeln!(
+            s,
+            "dockerd on that system must reload daemon.json (systemctl reload docker; an image: \
+             nothing to do until its first boot)"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "dockerd must reload daemon.json: systemctl reload docker"
+        );
+    }
 }
 
 /// A unified diff of every change, for `--dry-run`. Private keys and credentials are not shown.
@@ -789,4 +1022,44 @@ pub fn diff(p: &Prepared) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn docker_part(changed: bool, existed: bool) -> DockerPart {
+        DockerPart {
+            plan: DockerPlan::default(),
+            daemon_json_node_path: docker::DAEMON_JSON.to_string(),
+            daemon_json_path: PathBuf::from("/r/etc/docker/daemon.json"),
+            daemon_json_existed: existed,
+            daemon_json_changed: changed,
+        }
+    }
+
+    #[test]
+    fn what_dockerd_must_do_is_said_for_this_machine_and_for_a_root() {
+        let mut here = String::new();
+        docker_next(&mut here, &docker_part(true, true), false);
+        assert_eq!(
+            here,
+            "backup of the original daemon.json: /etc/docker/daemon.json.bak (kept from the first \
+             change on)\ndockerd must reload daemon.json: systemctl reload docker\n"
+        );
+        let mut there = String::new();
+        docker_next(&mut there, &docker_part(true, false), true);
+        assert_eq!(
+            there,
+            "dockerd on that system must reload daemon.json (systemctl reload docker; an image: \
+             nothing to do until its first boot)\n"
+        );
+        let mut certs_only = String::new();
+        docker_next(&mut certs_only, &docker_part(false, true), false);
+        assert_eq!(
+            certs_only,
+            "no reload needed: dockerd reads certs.d on every pull, and /etc/docker/daemon.json \
+             is unchanged\n"
+        );
+    }
 }

@@ -78,6 +78,8 @@ codes! {
     BadConfigPath = "bad-config-path",
     /// `containerd.version` is not a version regtrust knows.
     BadContainerdVersion = "bad-containerd-version",
+    /// A `runtimes` entry that is not containerd or docker (or one listed twice).
+    BadRuntime = "bad-runtime",
     /// A `ca` path that is not absolute.
     RelativeCaPath = "relative-ca-path",
     /// `ca` is neither a path nor a list of paths.

@@ -3,6 +3,7 @@ pub mod apply;
 pub mod cli;
 pub mod containerd;
 pub mod diag;
+pub mod docker;
 pub mod doctor;
 pub mod emit;
 pub mod error;

@@ -9,6 +9,8 @@ pub enum FileKind {
     HostsToml,
     Certificate,
     PrivateKey,
+    /// dockerd's daemon.json (edited in place).
+    DaemonJson,
 }
 
 /// A file the node must have.
@@ -233,5 +235,140 @@ fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
         content,
         kind,
         secret: false,
+    }
+}
+
+/// Docker Engine's part of the plan: the entries daemon.json must have (an in-place edit, like
+/// config.toml's), the certs.d files, and what the spec asks that dockerd cannot do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DockerPlan {
+    /// `insecure-registries` entries (`host[:port]`): registries with `http: true` or
+    /// `skip_verify`.
+    pub insecure_registries: Vec<String>,
+    /// `registry-mirrors` entries: the endpoints of `docker.io`, the only registry whose mirrors
+    /// dockerd uses.
+    pub registry_mirrors: Vec<String>,
+    /// `/etc/docker/certs.d/<host>/ca.crt`, `client.cert`, `client.key` (0600).
+    pub files: Vec<PlannedFile>,
+    /// What the spec asks that dockerd does not do (said, not pretended).
+    pub notes: Vec<String>,
+}
+
+impl DockerPlan {
+    pub fn build(spec: &ValidSpec) -> DockerPlan {
+        use crate::docker::{CERTS_D, DOCKER_HUB};
+        let mut p = DockerPlan::default();
+        for reg in &spec.registries {
+            if reg.host == "*" {
+                p.notes.push(
+                    "docker: host \"*\" has no Docker Engine equivalent (dockerd has no default \
+                     for every registry): left out"
+                        .to_string(),
+                );
+                continue;
+            }
+            let up = &reg.upstream;
+            let mut ignored: Vec<&str> = Vec::new();
+            if reg.host == DOCKER_HUB {
+                for ep in &reg.endpoints {
+                    let path = ep.url.splitn(4, '/').nth(3).unwrap_or("");
+                    if !path.is_empty() {
+                        p.notes.push(format!(
+                            "docker: mirror {} of docker.io has a path, which dockerd's \
+                             registry-mirrors do not take: left out",
+                            ep.url
+                        ));
+                        continue;
+                    }
+                    p.registry_mirrors.push(ep.url.clone());
+                    if !ep.tls.is_empty() || ep.auth.is_some() || !ep.headers.is_empty() {
+                        ignored.push("the mirrors' TLS, auth and headers");
+                    }
+                }
+            } else if !reg.endpoints.is_empty() {
+                p.notes.push(format!(
+                    "docker: the endpoints of {} are not used by dockerd (Docker uses mirrors \
+                     only for docker.io): it pulls from {} itself",
+                    reg.host, reg.host
+                ));
+            }
+            let own = [
+                reg.host.as_str(),
+                crate::spec::host::upstream_host(&reg.host),
+            ];
+            if !up.url.is_empty() && !own.contains(&up.authority()) {
+                ignored.push("`server` (dockerd pulls from the host itself)");
+            }
+            if up.is_http() || up.tls.skip_verify == Some(true) {
+                p.insecure_registries.push(reg.host.clone());
+            }
+            let dir = format!("{CERTS_D}/{}", reg.dir_name);
+            let inline: Vec<&String> = up
+                .tls
+                .ca
+                .iter()
+                .filter_map(|c| match c {
+                    FileSource::Inline(pem) => Some(pem),
+                    FileSource::Path(_) => None,
+                })
+                .collect();
+            for (n, pem) in inline.iter().enumerate() {
+                let name = if inline.len() == 1 {
+                    "ca.crt".to_string()
+                } else {
+                    format!("ca-{}.crt", n + 1)
+                };
+                p.files.push(pem_file(
+                    &format!("{dir}/{name}"),
+                    pem,
+                    0o644,
+                    FileKind::Certificate,
+                ));
+            }
+            if up.tls.ca.iter().any(|c| matches!(c, FileSource::Path(_))) {
+                ignored.push(
+                    "`ca` paths (dockerd reads CAs only from certs.d/<host>/*.crt: use ca_pem)",
+                );
+            }
+            match &up.tls.client {
+                Some(ClientPair {
+                    cert: FileSource::Inline(cert),
+                    key: Some(FileSource::Inline(key)),
+                }) => {
+                    p.files.push(pem_file(
+                        &format!("{dir}/client.cert"),
+                        cert,
+                        0o644,
+                        FileKind::Certificate,
+                    ));
+                    p.files.push(pem_file(
+                        &format!("{dir}/client.key"),
+                        key,
+                        0o600,
+                        FileKind::PrivateKey,
+                    ));
+                }
+                Some(_) => ignored.push("`client` paths (use cert_pem and key_pem)"),
+                None => {}
+            }
+            if up.auth.is_some() {
+                ignored.push("`auth` (Docker's credentials belong to the client: docker login)");
+            }
+            if !up.headers.is_empty() {
+                ignored.push("`headers`");
+            }
+            if !reg.fallback {
+                ignored.push("`fallback: false`");
+            }
+            if !ignored.is_empty() {
+                ignored.dedup();
+                p.notes.push(format!(
+                    "docker: for {} dockerd has no equivalent of {}: not applied to Docker",
+                    reg.host,
+                    ignored.join(", ")
+                ));
+            }
+        }
+        p
     }
 }

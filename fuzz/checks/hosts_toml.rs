@@ -32,6 +32,7 @@ pub fn check(data: &[u8]) {
     let mut upstream = Endpoint::new(format!("https://{host}"));
     upstream.headers = headers.clone();
     let spec = ValidSpec {
+        runtimes: None,
         containerd: None,
         config_path: None,
         registries: vec![Registry {

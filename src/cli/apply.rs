@@ -17,6 +17,12 @@ pub fn run(a: &ApplyArgs) -> Result<u8> {
         root: a.node.root.clone(),
         config_file: a.node.config.clone(),
         containerd,
+        runtimes: (!a.runtime.is_empty()).then(|| {
+            let mut r = a.runtime.clone();
+            let mut seen = std::collections::BTreeSet::new();
+            r.retain(|x| seen.insert(*x));
+            r
+        }),
     };
     let writes = !a.check && !a.dry_run;
     let mode = if writes {

@@ -102,10 +102,11 @@ pub enum Command {
         regtrust render --spec examples/registries.yaml --target containerd-config --containerd 1.7"
     )]
     Render(RenderArgs),
-    /// Write the certs.d tree and patch config.toml on a node or image root
+    /// Write the certs.d tree and patch config.toml (and Docker's daemon.json) on a node or image root
     #[command(
         after_help = "Examples:\n  regtrust apply --spec registries.yaml --dry-run\n  \
         regtrust apply --spec registries.yaml --root /mnt/image --containerd 1.7\n  \
+        regtrust apply --spec registries.yaml --runtime docker   # Docker Engine only\n  \
         regtrust apply --spec registries.yaml --check   # exit 1 when the node drifted"
     )]
     Apply(ApplyArgs),
@@ -229,6 +230,14 @@ pub struct ApplyArgs {
     /// Exit 1 when the node differs from the spec, 0 when in sync; write nothing
     #[arg(long)]
     pub check: bool,
+    /// The runtimes to configure: containerd, docker (comma-separated or repeated; overrides the
+    /// spec's `runtimes`; default: what is installed under the root)
+    #[arg(long, value_name = "RUNTIME", value_delimiter = ',', value_parser = parse_runtime)]
+    pub runtime: Vec<crate::spec::Runtime>,
+}
+
+fn parse_runtime(s: &str) -> Result<crate::spec::Runtime, String> {
+    crate::spec::Runtime::parse(s)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

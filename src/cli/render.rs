@@ -45,6 +45,18 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
         Vec::new()
     };
     let spec = &loaded.spec;
+    if let Some(r) = spec
+        .runtimes
+        .iter()
+        .flatten()
+        .find(|r| **r != crate::spec::Runtime::Containerd)
+    {
+        return Err(Error::Usage(format!(
+            "the spec's runtimes include {r}: render targets configure containerd only (not \
+             built yet for {r}); use `regtrust apply --runtime {r}` on the node or image root, \
+             or leave {r} out of `runtimes` to render containerd's part"
+        )));
+    }
     let version = resolve::decide(resolve::Inputs {
         flag: cli_version,
         spec: spec.containerd,

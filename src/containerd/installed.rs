@@ -44,7 +44,7 @@ fn from_config(config_text: Option<&str>) -> Option<(Version, String)> {
 }
 
 /// Where containerd's binary is looked for on the node (`/opt/bin`: Flatcar).
-const BINARIES: &[&str] = &[
+pub const BINARIES: &[&str] = &[
     "/usr/bin/containerd",
     "/usr/local/bin/containerd",
     "/opt/bin/containerd",

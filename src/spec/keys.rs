@@ -80,7 +80,7 @@ fn parse_tree(text: &str) -> Option<Node> {
     serde_saphyr::from_str_with_options::<Node>(text, options).ok()
 }
 
-const TOP: &[&str] = &["containerd", "registries"];
+const TOP: &[&str] = &["runtimes", "containerd", "registries"];
 const CONTAINERD: &[&str] = &["version", "config_path"];
 const SETTINGS: &[&str] = &[
     "capabilities",

@@ -10,5 +10,5 @@ pub mod validate;
 pub use load::{load_file, load_str};
 pub use valid::{
     Auth, Capability, ClientPair, DEFAULT_CONFIG_PATH, Endpoint, FileSource, PasswordSource,
-    Registry, Tls, ValidSpec,
+    Registry, Runtime, Tls, ValidSpec,
 };

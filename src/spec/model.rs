@@ -11,6 +11,11 @@ use serde_saphyr::Spanned;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSpec {
+    /// The container runtimes `apply` configures: containerd, docker (podman and cri-o are not
+    /// built yet). Default: what is installed under the root.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<RuntimeName>>")]
+    pub runtimes: Option<Spanned<Vec<Spanned<String>>>>,
     /// The containerd the nodes run (optional).
     #[serde(default)]
     pub containerd: Option<RawContainerd>,
@@ -310,6 +315,16 @@ pub enum CapabilityName {
     Resolve,
     Push,
     Referrers,
+}
+
+/// A container runtime `apply` configures.
+// Used only by the JSON Schema: validation reads runtimes as strings, for its messages.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum RuntimeName {
+    Containerd,
+    Docker,
 }
 
 /// The JSON Schema of the spec, for editors (yaml-language-server) and CI checks.

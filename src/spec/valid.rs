@@ -9,11 +9,53 @@ pub use crate::containerd::layout::DEFAULT_CONFIG_PATH;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidSpec {
+    /// `runtimes` from the spec, if given (each once, in the spec's order).
+    pub runtimes: Option<Vec<Runtime>>,
     /// `containerd.version` from the spec, if given.
     pub containerd: Option<Version>,
     /// `containerd.config_path` from the spec, if given (one absolute directory).
     pub config_path: Option<String>,
     pub registries: Vec<Registry>,
+}
+
+/// A container runtime `apply` configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Runtime {
+    Containerd,
+    Docker,
+}
+
+impl Runtime {
+    pub const ALL: [Runtime; 2] = [Runtime::Containerd, Runtime::Docker];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Containerd => "containerd",
+            Runtime::Docker => "docker",
+        }
+    }
+
+    /// A runtime name as written in the spec or on the command line; the error says what is
+    /// known, and that podman and cri-o are not built yet.
+    pub fn parse(s: &str) -> Result<Runtime, String> {
+        match s {
+            "containerd" => Ok(Runtime::Containerd),
+            "docker" => Ok(Runtime::Docker),
+            "podman" | "cri-o" | "crio" => Err(format!(
+                "runtime `{s}` is not built yet: regtrust configures containerd and docker \
+                 (Docker Engine)"
+            )),
+            _ => Err(format!(
+                "unknown runtime `{s}`: the runtimes are containerd and docker"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use serde_saphyr::Spanned;
 use super::host::{check_host, check_url, dir_name, upstream_host};
 use super::model::{OneOrMany, RawAuth, RawClient, RawEndpoint, RawRegistry, RawSpec};
 use super::valid::{
-    Auth, Capability, ClientPair, Endpoint, FileSource, PasswordSource, Registry, ValidSpec,
+    Auth, Capability, ClientPair, Endpoint, FileSource, PasswordSource, Registry, Runtime,
+    ValidSpec,
 };
 use crate::containerd::Version;
 use crate::containerd::version::Support;
@@ -50,6 +51,30 @@ pub fn validate(
         diags: Vec::new(),
     };
     let mut config_path = None;
+    let runtimes = raw.runtimes.map(|list| {
+        if list.value.is_empty() {
+            cx.error(
+                &list,
+                Code::BadRuntime,
+                "`runtimes` is empty: list containerd, docker or both (or leave it out: apply \
+                 then configures what is installed)"
+                    .to_string(),
+            );
+        }
+        let mut out: Vec<Runtime> = Vec::new();
+        for r in list.value {
+            match Runtime::parse(&r.value) {
+                Ok(rt) if out.contains(&rt) => cx.error(
+                    &r,
+                    Code::BadRuntime,
+                    format!("runtime `{rt}` is listed twice"),
+                ),
+                Ok(rt) => out.push(rt),
+                Err(e) => cx.error(&r, Code::BadRuntime, e),
+            }
+        }
+        out
+    });
     if let Some(c) = raw.containerd {
         if let Some(v) = c.version {
             match Version::parse(&v.value) {
@@ -102,6 +127,7 @@ pub fn validate(
     cx.diags.sort_by_key(|d| d.pos.map(|p| (p.line, p.column)));
     let failed = cx.diags.iter().any(Diagnostic::is_error);
     let spec = (!failed).then_some(ValidSpec {
+        runtimes,
         containerd: spec_version,
         config_path,
         registries,

@@ -15,6 +15,7 @@ mod cli_polish;
 mod cmd;
 mod concurrency;
 mod config_path_move;
+mod docker;
 mod doctor;
 mod faults;
 mod fuzz_regressions;

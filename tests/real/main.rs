@@ -19,6 +19,7 @@ mod auth_channels;
 mod boot_patch_contract;
 mod cli_polish;
 mod cloud_init;
+mod docker;
 mod doctor;
 mod e2e_containerd;
 mod faults;

@@ -1,0 +1,28 @@
+//! Docker Engine: where dockerd reads registry trust on a node, and the in-place edit of
+//! `/etc/docker/daemon.json`.
+//!
+//! What dockerd takes (measured on dockerd 20.10, 26.1 and 28.5, see docs/reference.md):
+//! `insecure-registries` (plain HTTP, or HTTPS without verification) and `registry-mirrors`
+//! (Docker Hub only) in daemon.json, reloaded on SIGHUP (`systemctl reload docker`); CA and client
+//! certificates in `/etc/docker/certs.d/<host>/` (`*.crt`, `*.cert` + `*.key`), read on every
+//! pull. Docker trusts every registry on 127.0.0.0/8 as insecure by default.
+pub mod daemon_json;
+
+use std::path::Path;
+
+/// dockerd's configuration file.
+pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
+/// dockerd's certificate directory: `<host[:port]>/ca.crt`, `client.cert`, `client.key`.
+pub const CERTS_D: &str = "/etc/docker/certs.d";
+/// The registry whose mirrors dockerd uses (`registry-mirrors` applies to no other).
+pub const DOCKER_HUB: &str = "docker.io";
+
+/// What under the root says Docker Engine is installed (a node path), if anything: dockerd's
+/// binary, or /etc/docker/daemon.json. /etc/docker alone says nothing: containerd 2.2+ lists
+/// /etc/docker/certs.d in its default config_path, and Debian's docker-registry keeps its config
+/// in /etc/docker/registry. Nothing is run.
+pub fn installed(root: &Path) -> Option<&'static str> {
+    ["/usr/bin/dockerd", "/usr/local/bin/dockerd", DAEMON_JSON]
+        .into_iter()
+        .find(|p| root.join(p.trim_start_matches('/')).exists())
+}
