@@ -229,6 +229,10 @@ pub struct ApplyArgs {
     /// Exit 1 when the node differs from the spec, 0 when in sync; write nothing
     #[arg(long)]
     pub check: bool,
+    /// Output: the text report, or one JSON object on stdout (changed, files_changed, restart,
+    /// notes; with --dry-run also the diff), credentials redacted as in the text report
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
