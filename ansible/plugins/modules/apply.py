@@ -137,15 +137,19 @@ POSITION = re.compile(r"-->\s*(?P<file>.*?):(?P<line>\d+):(?P<column>\d+)")
 
 
 def find_binary(module, name):
+    hint = ""
+    if module.check_mode:
+        hint = (" (check mode runs regtrust to know what would change; the install role in "
+                "check mode only reports that it would copy it)")
     if "/" in name:
         if os.path.isfile(name) and os.access(name, os.X_OK):
             return name
-        module.fail_json(msg="regtrust_path: %s is not an executable file" % name)
+        module.fail_json(msg="regtrust_path: %s is not an executable file%s" % (name, hint))
     path = module.get_bin_path(name)
     if path is None:
         module.fail_json(
             msg="regtrust_path: %s not found on PATH; install it (regtrust.node.install) "
-            "or give its path" % name
+            "or give its path%s" % (name, hint)
         )
     return path
 
