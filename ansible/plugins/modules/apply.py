@@ -161,8 +161,8 @@ def spec_error(module, rc, stderr, shown_as):
     if pos:
         result["line"] = int(pos.group("line"))
         result["column"] = int(pos.group("column"))
-        msg = "invalid spec %s at line %d, column %d: %s\n%s" % (
-            shown_as, result["line"], result["column"], first, stderr)
+        msg = "invalid spec %s at line %d, column %d:\n%s" % (
+            shown_as, result["line"], result["column"], stderr)
     else:
         msg = "invalid spec or arguments: %s\n%s" % (first, stderr)
     module.fail_json(msg=msg, **result)
