@@ -446,6 +446,56 @@ fn ansible_playbook_checks_applies_and_containerd_pulls() {
         "something used ~/.ansible"
     );
 
+    // 5b. Check mode with --diff on credentials: the diff shows the Authorization header
+    // redacted; neither the password (read from a file, so it is not in spec_content) nor its
+    // base64 appears in anything printed, and nothing is written.
+    let secret_root = work.join("secret-node/root");
+    fs::create_dir_all(secret_root.join("etc/containerd")).unwrap();
+    fs::write(
+        secret_root.join("etc/containerd/config.toml"),
+        debian_config("1.6"),
+    )
+    .unwrap();
+    let password = "ansible-Secret-7Qw4";
+    let pw_file = work.join("secret-node/alice.pw");
+    fs::write(&pw_file, format!("{password}\n")).unwrap();
+    let token = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("alice:{password}"))
+    };
+    let spec = format!(
+        "registries:\n  - host: my.private.registry:5000\n    http: true\n    auth:\n      \
+         username: alice\n      password_file: {}\n",
+        pw_file.display()
+    );
+    let before = tree(&secret_root);
+    let args = serde_json::json!({
+        "spec_content": spec,
+        "root": secret_root,
+        "containerd": "1.6",
+        "regtrust_path": nodes[0].bin,
+    });
+    let o = run(ansible(&work, "ansible")
+        .args([
+            "node-1.6",
+            "-i",
+            "inventory.yml",
+            "-m",
+            "regtrust.node.apply",
+        ])
+        .args(["--check", "--diff", "-a"])
+        .arg(args.to_string()));
+    let out = text(&o);
+    assert!(
+        o.status.success() && out.contains("Basic <redacted>") && out.contains("CHANGED"),
+        "check --diff with credentials:\n{out}"
+    );
+    assert!(
+        !out.contains(password) && !out.contains(&token),
+        "the password or its base64 was printed:\n{out}"
+    );
+    assert_eq!(tree(&secret_root), before, "check mode wrote");
+
     // 6. Real containerd of each node's version on each root pulls over CRI.
     let mut failures = Vec::new();
     for n in &nodes {
