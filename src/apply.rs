@@ -974,6 +974,63 @@ fn docker_next(s: &mut String, d: &DockerPart, elsewhere: bool) {
     }
 }
 
+/// `apply --format json`: one object for tools (the Ansible module). `changed` says whether the
+/// node differs (or differed) from the spec; `files_changed` lists node paths; `restart` is
+/// `"containerd must restart"` when config.toml (or a drop-in) changes, else `"none"`; `notes`
+/// are the text report's notes and warnings; with `--dry-run`, `diff` is the same redacted diff
+/// the text report shows. No credential is included.
+pub fn json_report(p: &Prepared, mode: &str, with_diff: bool) -> String {
+    let restart = !p.changes.is_empty()
+        && p
+            .containerd
+            .as_ref()
+            .is_some_and(|c| c.plan.actions.contains(&Action::RestartContainerd));
+    let reload_docker = !p.changes.is_empty()
+        && p.docker.as_ref().is_some_and(|d| d.daemon_json_changed);
+    let changes: Vec<serde_json::Value> = p
+        .changes
+        .iter()
+        .map(|c| {
+            let (path, action) = match c {
+                Change::Write {
+                    node_path,
+                    old: None,
+                    ..
+                } => (node_path, "create"),
+                Change::Write { node_path, .. } => (node_path, "update"),
+                Change::Remove { node_path, .. } => (node_path, "remove"),
+            };
+            serde_json::json!({ "path": path, "action": action })
+        })
+        .collect();
+    let files: Vec<&str> = p
+        .changes
+        .iter()
+        .map(|c| match c {
+            Change::Write { node_path, .. } | Change::Remove { node_path, .. } => {
+                node_path.as_str()
+            }
+        })
+        .collect();
+    let mut v = serde_json::json!({
+        "mode": mode,
+        "changed": !p.changes.is_empty(),
+        "files_changed": files,
+        "changes": changes,
+        "restart": if restart { "containerd must restart" } else { "none" },
+        "reload_docker": reload_docker,
+        "runtimes": p.runtimes.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        "containerd": p.containerd.as_ref().map(|c| c.version.to_string()),
+        "containerd_source": p.containerd.as_ref().map(|c| c.version_source.clone()),
+        "root": p.root.display().to_string(),
+        "notes": p.notes,
+    });
+    if with_diff {
+        v["diff"] = serde_json::Value::String(diff(p));
+    }
+    serde_json::to_string_pretty(&v).expect("serialisable")
+}
+
 /// A unified diff of every change, for `--dry-run`. Private keys and credentials are not shown.
 pub fn diff(p: &Prepared) -> String {
     let mut s = String::new();

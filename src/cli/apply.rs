@@ -4,7 +4,7 @@
 //! exclusively from before it reads the node until its last write, so what it changes is
 //! computed against what the previous run left; `--check` and `--dry-run` hold it shared, so
 //! they never look at half a change.
-use super::args::ApplyArgs;
+use super::args::{ApplyArgs, Format};
 use super::{exit, load_with_secrets};
 use crate::apply::{self as engine, NodeOptions, Prepared};
 use crate::error::{Error, Result};
@@ -53,8 +53,13 @@ pub fn run(a: &ApplyArgs) -> Result<u8> {
 }
 
 fn finish(a: &ApplyArgs, prepared: &Prepared) -> Result<u8> {
+    let json = a.format == Format::Json;
     if a.check {
-        print!("{}", engine::report(prepared, false));
+        if json {
+            println!("{}", engine::json_report(prepared, "check", false));
+        } else {
+            print!("{}", engine::report(prepared, false));
+        }
         return Ok(if prepared.changes.is_empty() {
             exit::OK
         } else {
@@ -62,11 +67,19 @@ fn finish(a: &ApplyArgs, prepared: &Prepared) -> Result<u8> {
         });
     }
     if a.dry_run {
-        print!("{}", engine::diff(prepared));
-        print!("{}", engine::report(prepared, false));
+        if json {
+            println!("{}", engine::json_report(prepared, "dry-run", true));
+        } else {
+            print!("{}", engine::diff(prepared));
+            print!("{}", engine::report(prepared, false));
+        }
         return Ok(exit::OK);
     }
     engine::execute(prepared).map_err(|e| Error::Node(e.to_string()))?;
-    print!("{}", engine::report(prepared, true));
+    if json {
+        println!("{}", engine::json_report(prepared, "apply", false));
+    } else {
+        print!("{}", engine::report(prepared, true));
+    }
     Ok(exit::OK)
 }

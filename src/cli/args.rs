@@ -234,6 +234,10 @@ pub struct ApplyArgs {
     /// spec's `runtimes`; default: what is installed under the root)
     #[arg(long, value_name = "RUNTIME", value_delimiter = ',', value_parser = parse_runtime)]
     pub runtime: Vec<crate::spec::Runtime>,
+    /// Output: the text report, or one JSON object on stdout (changed, files_changed, restart,
+    /// notes; with --dry-run also the diff), credentials redacted as in the text report
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 fn parse_runtime(s: &str) -> Result<crate::spec::Runtime, String> {

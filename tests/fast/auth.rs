@@ -502,3 +502,73 @@ fn doctor_check_json_and_the_terraform_source_print_no_credentials() {
     assert!(text(&o).contains("does not carry"), "{}", text(&o));
     assert_no_secret("terraform-external", &text(&o));
 }
+
+/// `apply --format json` (what the Ansible module reads): `--check`, `--dry-run` (with the diff)
+/// and the real run each print one object saying what changes and whether containerd must
+/// restart; a second run reports no change; none of them prints a password or its base64 (the
+/// diff reads `Basic <redacted>`), and nothing is written before the real run.
+#[test]
+fn apply_format_json_reports_changes_restart_and_no_secret() {
+    let node = Node::new();
+    fs::write(
+        node.root.join("etc/containerd/config.toml"),
+        "version = 2\n",
+    )
+    .unwrap();
+    let spec = node.spec(SPEC);
+    let before = snapshot(&node.root);
+    let json = |o: &Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", text(o)))
+    };
+    let hosts = "/etc/containerd/certs.d/reg.example:5000/hosts.toml";
+    let config = "/etc/containerd/config.toml";
+
+    let o = node.apply(&spec, &["--check", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v["mode"], "check");
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["restart"], "containerd must restart");
+    assert!(v.get("diff").is_none());
+
+    let o = node.apply(&spec, &["--dry-run", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v["mode"], "dry-run");
+    assert_eq!(v["files_changed"], serde_json::json!([hosts, config]));
+    let diff = v["diff"].as_str().unwrap();
+    assert!(diff.contains("+++ /etc/containerd/config.toml"), "{diff}");
+    assert!(diff.contains("Basic <redacted>"), "{diff}");
+    assert_eq!(
+        snapshot(&node.root),
+        before,
+        "check/dry-run wrote something"
+    );
+
+    let o = node.apply(&spec, &["--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v["mode"], "apply");
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["files_changed"], serde_json::json!([hosts, config]));
+    assert_eq!(
+        v["changes"],
+        serde_json::json!([
+            {"path": hosts, "action": "create"},
+            {"path": config, "action": "update"}
+        ])
+    );
+    assert_eq!(v["restart"], "containerd must restart");
+    assert_eq!(v["containerd"], "1.7");
+    assert!(v["notes"].is_array());
+    assert_eq!(mode(&node.hosts_toml()), 0o600);
+
+    let o = node.apply(&spec, &["--format", "json"]);
+    let v = json(&o);
+    assert_eq!(v["changed"], false, "{}", text(&o));
+    assert_eq!(v["files_changed"], serde_json::json!([]));
+    assert_eq!(v["restart"], "none");
+    let o = node.apply(&spec, &["--check", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}

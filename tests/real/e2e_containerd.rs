@@ -276,7 +276,7 @@ fn append_table(config: &str, table: &str, body: &str) -> String {
 }
 
 /// The popular recipe, in the registry table of the config's own layout.
-fn with_recipe(config: &str) -> String {
+pub(crate) fn with_recipe(config: &str) -> String {
     let c = append_table(
         config,
         "registry.configs.\"my.private.registry:5000\".tls",

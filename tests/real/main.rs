@@ -14,6 +14,7 @@ mod system;
 #[path = "../support/tls_servers.rs"]
 mod tls_servers;
 
+mod ansible;
 mod auth;
 mod auth_channels;
 mod boot_patch_contract;
