@@ -1,0 +1,273 @@
+//! `apply`: brings a node (or an image root) in line with the spec. First everything is computed
+//! (the config patch, the plan, the changes); only then is anything written, as one transaction.
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::containerd::layout::MANAGED_MARK;
+use crate::containerd::{Version, resolve};
+use crate::docker::{self, daemon_json};
+use crate::emit::config_patch::{self, PatchRequest, Patched};
+use crate::fs::{self, Transaction};
+use crate::plan::DockerPlan;
+use crate::plan::{Action, FileKind, Plan};
+use crate::root::InRoot;
+use crate::spec::{Runtime, ValidSpec};
+
+mod containerd;
+mod docker_engine;
+mod existing_layout;
+mod report;
+
+use containerd::{is_regular_file, prepare_containerd};
+use docker_engine::prepare_docker;
+use existing_layout::{carried_hosts, drop_in_edits, refuse_url_directories};
+pub use report::{diff, json_report, report};
+
+pub struct NodeOptions {
+    pub root: PathBuf,
+    /// config.toml as a node path.
+    pub config_file: String,
+    /// `--containerd`.
+    pub containerd: Option<Version>,
+    /// `--runtime` (None: the spec's `runtimes`, else what is installed under the root).
+    pub runtimes: Option<Vec<Runtime>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Write {
+        node_path: String,
+        path: PathBuf,
+        mode: u32,
+        content: String,
+        old: Option<String>,
+        kind: FileKind,
+    },
+    Remove {
+        node_path: String,
+        path: PathBuf,
+        old: String,
+    },
+}
+
+#[derive(Debug)]
+pub struct Prepared {
+    /// The root the node paths are under (`/` for this machine).
+    pub root: PathBuf,
+    /// The runtimes configured, and how they were chosen (said in the report).
+    pub runtimes: Vec<Runtime>,
+    pub runtimes_source: String,
+    /// containerd's part (None when containerd is not among the runtimes).
+    pub containerd: Option<ContainerdPart>,
+    /// Docker Engine's part (None when docker is not among the runtimes).
+    pub docker: Option<DockerPart>,
+    /// Every write and removal of every runtime: one transaction.
+    pub changes: Vec<Change>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct DockerPart {
+    pub plan: DockerPlan,
+    /// daemon.json as a node path, and where it is under the root.
+    pub daemon_json_node_path: String,
+    pub daemon_json_path: PathBuf,
+    pub daemon_json_existed: bool,
+    /// daemon.json changes: dockerd must reload it.
+    pub daemon_json_changed: bool,
+}
+
+#[derive(Debug)]
+pub struct ContainerdPart {
+    pub plan: Plan,
+    pub version: Version,
+    pub version_source: String,
+    pub config: Patched,
+    pub config_node_path: String,
+    pub config_path: PathBuf,
+    pub config_existed: bool,
+}
+
+#[derive(Debug)]
+pub enum NodeError {
+    NoVersion,
+    Io(String),
+    Config(String),
+}
+
+impl std::fmt::Display for NodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NodeError::NoVersion => f.write_str(
+                "cannot tell the containerd version: pass --containerd (1.6 … 2.3), set \
+                 containerd.version in the spec (regtrust reads the installed version from the package \
+                 database or the containerd binary's embedded build information, never runs it)",
+            ),
+            NodeError::Io(m) | NodeError::Config(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Decides the containerd version: --containerd, the spec, the installed binary, the file.
+fn resolve_version(
+    opts: &NodeOptions,
+    spec: &ValidSpec,
+    existing: Option<&str>,
+) -> Result<(Version, String), NodeError> {
+    resolve::decide(resolve::Inputs {
+        flag: opts.containerd,
+        spec: spec.containerd,
+        root: Some(&opts.root),
+        config_text: existing,
+    })
+    .map_err(NodeError::Io)?
+    .ok_or(NodeError::NoVersion)
+}
+
+pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeError> {
+    // Every path is resolved inside the root: a symlink never leads out of it.
+    // A root that does not exist is a typo, not a new tree to create.
+    if !opts.root.is_dir() {
+        return Err(NodeError::Io(format!(
+            "--root {}: no such directory",
+            opts.root.display()
+        )));
+    }
+    let (runtimes, runtimes_source) = decide_runtimes(spec, opts);
+    let mut changes = Vec::new();
+    let mut notes = Vec::new();
+    let containerd = if runtimes.contains(&Runtime::Containerd) {
+        let (part, c, n) = prepare_containerd(spec, opts)?;
+        changes.extend(c);
+        notes.extend(n);
+        Some(part)
+    } else {
+        None
+    };
+    let docker = if runtimes.contains(&Runtime::Docker) {
+        let (part, c, n) = prepare_docker(spec, opts)?;
+        changes.extend(c);
+        notes.extend(n);
+        Some(part)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        root: opts.root.clone(),
+        runtimes,
+        runtimes_source,
+        containerd,
+        docker,
+        changes,
+        notes,
+    })
+}
+
+/// The runtimes to configure: `--runtime`, the spec's `runtimes`, or what the root shows is
+/// installed (containerd when it shows nothing, as before there was a choice).
+fn decide_runtimes(spec: &ValidSpec, opts: &NodeOptions) -> (Vec<Runtime>, String) {
+    if let Some(r) = &opts.runtimes {
+        return (r.clone(), "--runtime".to_string());
+    }
+    if let Some(r) = &spec.runtimes {
+        return (r.clone(), "the spec's runtimes".to_string());
+    }
+    let mut found = Vec::new();
+    let mut evidence = Vec::new();
+    let containerd = crate::containerd::installed::BINARIES
+        .iter()
+        .copied()
+        .chain(["/etc/containerd"])
+        .find(|p| opts.root.join(p.trim_start_matches('/')).exists());
+    if let Some(p) = containerd {
+        found.push(Runtime::Containerd);
+        evidence.push(format!("containerd ({p})"));
+    } else if opts.containerd.is_some() || spec.containerd.is_some() {
+        found.push(Runtime::Containerd);
+        evidence.push("containerd (its version is given)".to_string());
+    }
+    if let Some(p) = docker::installed(&opts.root) {
+        found.push(Runtime::Docker);
+        evidence.push(format!("docker ({p})"));
+    }
+    if found.is_empty() {
+        return (
+            vec![Runtime::Containerd],
+            "found no runtime under the root: containerd (pass --runtime to choose)".to_string(),
+        );
+    }
+    (found, format!("found {}", evidence.join(", ")))
+}
+
+/// Writes and removes every change as one transaction; keeps `config.toml.bak` on the first
+/// change. On failure the node is left as it was (the transaction rolls back what it already
+/// did), unless the rollback itself fails: then the error names the files it could not restore.
+pub fn execute(p: &Prepared) -> Result<(), NodeError> {
+    let io = |e: std::io::Error| NodeError::Io(format!("{e}; nothing was changed"));
+    let mut tx = Transaction::durable();
+    // The files edited in place keep their original as `<file>.bak` from the first change on.
+    let edited: Vec<&Path> = p
+        .containerd
+        .iter()
+        .map(|c| c.config_path.as_path())
+        .chain(p.docker.iter().map(|d| d.daemon_json_path.as_path()))
+        .collect();
+    let backup_of = |path: &Path| {
+        path.with_file_name(format!(
+            "{}.bak",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ))
+    };
+    for c in &p.changes {
+        if let Change::Write {
+            path,
+            mode,
+            content,
+            old,
+            ..
+        } = c
+        {
+            let backup = backup_of(path);
+            if edited.contains(&path.as_path()) && old.is_some() && !backup.exists() {
+                tx.stage(&backup, old.as_deref().unwrap_or("").as_bytes(), *mode)
+                    .map_err(io)?;
+            }
+            tx.stage(path, content.as_bytes(), *mode).map_err(io)?;
+        }
+    }
+    let mut emptied = BTreeSet::new();
+    for c in &p.changes {
+        if let Change::Remove { path, .. } = c {
+            tx.stage_remove(path).map_err(io)?;
+            if let Some(parent) = path.parent() {
+                emptied.insert(parent.to_path_buf());
+            }
+        }
+    }
+    if let Err(e) = tx.commit_or_roll_back() {
+        if e.unrestored.is_empty() {
+            return Err(NodeError::Io(format!(
+                "{}; the files already replaced were put back: nothing was changed",
+                e.error
+            )));
+        }
+        let files: Vec<String> = e
+            .unrestored
+            .iter()
+            .map(|(path, why)| format!("{} ({why})", path.display()))
+            .collect();
+        return Err(NodeError::Io(format!(
+            "{}; the rollback could not restore {}: each keeps its new state (whole); run \
+             regtrust apply again to complete the change",
+            e.error,
+            files.join(", ")
+        )));
+    }
+    for d in emptied {
+        fs::remove_dir_if_empty(&d);
+    }
+    Ok(())
+}
