@@ -150,7 +150,7 @@ fn alias_bombs_are_refused_without_expanding() {
             "top.yaml",
             top,
             "error[unknown-key]",
-            "unknown field `a0`, expected one of containerd, registries".to_string(),
+            "unknown field `a0`, expected one of runtimes, containerd, registries".to_string(),
             "top.yaml:1:1",
         ),
         // The budget of scalar bytes (64 MiB) stops it at the 63rd alias of the 1 MiB string.
