@@ -8,11 +8,7 @@ pub(super) fn prepare_containerd(
     opts: &NodeOptions,
 ) -> Result<(ContainerdPart, Vec<Change>, Vec<String>), NodeError> {
     let in_root = InRoot::new(&opts.root);
-    let resolve = |node_path: &str| {
-        in_root
-            .path(node_path)
-            .map_err(|e| NodeError::Io(format!("{node_path}: {e}")))
-    };
+    let resolve = |node_path: &str| node_path_in(&in_root, node_path);
     let config_path = resolve(&opts.config_file)?;
     if config_path.is_dir() {
         return Err(NodeError::Io(format!(
@@ -195,9 +191,7 @@ pub(super) fn stale_files(
     plan: &Plan,
     planned: &BTreeSet<PathBuf>,
 ) -> Result<Vec<Change>, NodeError> {
-    let base = in_root
-        .path(&plan.config_path)
-        .map_err(|e| NodeError::Io(format!("{}: {e}", plan.config_path)))?;
+    let base = node_path_in(in_root, &plan.config_path)?;
     let Ok(dirs) = std::fs::read_dir(&base) else {
         return Ok(Vec::new());
     };
@@ -258,9 +252,7 @@ pub(super) fn leftover_temp_files(
     plan: &Plan,
     config_file: &Path,
 ) -> Result<Vec<Change>, NodeError> {
-    let base = in_root
-        .path(&plan.config_path)
-        .map_err(|e| NodeError::Io(format!("{}: {e}", plan.config_path)))?;
+    let base = node_path_in(in_root, &plan.config_path)?;
     let mut dirs: Vec<PathBuf> = vec![base.clone()];
     dirs.extend(config_file.parent().map(Path::to_path_buf));
     dirs.extend(plan.hosts.iter().map(|h| base.join(&h.dir_name)));

@@ -8,11 +8,7 @@ pub(super) fn prepare_docker(
     opts: &NodeOptions,
 ) -> Result<(DockerPart, Vec<Change>, Vec<String>), NodeError> {
     let in_root = InRoot::new(&opts.root);
-    let resolve = |node_path: &str| {
-        in_root
-            .path(node_path)
-            .map_err(|e| NodeError::Io(format!("{node_path}: {e}")))
-    };
+    let resolve = |node_path: &str| node_path_in(&in_root, node_path);
     let plan = DockerPlan::build(spec);
     let mut notes = plan.notes.clone();
     let mut changes = Vec::new();

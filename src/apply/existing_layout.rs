@@ -10,9 +10,7 @@ use super::*;
 pub(super) fn refuse_url_directories(in_root: &InRoot, config_path: &str) -> Result<(), NodeError> {
     for scheme in ["http:", "https:"] {
         let node_path = format!("{config_path}/{scheme}");
-        let path = in_root
-            .path(&node_path)
-            .map_err(|e| NodeError::Io(format!("{node_path}: {e}")))?;
+        let path = node_path_in(in_root, &node_path)?;
         if !path.is_dir() {
             continue;
         }
@@ -59,9 +57,7 @@ pub(super) fn drop_in_edits(
         else {
             continue;
         };
-        let path = in_root
-            .path(&d.node_path)
-            .map_err(|e| NodeError::Io(format!("{}: {e}", d.node_path)))?;
+        let path = node_path_in(in_root, &d.node_path)?;
         let backup = format!("{}.bak", d.node_path);
         let read_as_import = patterns.iter().any(|p| {
             let (dir, pat) = p.rsplit_once('/').unwrap_or(("", p));
@@ -76,9 +72,7 @@ pub(super) fn drop_in_edits(
                 d.node_path, e.note
             )));
         }
-        let backup_path = in_root
-            .path(&backup)
-            .map_err(|e| NodeError::Io(format!("{backup}: {e}")))?;
+        let backup_path = node_path_in(in_root, &backup)?;
         let mode = fs::mode_of(&path).unwrap_or(0o644);
         if !backup_path.exists() {
             out.push(Change::Write {
@@ -116,11 +110,7 @@ pub(super) fn carried_hosts(
 ) -> Result<(Vec<Change>, Vec<String>), NodeError> {
     let mut changes = Vec::new();
     let mut notes = Vec::new();
-    let resolve = |node_path: &str| {
-        in_root
-            .path(node_path)
-            .map_err(|e| NodeError::Io(format!("{node_path}: {e}")))
-    };
+    let resolve = |node_path: &str| node_path_in(in_root, node_path);
     let mut seen = BTreeSet::new();
     for dir in old.split(':').map(|d| d.trim_end_matches('/')) {
         if dir.is_empty() || dir == plan.config_path || !seen.insert(dir) {

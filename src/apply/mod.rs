@@ -24,6 +24,14 @@ use docker_engine::prepare_docker;
 use existing_layout::{carried_hosts, drop_in_edits, refuse_url_directories};
 pub use report::{diff, json_report, report};
 
+/// `node_path` under the root (every symlink followed inside it: `InRoot::path`), the error
+/// naming the node path. The one resolver of the apply engine.
+fn node_path_in(in_root: &InRoot, node_path: &str) -> Result<PathBuf, NodeError> {
+    in_root
+        .path(node_path)
+        .map_err(|e| NodeError::Io(format!("{node_path}: {e}")))
+}
+
 pub struct NodeOptions {
     pub root: PathBuf,
     /// config.toml as a node path.
