@@ -69,6 +69,36 @@ pub fn version_line(text: &str) -> Option<usize> {
     Some(crate::diag::line_col(text, span.start).0)
 }
 
+/// Whether a TOML string value is written as a literal `'…'` string.
+pub fn is_literal_string(v: &toml_edit::Value) -> bool {
+    match v {
+        toml_edit::Value::String(f) => f
+            .as_repr()
+            .and_then(|r| r.as_raw().as_str())
+            .is_some_and(|r| r.starts_with('\'')),
+        _ => false,
+    }
+}
+
+/// `path` as a TOML string: literal (`'…'`) when asked and possible, else basic (`"…"`).
+pub fn path_string(path: &str, literal: bool) -> toml_edit::Value {
+    if literal && !path.contains('\'') {
+        format!("'{path}'")
+            .parse()
+            .expect("a literal string parses")
+    } else {
+        toml_edit::Value::from(path)
+    }
+}
+
+/// Replaces a string value with `path` in place, keeping its decor (spaces, comment) and its
+/// quotes: the style of the file (config.toml and drop-ins alike).
+pub fn replace_keeping_style(v: &mut toml_edit::Value, path: &str) {
+    let decor = v.decor().clone();
+    *v = path_string(path, is_literal_string(v));
+    *v.decor_mut() = decor;
+}
+
 /// Parses config.toml text; a syntax error carries its line and column.
 pub fn parse(text: &str) -> Result<DocumentMut, ConfigError> {
     text.parse().map_err(|e: toml_edit::TomlError| {

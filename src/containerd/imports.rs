@@ -176,18 +176,7 @@ pub fn edit(d: &DropIn, v: &Version, config_path: &str) -> Result<Option<Edit>, 
         return Ok(None);
     }
     let old = value.as_str().unwrap_or("").to_string();
-    let decor = value.decor().clone();
-    // A literal '…' value stays literal (as in config.toml).
-    let literal = matches!(&*value, toml_edit::Value::String(f)
-        if f.as_repr().and_then(|r| r.as_raw().as_str()).is_some_and(|r| r.starts_with('\'')));
-    *value = if literal && !config_path.contains('\'') {
-        format!("'{config_path}'")
-            .parse()
-            .expect("a literal string parses")
-    } else {
-        toml_edit::Value::from(config_path)
-    };
-    *value.decor_mut() = decor;
+    super::config::replace_keeping_style(value, config_path);
     Ok(Some(Edit {
         text: doc.to_string(),
         note: format!(

@@ -2,11 +2,12 @@
 //! Comment- and format-preserving (toml_edit); never touches the disk.
 use std::collections::BTreeSet;
 
-use toml_edit::{DocumentMut, Item, TableLike, Value};
+use toml_edit::{DocumentMut, Item, TableLike};
 
 pub use crate::containerd::config::ConfigError;
 use crate::containerd::config::{
-    decide_config_path, effective_registry_plugin, file_layout, registry_table,
+    decide_config_path, effective_registry_plugin, file_layout, is_literal_string, path_string,
+    registry_table, replace_keeping_style,
 };
 use crate::containerd::{ConfigLayout, Version};
 use crate::legacy::{migrate, take_legacy};
@@ -171,35 +172,20 @@ fn restore_headers(original: &str, text: &str) -> String {
 /// quotes of the first key of its table that holds a string (else two spaces and `"…"`, like
 /// containerd's `config default`). The boot scripts' awk edit follows the same rule.
 fn set_config_path(registry: &mut dyn TableLike, path: &str) {
-    let literal = |v: &Value| match v {
-        Value::String(f) => f
-            .as_repr()
-            .and_then(|r| r.as_raw().as_str())
-            .is_some_and(|r| r.starts_with('\'')),
-        _ => false,
-    };
-    let styled = |lit: bool| -> Value {
-        if lit && !path.contains('\'') {
-            format!("'{path}'")
-                .parse()
-                .expect("a literal string parses")
-        } else {
-            Value::from(path)
-        }
-    };
     match registry.get_mut("config_path").and_then(Item::as_value_mut) {
         Some(v) if v.as_str() == Some(path) => {}
-        Some(v) => {
-            let decor = v.decor().clone();
-            *v = styled(literal(v));
-            *v.decor_mut() = decor;
-        }
+        Some(v) => replace_keeping_style(v, path),
         None => {
             // The first key of the table whose value is a string sets the style.
             let first = registry
                 .iter()
                 .find(|(_, item)| item.as_value().is_some_and(|v| v.as_str().is_some()))
-                .map(|(k, item)| (k.to_string(), item.as_value().is_some_and(literal)));
+                .map(|(k, item)| {
+                    (
+                        k.to_string(),
+                        item.as_value().is_some_and(is_literal_string),
+                    )
+                });
             let indent = first
                 .as_ref()
                 .and_then(|(k, _)| registry.key(k))
@@ -208,7 +194,7 @@ fn set_config_path(registry: &mut dyn TableLike, path: &str) {
                 .map(|p| p.rsplit('\n').next().unwrap_or("").to_string())
                 .unwrap_or_else(|| "  ".to_string());
             let lit = first.is_some_and(|(_, l)| l);
-            registry.insert("config_path", Item::Value(styled(lit)));
+            registry.insert("config_path", Item::Value(path_string(path, lit)));
             if let Some(mut k) = registry.key_mut("config_path") {
                 k.leaf_decor_mut().set_prefix(indent);
             }
