@@ -50,13 +50,17 @@ fn node(root: &Path, config_path: &str) {
     .unwrap();
 }
 
-fn modes(root: &Path) -> Vec<(String, u32)> {
-    let mut out = Vec::new();
-    for (rel, _) in snapshot(root) {
-        let m = fs::metadata(root.join(&rel)).unwrap().permissions().mode() & 0o777;
-        out.push((rel, m));
-    }
-    out
+/// Every file under `root` with its content and mode, apply's backups and the lock aside: what
+/// apply and the installer must agree on.
+fn tree(root: &Path) -> Vec<(String, String, u32)> {
+    snapshot(root)
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with(".bak") && !p.starts_with("run/"))
+        .map(|(p, text)| {
+            let mode = fs::metadata(root.join(&p)).unwrap().permissions().mode() & 0o777;
+            (p, text, mode)
+        })
+        .collect()
 }
 
 fn check_moved(root: &Path, report: &str) {
@@ -113,15 +117,18 @@ fn apply_and_installer_move_config_path_and_carry_the_hosts_configured_there() {
 
         let by_apply = dir.path().join("apply");
         node(&by_apply, old);
-        let o = regtrust(&[
-            "apply",
-            "--spec",
-            spec.to_str().unwrap(),
-            "--containerd",
-            "1.7",
-            "--root",
-            by_apply.to_str().unwrap(),
-        ]);
+        let apply = || {
+            regtrust(&[
+                "apply",
+                "--spec",
+                spec.to_str().unwrap(),
+                "--containerd",
+                "1.7",
+                "--root",
+                by_apply.to_str().unwrap(),
+            ])
+        };
+        let o = apply();
         assert!(o.status.success(), "{}", text(&o));
         check_moved(&by_apply, &text(&o));
         assert!(
@@ -131,15 +138,7 @@ fn apply_and_installer_move_config_path_and_carry_the_hosts_configured_there() {
         );
         // A second run changes nothing.
         let before = snapshot(&by_apply);
-        let o = regtrust(&[
-            "apply",
-            "--spec",
-            spec.to_str().unwrap(),
-            "--containerd",
-            "1.7",
-            "--root",
-            by_apply.to_str().unwrap(),
-        ]);
+        let o = apply();
         assert!(o.status.success(), "{}", text(&o));
         assert!(!text(&o).contains("carried"), "{}", text(&o));
         assert_eq!(before, snapshot(&by_apply));
@@ -153,21 +152,7 @@ fn apply_and_installer_move_config_path_and_carry_the_hosts_configured_there() {
         check_moved(&by_script, &text(&o));
 
         // The same tree, file for file and mode for mode (apply's backups aside).
-        let strip = |m: Vec<(String, u32)>| -> Vec<(String, u32)> {
-            m.into_iter()
-                .filter(|(p, _)| !p.ends_with(".bak") && !p.starts_with("run/"))
-                .collect()
-        };
-        assert_eq!(strip(modes(&by_apply)), strip(modes(&by_script)), "{old}");
-        let a: Vec<_> = snapshot(&by_apply)
-            .into_iter()
-            .filter(|(p, _)| !p.ends_with(".bak") && !p.starts_with("run/"))
-            .collect();
-        let s: Vec<_> = snapshot(&by_script)
-            .into_iter()
-            .filter(|(p, _)| !p.ends_with(".bak") && !p.starts_with("run/"))
-            .collect();
-        assert_eq!(a, s, "{old}");
+        assert_eq!(tree(&by_apply), tree(&by_script), "{old}");
     }
 }
 
