@@ -13,7 +13,9 @@
 //!   user — each side receives only its own credentials;
 //! - an identity token (`identity_token_file`) pulls through the OAuth2 refresh-token grant;
 //! - a wrong password fails with 401; a re-apply changes nothing; no printed output carries a
-//!   secret.
+//!   secret;
+//! - `migrate` (legacy `configs.*.auth`) and `import k3s` (`configs.*.auth`) carry the
+//!   credentials into the spec through a 0600 file, and the spec pulls.
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -377,6 +379,81 @@ fn one_version(w: &World, version: &str) {
     assert_no_secret(&format!("{version}: doctor"), &text(&doctor));
 }
 
+/// `migrate` of a node whose legacy config has `configs."host".auth`, and `import k3s` of a
+/// registries.yaml with `configs.*.auth`: the secret goes to a 0600 file the emitted spec
+/// names (never printed, never in the spec), and applying that spec pulls.
+fn migrate_and_import(w: &World, version: &str) {
+    let dir = w.work.join(format!("migrate-{version}"));
+    let legacy_auth = format!(
+        "\n[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"{TOKEN_HOST}\"]\n  endpoint = \
+         [\"http://{TOKEN_HOST}\"]\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"{TOKEN_HOST}\".auth]\n  \
+         username = \"alice\"\n  password = \"{ALICE_PW}\"\n"
+    );
+    let k3s = format!(
+        "mirrors:\n  {TOKEN_HOST}:\n    endpoint:\n      - http://{TOKEN_HOST}\nconfigs:\n  \
+         {TOKEN_HOST}:\n    auth:\n      username: alice\n      password: {ALICE_PW}\n"
+    );
+    for (n, how) in ["migrate", "import"].iter().enumerate() {
+        let root = dir.join(format!("root-{how}"));
+        fs::create_dir_all(root.join("etc/containerd")).unwrap();
+        let config = root.join("etc/containerd/config.toml");
+        let spec = dir.join(format!("{how}.yaml"));
+        let o = if *how == "migrate" {
+            fs::write(&config, debian_config(version) + &legacy_auth).unwrap();
+            regtrust(&[
+                "migrate",
+                "--root",
+                root.to_str().unwrap(),
+                "--containerd",
+                version,
+                "--emit-spec",
+                spec.to_str().unwrap(),
+                "--no-probe",
+            ])
+        } else {
+            fs::write(&config, debian_config(version)).unwrap();
+            let reg = dir.join("registries.yaml");
+            fs::write(&reg, &k3s).unwrap();
+            regtrust(&[
+                "import",
+                "k3s",
+                reg.to_str().unwrap(),
+                "--emit-spec",
+                spec.to_str().unwrap(),
+                "--no-probe",
+            ])
+        };
+        assert!(o.status.success(), "{version} {how}: {}", text(&o));
+        assert_no_secret(&format!("{version} {how}"), &text(&o));
+        let spec_text = fs::read_to_string(&spec).unwrap();
+        assert_no_secret(&format!("{version} {how}: the spec"), &spec_text);
+        let secret = dir.join(format!(
+            "{how}.yaml.secrets/token.registry.test_5000.password"
+        ));
+        assert!(
+            spec_text.contains("password_file:")
+                && spec_text.contains("token.registry.test_5000.password"),
+            "{version} {how}: {spec_text}"
+        );
+        assert_eq!(fs::read_to_string(&secret).unwrap(), ALICE_PW);
+        assert_eq!(fs::metadata(&secret).unwrap().mode() & 0o7777, 0o600);
+        apply(spec.to_str().unwrap(), &root, version, &[]);
+        let mut ctd = None;
+        restart(&mut ctd, w, version, &root, &dir, 10 + n as u32);
+        let c = ctd.as_ref().unwrap();
+        let mark = w.token.token_mark();
+        c.cri_pull(IMAGE)
+            .unwrap_or_else(|e| panic!("{version} {how}: pull after apply: {e}\n{}", c.log_tail()));
+        assert!(
+            w.token
+                .token_requests_since(mark)
+                .iter()
+                .any(|r| r.user == "alice" && r.status == 200),
+            "{version} {how}: no token granted to alice"
+        );
+    }
+}
+
 fn world() -> World {
     require_e2e_prerequisites();
     require_tool(
@@ -439,5 +516,6 @@ fn token_registries_pull_with_the_config_method_on_every_version() {
     let w = world();
     for version in ["1.6", "1.7", "2.1"] {
         one_version(&w, version);
+        migrate_and_import(&w, version);
     }
 }
