@@ -21,7 +21,7 @@ pub fn readable(root: &Path, file: &str, out: &mut Vec<Finding>) {
         out.push(Finding::found(
             Level::Error,
             Code::CredentialsReadable,
-            file.to_string(),
+            file,
             None,
             format!("{file} holds registry credentials and its mode is {mode:04o}"),
             "every user of the node who can read it has the registry password".into(),
@@ -54,7 +54,7 @@ pub fn upstream_only(
                 Finding::found(
                     Level::Warning,
                     Code::CredentialsNotForMirror,
-                    config_file.to_string(),
+                    config_file,
                     (*line > 0).then_some(*line),
                     format!(
                         "credentials for {host}, but pulls of {host} go first to {} ({}), which gets none",
