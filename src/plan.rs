@@ -14,6 +14,8 @@ pub enum FileKind {
     PrivateKey,
     /// dockerd's daemon.json (edited in place).
     DaemonJson,
+    /// The boot outputs' config.toml credentials (`containerd::credentials`), 0600.
+    ConfigCredentials,
 }
 
 /// A file the node must have.
@@ -256,6 +258,25 @@ impl Plan {
 }
 
 impl Plan {
+    /// For the boot outputs (cloud-init, Ignition, the installer): the file holding the
+    /// credentials blocks their script appends to config.toml, 0600 (None without credentials
+    /// for config.toml). The registry plugin's name is left as a placeholder: the script decides
+    /// it on the node, from the file's `version`.
+    pub fn credentials_file(&self) -> Option<PlannedFile> {
+        use crate::containerd::credentials::{PLUGIN_PLACEHOLDER, block};
+        (!self.credentials.is_empty()).then(|| PlannedFile {
+            path: crate::containerd::layout::CREDENTIALS_FILE.to_string(),
+            mode: 0o600,
+            content: self
+                .credentials
+                .iter()
+                .map(|c| block(PLUGIN_PLACEHOLDER, c))
+                .collect(),
+            kind: FileKind::ConfigCredentials,
+            secret: true,
+        })
+    }
+
     /// How containerd gets `auth`'s credentials: the spec's `method`, else the default for the
     /// plan's containerd.
     pub fn auth_method(&self, auth: &Auth) -> AuthMethod {

@@ -67,21 +67,37 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
     .map(|(v, _)| v);
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
     let plan = Plan::build(spec, &[], config_path, version);
+    let mut deferred = deferred;
+    deferred::mark_config(&mut deferred, &plan);
     if let Some(c) = plan.credentials.first() {
-        return Err(Error::Usage(format!(
-            "the credentials for {} ({}) go into containerd's config.toml (`method: config`, \
-             given, or the default before containerd 2.1; this output is for {}), which only \
-             `regtrust apply` writes: render outputs carry credentials as a hosts.toml header. \
-             Set `method: header` on that `auth` (HTTP Basic registries; token registries such \
-             as Docker Hub, Harbor or GitLab need containerd 2.1 or newer for it), render for \
-             containerd 2.1 or newer (--containerd), or run `regtrust apply` on the node or \
-             image root; nothing was written",
-            c.host,
-            c.url,
-            version.map_or("an unknown containerd version".to_string(), |v| format!(
-                "containerd {v}"
-            ))
-        )));
+        // Only the boot outputs carry config.toml's credentials (a file their script appends);
+        // the others would drop them silently.
+        let why = match a.target {
+            Target::CloudInit | Target::Script | Target::Ignition if a.hosts_only => {
+                Some("--hosts-only leaves config.toml alone")
+            }
+            Target::CloudInit if a.escape == Escape::Terraform => Some(
+                "--escape terraform carries header credentials only (a template variable holds \
+                 the whole header value)",
+            ),
+            Target::CloudInit | Target::Script | Target::Ignition => None,
+            _ => Some("this output has no config.toml to carry them"),
+        };
+        if let Some(why) = why {
+            return Err(Error::Usage(format!(
+                "the credentials for {} ({}) go into containerd's config.toml (`method: config`, \
+                 given, or the default before containerd 2.1; this output is for {}), and {why}. \
+                 Set `method: header` on that `auth` (HTTP Basic registries; token registries \
+                 such as Docker Hub, Harbor or GitLab need containerd 2.1 or newer for it), use \
+                 --target cloud-init, ignition or script, or run `regtrust apply` on the node or \
+                 image root; nothing was written",
+                c.host,
+                c.url,
+                version.map_or("an unknown containerd version".to_string(), |v| {
+                    format!("containerd {v}")
+                })
+            )));
+        }
     }
     if a.target == Target::Hosts {
         if a.escape != Escape::None {
@@ -220,7 +236,8 @@ fn warn_credentials(target: Target, has_auth: bool, deferred: &[Deferred]) {
             eprintln!(
                 "warning: {what} carries registry credentials: instance metadata serves it to \
                  any process on the instance that can reach it, and it stays in the instance's \
-                 settings; the node's hosts.toml files holding them are root-owned 0600. Keep \
+                 settings; the node's files holding them (hosts.toml, or config.toml and its \
+                 credentials file) are root-owned 0600. Keep \
                  the output out of logs and version control{}",
                 if target == Target::CloudInit {
                     " (or render it with --escape terraform and pass the credentials as \
@@ -250,15 +267,17 @@ fn warn_credentials(target: Target, has_auth: bool, deferred: &[Deferred]) {
         Target::Script => {
             for d in deferred {
                 eprintln!(
-                    "note: the installer reads the password of `{}` for {} from the environment \
-                     variable {} at run time (it is not in the script) and fails, writing \
-                     nothing, without it",
-                    d.username, d.url, d.env
+                    "note: the installer reads {} for {} from the environment variable {} at run \
+                     time (it is not in the script) and fails, writing nothing, without it",
+                    d.what(),
+                    d.url,
+                    d.env
                 );
             }
             eprintln!(
-                "warning: the hosts.toml files the installer writes hold the credentials \
-                 (root-owned 0600): an image built with it contains them"
+                "warning: the files the installer writes hold the credentials (hosts.toml, or \
+                 config.toml and its credentials file; root-owned 0600): an image built with it \
+                 contains them"
             );
         }
         _ => {}
