@@ -11,6 +11,10 @@ pub enum FileKind {
     PrivateKey,
     /// dockerd's daemon.json (edited in place).
     DaemonJson,
+    /// containers-image's registries.conf drop-in.
+    ContainersConf,
+    /// containers-image's auth.json (credentials: never shown).
+    AuthJson,
 }
 
 /// A file the node must have.
@@ -226,7 +230,7 @@ impl Plan {
     }
 }
 
-fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
+pub(crate) fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
     let mut content = pem.trim_end_matches('\n').to_string();
     content.push('\n');
     PlannedFile {
