@@ -24,6 +24,7 @@ mod ignition;
 mod import;
 mod installer;
 mod patch_script;
+mod podman;
 mod properties;
 mod render;
 mod root_confinement;
