@@ -301,7 +301,10 @@ fn unknown_runtimes_are_refused() {
     let o = r.apply(&[]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     let e = out(&o);
-    assert!(!e.contains("cri-o"), "cri-o is podman's other name: {e}");
+    assert!(
+        !e.contains("runtime `cri-o`"),
+        "cri-o is podman's other name: {e}"
+    );
     assert!(e.contains("unknown runtime `rkt`"), "{e}");
     let r = Root::new(&format!("runtimes: []\n{SPEC}"), &[]);
     let o = r.apply(&[]);
