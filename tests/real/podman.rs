@@ -1,0 +1,190 @@
+//! Podman 4.3 and Skopeo (Debian 12's, containers-image 5.23) pulling through what `regtrust
+//! apply --runtime podman` writes: from a plain-HTTP docker-registry, from an HTTPS registry
+//! whose CA only the spec's `ca_pem` names, through a `[[registry.mirror]]` for a registry name
+//! that resolves nowhere, and from a registry demanding HTTP Basic credentials (auth.json).
+//!
+//! Everything runs inside a private network and mount namespace (`unshare --net --mount`): the
+//! registries listen on 192.0.2.20-23 (TEST-NET-1) on that namespace's own loopback, so no packet
+//! leaves it; /etc/containers and /etc/hosts are the scratch root's own (bind mounts), seeded
+//! with this machine's packaged registries.conf and policy.json. Podman runs with its own
+//! storage (`--root`, `--runroot`, vfs). The steps are in tests/e2e/podman_pull.sh.
+use std::fs;
+use std::process::Command;
+
+use crate::support::*;
+use crate::system::*;
+use crate::tls_servers::Pki;
+
+const SPEC: &str = "runtimes: [cri-o]
+registries:
+  - host: my.private.registry:5000
+    http: true
+  - host: unreachable.registry.test
+    endpoints:
+      - url: http://cache.registry.test:5000
+  - host: auth.registry.test:5000
+    http: true
+    auth:
+      username: alice
+      password_file: alice.password
+  - host: secure.registry.test:5443
+    ca_pem: |
+";
+
+const IMAGES: [&str; 4] = [
+    "my.private.registry:5000/test/hello:latest",
+    "secure.registry.test:5443/test/hello:latest",
+    "unreachable.registry.test/test/hello:latest",
+    "auth.registry.test:5000/test/hello:latest",
+];
+
+#[test]
+fn podman_and_skopeo_pull_through_what_apply_writes() {
+    require_root("podman in a private network and mount namespace needs root");
+    for tool in [
+        "podman",
+        "skopeo",
+        "docker-registry",
+        "htpasswd",
+        "unshare",
+        "ip",
+        "curl",
+    ] {
+        require_tool(
+            tool,
+            "run .ci/install-deps (as root): podman, skopeo, docker-registry, apache2-utils, \
+             iproute2, curl",
+        );
+    }
+    let work = work_dir("podman");
+    let root = work.join("root");
+    fs::create_dir_all(root.join("etc/containers")).unwrap();
+    // The packaged files, as a node has them; registries.conf must come out unchanged.
+    let packaged = fs::read_to_string("/etc/containers/registries.conf")
+        .expect("/etc/containers/registries.conf (golang-github-containers-image)");
+    fs::write(root.join("etc/containers/registries.conf"), &packaged).unwrap();
+    fs::copy(
+        "/etc/containers/policy.json",
+        root.join("etc/containers/policy.json"),
+    )
+    .expect("/etc/containers/policy.json (golang-github-containers-common)");
+    fs::write(
+        root.join("etc/hosts"),
+        "127.0.0.1 localhost\n192.0.2.20 my.private.registry\n192.0.2.21 secure.registry.test\n\
+         192.0.2.22 cache.registry.test\n192.0.2.23 auth.registry.test\n",
+    )
+    .unwrap();
+    let pki = Pki::new(&work.join("pki"));
+    let ca = pki.ca("ca", "regtrust podman test CA");
+    let leaf = pki.leaf("secure", &ca, &["secure.registry.test"]);
+    let ca_pem: String = ca
+        .cert_pem()
+        .lines()
+        .map(|l| format!("      {l}\n"))
+        .collect();
+    let spec = work.join("spec.yaml");
+    fs::write(&spec, format!("{SPEC}{ca_pem}")).unwrap();
+    let password = format!("pw-{}", std::process::id());
+    fs::write(work.join("alice.password"), format!("{password}\n")).unwrap();
+    let htpasswd = work.join("htpasswd");
+    let o = run(Command::new("htpasswd")
+        .args(["-Bbc"])
+        .arg(&htpasswd)
+        .args(["alice", &password]));
+    assert!(o.status.success(), "{}", text(&o));
+    let oci = make_image(&work, "hello from the podman test");
+    let out = run(Command::new("unshare")
+        .args(["--net", "--mount", "--propagation", "private", "bash"])
+        .arg(manifest_dir().join("tests/e2e/podman_pull.sh"))
+        .arg(regtrust_bin())
+        .arg(&root)
+        .arg(&oci)
+        .arg(&spec)
+        .env("TLS_CERT", &leaf.cert)
+        .env("TLS_KEY", &leaf.key)
+        .env("HTPASSWD", &htpasswd)
+        .env("ALICE_PASSWORD", &password));
+    let log = text(&out);
+    eprintln!("{log}");
+    let step = |prefix: &str| -> String {
+        log.lines()
+            .find_map(|l| l.strip_prefix(&format!("step: {prefix}")))
+            .unwrap_or_else(|| panic!("no `step: {prefix}` line:\n{log}"))
+            .trim()
+            .to_string()
+    };
+    for (url, code) in [
+        ("http://my.private.registry:5000/v2/", "200"),
+        ("https://secure.registry.test:5443/v2/", "200"),
+        ("http://cache.registry.test:5000/v2/", "200"),
+        ("http://auth.registry.test:5000/v2/", "401"),
+    ] {
+        assert_eq!(step(&format!("up {url}")), code, "{log}");
+    }
+    // Without regtrust, neither tool pulls any of the four, each for its own reason.
+    let why = [
+        "server gave HTTP response to HTTPS client",
+        "x509: certificate signed by unknown authority",
+        "unreachable.registry.test",
+        "server gave HTTP response to HTTPS client",
+    ];
+    for tool in ["podman", "skopeo"] {
+        for (image, why) in IMAGES.iter().zip(why) {
+            let s = step(&format!("{tool} before apply {image}:"));
+            assert!(
+                s.starts_with("failed") && s.contains(why),
+                "{tool} {image} before apply must fail with `{why}`: {s}\n{log}"
+            );
+        }
+    }
+    assert_eq!(step("apply exit"), "0", "{log}");
+    assert!(
+        log.contains("apply: runtimes: podman (the spec's runtimes)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("apply: CRI-O on that system must reload registries.conf"),
+        "{log}"
+    );
+    for tool in ["podman", "skopeo"] {
+        for image in IMAGES {
+            assert_eq!(
+                step(&format!("{tool} after apply {image}:")),
+                "pulled",
+                "{log}"
+            );
+        }
+    }
+    let denied = step("podman without the auth file auth.registry.test:5000/test/hello:latest:");
+    assert!(
+        denied.starts_with("failed") && denied.contains("authentication required"),
+        "{denied}\n{log}"
+    );
+    // Both tools pulled the mirrored image from the mirror (the upstream resolves nowhere).
+    let mirror_requests: u32 = step("mirror requests").parse().unwrap();
+    assert!(mirror_requests >= 2, "{log}");
+    assert_eq!(step("second apply exit"), "0", "{log}");
+    assert!(
+        log.contains("apply2: nothing to do: the node matches the spec"),
+        "{log}"
+    );
+    assert!(!log.contains(&password), "the password was printed:\n{log}");
+
+    // What is on the node: the packaged registries.conf unchanged, the drop-in, the CA, and
+    // auth.json 0600 holding alice's credential.
+    assert_eq!(
+        fs::read_to_string(root.join("etc/containers/registries.conf")).unwrap(),
+        packaged
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc/containers/certs.d/secure.registry.test:5443/ca.crt"))
+            .unwrap(),
+        ca.cert_pem()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let auth = root.join("etc/containers/auth.json");
+    assert_eq!(
+        fs::metadata(&auth).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
