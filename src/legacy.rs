@@ -25,6 +25,34 @@ pub struct Legacy {
     pub mirrors: Vec<(String, Vec<String>)>,
     /// endpoint or registry host → TLS settings
     pub tls: BTreeMap<String, LegacyTls>,
+    /// endpoint or registry host → the user name of its credentials (k3s `configs.*.auth`); the
+    /// password is not carried: the spec reads it from [`password_env_for`]'s variable.
+    pub auth: BTreeMap<String, String>,
+}
+
+/// The environment variable an imported spec reads a host's password from:
+/// `REGTRUST_PASSWORD_` and the host in upper case, every other character `_`.
+pub fn password_env_for(host: &str) -> String {
+    let tail: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("REGTRUST_PASSWORD_{tail}")
+}
+
+fn auth_of(host: &str, user: Option<&String>) -> Option<crate::spec::Auth> {
+    user.map(|u| crate::spec::Auth {
+        username: u.clone(),
+        source: crate::spec::PasswordSource::Env(password_env_for(host)),
+        password: None,
+        at: None,
+    })
 }
 
 /// Registries made from legacy settings, each with what it came from.
@@ -206,6 +234,7 @@ pub fn migrate(
             let auth = authority(&url).to_string();
             let mut ep = Endpoint::new(url.clone());
             ep.tls = tls_of(legacy.tls.get(&auth));
+            ep.auth = auth_of(&auth, legacy.auth.get(&auth));
             if ep.is_http() && !ep.tls.is_empty() {
                 // The recipe: an http:// endpoint plus `insecure_skip_verify`. TLS settings on
                 // plain HTTP only make containerd try HTTPS first: they are not carried over.
@@ -232,6 +261,7 @@ pub fn migrate(
             };
             let mut ep = Endpoint::new(url);
             ep.tls = tls_of(legacy.tls.get(&h));
+            ep.auth = auth_of(&h, legacy.auth.get(&h));
             used_tls.insert(h.clone());
             ep
         });
@@ -250,7 +280,8 @@ pub fn migrate(
             "registry.mirrors".to_string(),
         ));
     }
-    for (host, tls) in &legacy.tls {
+    let keys: BTreeSet<&String> = legacy.tls.keys().chain(legacy.auth.keys()).collect();
+    for host in keys {
         if used_tls.contains(host) {
             continue;
         }
@@ -266,16 +297,23 @@ pub fn migrate(
         }
         if check_host(&h).is_err() || h == "*" {
             notes.push(format!(
-                "legacy `configs.\"{host}\".tls` is not for a registry host: not migrated"
+                "legacy `configs.\"{host}\"` is not for a registry host: not migrated"
             ));
             continue;
         }
-        let t = tls_of(Some(tls));
-        if t.is_empty() {
+        let t = tls_of(legacy.tls.get(host));
+        let a = auth_of(&h, legacy.auth.get(host));
+        if t.is_empty() && a.is_none() {
             continue;
         }
+        let from = if t.is_empty() {
+            "registry.configs.*.auth"
+        } else {
+            "registry.configs.*.tls"
+        };
         let mut upstream = Endpoint::new(format!("https://{h}"));
         upstream.tls = t;
+        upstream.auth = a;
         out.push((
             Registry {
                 dir_name: dir,
@@ -284,7 +322,7 @@ pub fn migrate(
                 endpoints: Vec::new(),
                 fallback: true,
             },
-            "registry.configs.*.tls".to_string(),
+            from.to_string(),
         ));
     }
     for (r, from) in &out {

@@ -99,7 +99,8 @@ pub enum Command {
     /// Print or write one output for a spec
     #[command(
         after_help = "Examples:\n  regtrust render --spec examples/registries.yaml --target hosts --out ./certs.d\n  \
-        regtrust render --spec examples/registries.yaml --target containerd-config --containerd 1.7"
+        regtrust render --spec examples/registries.yaml --target containerd-config --containerd 1.7\n  \
+        regtrust render --spec registries.yaml --target k3s --out /etc/rancher/k3s/registries.yaml"
     )]
     Render(RenderArgs),
     /// Write the certs.d tree and patch config.toml (and Docker's daemon.json, containers-image's registries.conf.d) on a node or image root
@@ -171,6 +172,9 @@ pub enum Target {
     Script,
     /// The plan as JSON (files with path, mode, content; actions), for Terraform's jsondecode()
     Json,
+    /// k3s / RKE2 registries.yaml (mirrors and configs; what it cannot express is dropped, with a
+    /// warning)
+    K3s,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -45,6 +45,10 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
         Vec::new()
     };
     let spec = &loaded.spec;
+    // k3s's embedded containerd is its own runtime: the spec's `runtimes` do not apply.
+    if a.target == Target::K3s {
+        return render_k3s(a, spec);
+    }
     if let Some(r) = spec
         .runtimes
         .iter()
@@ -187,6 +191,35 @@ fn text_output(
         Target::Script => installer::render(plan, v, deferred)?,
         _ => config_fragment::render(v, &plan.config_path),
     })
+}
+
+/// `--target k3s`: registries.yaml, with every dropped setting named on stderr. With
+/// credentials the file carries the passwords (k3s has no other way): `--out` is created 0600.
+fn render_k3s(a: &RenderArgs, spec: &crate::spec::ValidSpec) -> Result<u8> {
+    if a.escape != Escape::None || a.hosts_only || a.mime || a.encoding != Encoding::Plain {
+        return Err(Error::Usage(
+            "--escape, --hosts-only, --mime and --encoding do not apply to --target k3s".into(),
+        ));
+    }
+    let (text, warnings) = crate::k3s::export(spec);
+    for w in &warnings {
+        eprintln!("{w}");
+    }
+    let secret = has_auth(spec);
+    if secret {
+        eprintln!(
+            "warning: this registries.yaml carries registry passwords (configs.*.auth): keep it \
+             root-owned 0600 on the node, and out of logs and version control"
+        );
+    }
+    match &a.out {
+        Some(path) => {
+            crate::fs::write_file(path, text.as_bytes(), if secret { 0o600 } else { 0o644 })
+                .map_err(|e| Error::Node(format!("{e}; nothing was written")))?;
+        }
+        None => print!("{text}"),
+    }
+    Ok(exit::OK)
 }
 
 /// What an output with credentials does with them, on stderr (never a password).

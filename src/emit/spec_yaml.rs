@@ -53,6 +53,9 @@ struct SettingsOut {
     override_path: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     dial_timeout: Option<String>,
+    /// `username` and where the password is read (never the password itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<BTreeMap<&'static str, String>>,
 }
 
 fn settings(e: &Endpoint, http: bool) -> SettingsOut {
@@ -64,6 +67,19 @@ fn settings(e: &Endpoint, http: bool) -> SettingsOut {
         headers: e.headers.clone(),
         override_path: e.override_path,
         dial_timeout: e.dial_timeout.clone(),
+        auth: e.auth.as_ref().map(|a| {
+            use crate::spec::PasswordSource;
+            let mut m = BTreeMap::from([("username", a.username.clone())]);
+            match &a.source {
+                PasswordSource::File(f) => m.insert("password_file", f.clone()),
+                PasswordSource::Env(v) => m.insert("password_env", v.clone()),
+                PasswordSource::Inline => m.insert(
+                    "password_env",
+                    crate::legacy::password_env_for(crate::spec::host::authority(&e.url)),
+                ),
+            };
+            m
+        }),
         ..SettingsOut::default()
     };
     if http {

@@ -23,6 +23,7 @@ mod hostile;
 mod ignition;
 mod import;
 mod installer;
+mod k3s_export;
 mod patch_script;
 mod podman;
 mod properties;
