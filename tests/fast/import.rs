@@ -65,14 +65,16 @@ fn a_legacy_endpoint_without_a_scheme_becomes_https_in_migrate_and_apply() {
 }
 
 /// k3s's embedded-mirror documentation writes `docker.io:` and `"*":` with nothing under them;
-/// `rewrite` and `auth` cannot be carried over: warnings, not notes.
+/// `rewrite` cannot be carried over, nor `auth` other than a username with a password: warnings,
+/// not notes. A username with a password becomes `auth` reading the password from an
+/// environment variable: the password itself is never copied.
 #[test]
 fn import_k3s_takes_empty_mirror_entries_and_warns_about_what_it_drops() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = dir.path().join("registries.yaml");
     fs::write(
         &yaml,
-        "mirrors:\n  docker.io:\n  \"*\":\n  registry.example.com:\n    endpoint:\n      - \"http://mirror.example:5000\"\n    rewrite:\n      \"^library/(.*)\": \"mirrored/$1\"\nconfigs:\n  registry.example.com:\n    auth:\n      username: u\n      password: p\n",
+        "mirrors:\n  docker.io:\n  \"*\":\n  registry.example.com:\n    endpoint:\n      - \"http://mirror.example:5000\"\n    rewrite:\n      \"^library/(.*)\": \"mirrored/$1\"\nconfigs:\n  registry.example.com:\n    auth:\n      username: u\n      password: p4ssw0rd\n  token.example.com:\n    auth:\n      auth: dTpwNHNzdzByZA==\n",
     )
     .unwrap();
     let o = regtrust(&["import", "k3s", yaml.to_str().unwrap(), "--emit-spec", "-"]);
@@ -85,14 +87,30 @@ fn import_k3s_takes_empty_mirror_entries_and_warns_about_what_it_drops() {
         "{err}"
     );
     assert!(
-        err.contains("warning: configs.\"registry.example.com\".auth is dropped"),
+        spec.contains(
+            "  auth:\n    password_env: REGTRUST_PASSWORD_REGISTRY_EXAMPLE_COM\n    username: u\n"
+        ),
+        "{spec}"
+    );
+    assert!(
+        err.contains(
+            "warning: configs.\"registry.example.com\".auth: the password is not copied into \
+             the spec; it reads the password of `u` from the environment variable \
+             REGTRUST_PASSWORD_REGISTRY_EXAMPLE_COM"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: configs.\"token.example.com\".auth is dropped"),
         "{err}"
     );
     // No secret reaches the output.
-    assert!(
-        !spec.contains("password") && !err.contains(": p"),
-        "{spec}{err}"
-    );
+    for secret in ["p4ssw0rd", "dTpwNHNzdzByZA=="] {
+        assert!(
+            !spec.contains(secret) && !err.contains(secret),
+            "{spec}{err}"
+        );
+    }
 }
 
 /// A loopback server that answers every connection with `reply` (an HTTP response, or a TLS
