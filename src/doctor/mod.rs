@@ -2,6 +2,7 @@
 //! config_path, and reports each problem with file, line, what containerd will actually do, and
 //! the fix. Never writes.
 pub mod config_checks;
+pub mod containers_checks;
 pub mod hosts_checks;
 pub mod probe;
 pub mod resolve;
@@ -68,6 +69,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         &mut findings,
     );
     let hosts = hosts_checks::check(&opts.root, &cfg, version, &mut findings);
+    containers_checks::check(&opts.root, &hosts, &mut findings);
     let images: Vec<resolve::Resolution> = opts
         .images
         .iter()
