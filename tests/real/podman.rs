@@ -188,3 +188,207 @@ fn podman_and_skopeo_pull_through_what_apply_writes() {
         0o600
     );
 }
+
+/// Each containers-image shape doctor reports, given to real Podman 4.3.1 with a plain-HTTP and
+/// an HTTPS registry at hand: doctor's code for the root, and what Podman does with it — the
+/// effect each finding states. The shapes beside a correct control (the CA as `ca.crt`, the
+/// registry `insecure`) pull, so each failure is the shape's.
+#[test]
+fn doctor_findings_are_what_podman_does() {
+    require_root("podman in a private network and mount namespace needs root");
+    for tool in ["podman", "skopeo", "docker-registry", "unshare", "ip", "curl"] {
+        require_tool(
+            tool,
+            "run .ci/install-deps (as root): podman, skopeo, docker-registry, iproute2, curl",
+        );
+    }
+    let work = work_dir("podman-doctor");
+    let cases = work.join("cases");
+    let pki = Pki::new(&work.join("pki"));
+    let ca = pki.ca("ca", "regtrust podman doctor CA");
+    let leaf = pki.leaf("secure", &ca, &["secure.registry.test"]);
+    let plain = "my.private.registry:5000/test/hello:latest";
+    let secure = "secure.registry.test:5443/test/hello:latest";
+    let v2_insecure = "[[registry]]\nlocation = \"my.private.registry:5000\"\ninsecure = true\n";
+    let v1_insecure = "[registries.insecure]\nregistries = ['my.private.registry:5000']\n";
+    let usr = "unqualified-search-registries = ['docker.io']\n";
+    // (case, files under etc/containers, image, doctor's finding, Podman's outcome)
+    let table: Vec<(&str, Vec<(&str, String)>, &str, Option<&str>, &str)> = vec![
+        (
+            "control-insecure",
+            vec![("registries.conf.d/50-own.conf", v2_insecure.into())],
+            plain,
+            None,
+            "pulled",
+        ),
+        (
+            "mixed",
+            vec![("registries.conf", format!("{usr}{v1_insecure}"))],
+            plain,
+            Some("error containers-conf-mixed /etc/containers/registries.conf"),
+            "mixing sysregistry v1/v2 is not supported",
+        ),
+        (
+            "drop-in-v1",
+            vec![
+                ("registries.conf", usr.into()),
+                ("registries.conf.d/20-old.conf", v1_insecure.into()),
+            ],
+            plain,
+            Some("error containers-drop-in-v1 /etc/containers/registries.conf.d/20-old.conf"),
+            "registry must be in v2 format but is in v1",
+        ),
+        (
+            "main-v1",
+            vec![
+                ("registries.conf", v1_insecure.into()),
+                (
+                    "registries.conf.d/50-own.conf",
+                    "[[registry]]\nlocation = \"other.test\"\n".into(),
+                ),
+            ],
+            plain,
+            Some("warning containers-conf-v1 /etc/containers/registries.conf"),
+            "pulled",
+        ),
+        (
+            "invalid",
+            vec![("registries.conf.d/30-bad.conf", "[[registry]\n".into())],
+            plain,
+            Some("error containers-conf-invalid /etc/containers/registries.conf.d/30-bad.conf"),
+            "loading drop-in registries configuration",
+        ),
+        (
+            "control-ca-crt",
+            vec![("certs.d/secure.registry.test:5443/ca.crt", ca.cert_pem())],
+            secure,
+            None,
+            "pulled",
+        ),
+        (
+            "ca-pem",
+            vec![("certs.d/secure.registry.test:5443/ca.pem", ca.cert_pem())],
+            secure,
+            Some(
+                "warning containers-cert-ignored \
+                 /etc/containers/certs.d/secure.registry.test:5443/ca.pem",
+            ),
+            "x509: certificate signed by unknown authority",
+        ),
+        (
+            "key-alone",
+            vec![
+                ("certs.d/secure.registry.test:5443/ca.crt", ca.cert_pem()),
+                ("certs.d/secure.registry.test:5443/client.key", leaf.key_pem()),
+            ],
+            secure,
+            Some(
+                "error containers-client-pair-incomplete \
+                 /etc/containers/certs.d/secure.registry.test:5443/client.key",
+            ),
+            "missing client certificate client.cert for key client.key",
+        ),
+        (
+            "http-not-insecure",
+            vec![("registries.conf", usr.into())],
+            plain,
+            Some(
+                "error containers-http-not-insecure \
+                 /etc/containerd/certs.d/my.private.registry:5000/hosts.toml",
+            ),
+            "server gave HTTP response to HTTPS client",
+        ),
+    ];
+    let policy = fs::read_to_string("/etc/containers/policy.json")
+        .expect("/etc/containers/policy.json (golang-github-containers-common)");
+    for (case, files, _, _, _) in &table {
+        let etc = cases.join(case).join("etc/containers");
+        fs::create_dir_all(&etc).unwrap();
+        fs::write(etc.join("policy.json"), &policy).unwrap();
+        for (p, text) in files {
+            let path = etc.join(p);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+    }
+    // containerd pulls my.private.registry over plain HTTP on this root (regtrust's hosts.toml).
+    let spec = work.join("spec.yaml");
+    fs::write(
+        &spec,
+        "registries:\n  - host: my.private.registry:5000\n    http: true\n",
+    )
+    .unwrap();
+    let o = regtrust(&[
+        "apply",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--root",
+        cases.join("http-not-insecure").to_str().unwrap(),
+        "--runtime",
+        "containerd",
+        "--containerd",
+        "1.7",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    fs::write(
+        cases.join("hosts"),
+        "127.0.0.1 localhost\n192.0.2.30 my.private.registry\n192.0.2.31 secure.registry.test\n",
+    )
+    .unwrap();
+    let oci = make_image(&work, "hello from the podman doctor test");
+    let out = run(Command::new("unshare")
+        .args(["--net", "--mount", "--propagation", "private", "bash"])
+        .arg(manifest_dir().join("tests/e2e/podman_cases.sh"))
+        .arg(&oci)
+        .arg(&cases)
+        .args(table.iter().map(|(c, _, image, _, _)| format!("{c}={image}")))
+        .env("TLS_CERT", &leaf.cert)
+        .env("TLS_KEY", &leaf.key));
+    let log = text(&out);
+    eprintln!("{log}");
+    for (case, _, _, finding, outcome) in &table {
+        let root = cases.join(case);
+        let o = regtrust(&[
+            "doctor",
+            "--root",
+            root.to_str().unwrap(),
+            "--containerd",
+            "1.7",
+            "--format",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{case}: {e}: {}", text(&o)));
+        let found: Vec<String> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["code"].as_str().unwrap().starts_with("containers-"))
+            .map(|f| {
+                format!(
+                    "{} {} {}",
+                    f["severity"].as_str().unwrap(),
+                    f["code"].as_str().unwrap(),
+                    f["file"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            found,
+            finding.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+            "{case}"
+        );
+        let pulled = log
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("step: {case}: ")))
+            .unwrap_or_else(|| panic!("no step for {case}:\n{log}"));
+        if *outcome == "pulled" {
+            assert_eq!(pulled, "pulled", "{case}\n{log}");
+        } else {
+            assert!(
+                pulled.starts_with("failed") && pulled.contains(outcome),
+                "{case}: Podman must fail with `{outcome}`: {pulled}"
+            );
+        }
+    }
+}
