@@ -192,7 +192,10 @@ pub fn export(spec: &crate::spec::ValidSpec) -> (String, Vec<String>) {
         if !reg.fallback {
             dropped.push("`fallback: false` (k3s tries the registry itself last)".to_string());
         } else if !up.url.is_empty() {
-            let own = [reg.host.as_str(), crate::spec::host::upstream_host(&reg.host)];
+            let own = [
+                reg.host.as_str(),
+                crate::spec::host::upstream_host(&reg.host),
+            ];
             if !own.contains(&up.authority()) {
                 dropped.push(format!(
                     "`server` {} as the upstream (written as the last endpoint; k3s still tries \

@@ -78,8 +78,10 @@ pub(super) fn prepare_containers(
     let auth_old = read_file(&auth_path, ci::AUTH_JSON)?;
     let merged = auth_json::merge(auth_old.as_deref(), &plan.auths, &old_auths)
         .map_err(|e| NodeError::Config(format!("{}: {e}", ci::AUTH_JSON)))?;
-    let wrong_mode = auth_old.is_some() && !plan.auths.is_empty() && fs::mode_of(&auth_path) != Some(0o600);
-    if let Some(text) = merged.or_else(|| wrong_mode.then(|| auth_old.clone().unwrap_or_default())) {
+    let wrong_mode =
+        auth_old.is_some() && !plan.auths.is_empty() && fs::mode_of(&auth_path) != Some(0o600);
+    if let Some(text) = merged.or_else(|| wrong_mode.then(|| auth_old.clone().unwrap_or_default()))
+    {
         changes.push(Change::Write {
             node_path: ci::AUTH_JSON.to_string(),
             path: auth_path,

@@ -235,7 +235,13 @@ pub fn diff(p: &Prepared) -> String {
             );
             continue;
         }
-        if matches!(c, Change::Write { kind: FileKind::AuthJson, .. }) {
+        if matches!(
+            c,
+            Change::Write {
+                kind: FileKind::AuthJson,
+                ..
+            }
+        ) {
             let _ = writeln!(
                 s,
                 "--- {node_path}\n+++ {node_path}\n(credentials, not shown)"

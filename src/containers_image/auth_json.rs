@@ -76,9 +76,13 @@ mod tests {
     #[test]
     fn other_entries_and_keys_are_kept_and_stale_ones_removed() {
         let old = r#"{"auths":{"quay.io":{"auth":"cXVheTp4"},"old.test":{"auth":"b2xkOng="}},"credHelpers":{"gcr.io":"gcloud"}}"#;
-        let new = merge(Some(old), &[entry("r.test:5000", "dTpw")], &["old.test".into()])
-            .unwrap()
-            .unwrap();
+        let new = merge(
+            Some(old),
+            &[entry("r.test:5000", "dTpw")],
+            &["old.test".into()],
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(
             new,
             "{\n\t\"auths\": {\n\t\t\"quay.io\": {\n\t\t\t\"auth\": \"cXVheTp4\"\n\t\t},\n\t\t\

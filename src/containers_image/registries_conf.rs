@@ -209,7 +209,10 @@ mod tests {
             insecure_locations(&text),
             vec!["cache.test:5000".to_string(), "r.test".to_string()]
         );
-        assert_eq!(managed("# mine\n# regtrust-file: /etc/passwd\n"), (vec![], vec![]));
+        assert_eq!(
+            managed("# mine\n# regtrust-file: /etc/passwd\n"),
+            (vec![], vec![])
+        );
     }
 
     #[test]

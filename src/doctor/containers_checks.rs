@@ -128,7 +128,11 @@ pub fn check(root: &Path, hosts: &HostsInfo, out: &mut Vec<Finding>) {
         let Some(entries) = &d.entries else { continue };
         for e in entries.iter().filter(|e| e.url.starts_with("http://")) {
             let authority = crate::spec::host::authority(&e.url);
-            let host = if e.is_server { d.name.as_str() } else { authority };
+            let host = if e.is_server {
+                d.name.as_str()
+            } else {
+                authority
+            };
             if host == "_default"
                 || insecure.iter().any(|i| i == host || i == authority)
                 || !said.insert((d.file.clone(), host.to_string()))
@@ -186,7 +190,9 @@ fn certs_checks(root: &Path, out: &mut Vec<Finding>) {
                 Code::ContainersCertIgnored,
                 &dir,
                 None,
-                format!("`{dir}` comes from a URL used as a directory name ({CERTS_D}/{name}//<host>)"),
+                format!(
+                    "`{dir}` comes from a URL used as a directory name ({CERTS_D}/{name}//<host>)"
+                ),
                 "never read: containers-image looks up certs.d/<host[:port]>/".into(),
                 "name the directory after the host as written in image references, e.g. \
                  my.registry:5000"
@@ -232,9 +238,7 @@ fn certs_checks(root: &Path, out: &mut Vec<Finding>) {
                             "every pull from {name} fails (`missing key {stem}.key for client \
                              certificate {f}`)"
                         ),
-                        format!(
-                            "add {stem}.key; a CA certificate must be named *.crt, not *.cert"
-                        ),
+                        format!("add {stem}.key; a CA certificate must be named *.crt, not *.cert"),
                     ));
                 }
             } else if !f.ends_with(".crt")
@@ -248,9 +252,7 @@ fn certs_checks(root: &Path, out: &mut Vec<Finding>) {
                     &path,
                     None,
                     format!("{path} is not named *.crt"),
-                    format!(
-                        "ignored: containers-image reads CAs for {name} only from *.crt files"
-                    ),
+                    format!("ignored: containers-image reads CAs for {name} only from *.crt files"),
                     format!("rename it to {dir}/ca.crt"),
                 ));
             }

@@ -56,7 +56,14 @@ fn regtrust(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 fn planned_files(dir: &Path, spec: &str, env: &[(&str, &str)]) -> Vec<(String, String, String)> {
     let o = regtrust(
         dir,
-        &["render", "--spec", spec, "--target", "json", "--show-secrets"],
+        &[
+            "render",
+            "--spec",
+            spec,
+            "--target",
+            "json",
+            "--show-secrets",
+        ],
         env,
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -84,7 +91,15 @@ fn import_k3s_of_render_k3s_plans_the_same_files() {
     fs::write(d.join("alice.password"), "alice-secret\n").unwrap();
     let o = regtrust(
         d,
-        &["render", "--spec", "spec.yaml", "--target", "k3s", "--out", "registries.yaml"],
+        &[
+            "render",
+            "--spec",
+            "spec.yaml",
+            "--target",
+            "k3s",
+            "--out",
+            "registries.yaml",
+        ],
         &[],
     );
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -93,13 +108,22 @@ fn import_k3s_of_render_k3s_plans_the_same_files() {
     assert!(stderr.contains("carries registry passwords"), "{stderr}");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
-        fs::metadata(d.join("registries.yaml")).unwrap().permissions().mode() & 0o777,
+        fs::metadata(d.join("registries.yaml"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
         0o600
     );
     let o = regtrust(
         d,
         &[
-            "import", "k3s", "registries.yaml", "--no-probe", "--emit-spec", "imported.yaml",
+            "import",
+            "k3s",
+            "registries.yaml",
+            "--no-probe",
+            "--emit-spec",
+            "imported.yaml",
         ],
         &[],
     );

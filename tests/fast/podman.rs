@@ -159,7 +159,12 @@ fn the_drop_in_says_what_the_spec_says_and_the_certs_are_in_certs_d() {
     assert_eq!(
         registries(&text),
         vec![
-            e("my.private.registry:5000", "my.private.registry:5000", true, &[]),
+            e(
+                "my.private.registry:5000",
+                "my.private.registry:5000",
+                true,
+                &[]
+            ),
             // Mirrors in the spec's order, each with its own `insecure`; the one with a path is
             // left out.
             e(
@@ -179,8 +184,18 @@ fn the_drop_in_says_what_the_spec_says_and_the_certs_are_in_certs_d() {
                 &[("first.registry.test", false)]
             ),
             // skip_verify maps to `insecure` (which allows plain HTTP too).
-            e("secure.registry.test:5443", "secure.registry.test:5443", true, &[]),
-            e("renamed.registry.test", "real.registry.test:8443", false, &[]),
+            e(
+                "secure.registry.test:5443",
+                "secure.registry.test:5443",
+                true,
+                &[]
+            ),
+            e(
+                "renamed.registry.test",
+                "real.registry.test:8443",
+                false,
+                &[]
+            ),
         ]
     );
     let certs = "/etc/containers/certs.d";
@@ -192,14 +207,22 @@ fn the_drop_in_says_what_the_spec_says_and_the_certs_are_in_certs_d() {
     ] {
         let path = r.path(&format!("{certs}/{p}"));
         assert_eq!(mode(&path), m, "{p}");
-        assert!(fs::read_to_string(&path).unwrap().starts_with("-----BEGIN "), "{p}");
+        assert!(
+            fs::read_to_string(&path)
+                .unwrap()
+                .starts_with("-----BEGIN "),
+            "{p}"
+        );
     }
     // Every file written: the drop-in, the four certs.d files and the lock; nothing else (no
     // auth.json without credentials, the packaged registries.conf untouched, no containerd).
     let files: Vec<String> = snapshot(&r.root).into_keys().collect();
     assert_eq!(files.len(), 6, "{files:?}");
     let report = out(&o);
-    assert!(report.starts_with("runtimes: podman (--runtime)\n"), "{report}");
+    assert!(
+        report.starts_with("runtimes: podman (--runtime)\n"),
+        "{report}"
+    );
     for note in [
         "note: podman: host \"*\" has no containers-image equivalent",
         "note: podman: endpoint https://cache.registry.test/with/path of docker.io has a path",
@@ -258,12 +281,20 @@ fn what_left_the_spec_is_removed_and_nothing_else() {
         ]
     );
     assert_eq!(v["reload_crio"], true);
-    assert!(!r.path("/etc/containers/certs.d/real.registry.test:8443").exists());
+    assert!(
+        !r.path("/etc/containers/certs.d/real.registry.test:8443")
+            .exists()
+    );
     assert_eq!(fs::read_to_string(&theirs).unwrap(), "theirs\n");
     assert!(own_conf.exists());
     assert_eq!(
         registries(&r.read(DROP_IN)),
-        vec![e("my.private.registry:5000", "my.private.registry:5000", true, &[])]
+        vec![e(
+            "my.private.registry:5000",
+            "my.private.registry:5000",
+            true,
+            &[]
+        )]
     );
     // A drop-in regtrust did not write names nothing regtrust may remove.
     fs::write(
@@ -299,12 +330,21 @@ fn auth_json_is_0600_merged_and_never_printed() {
     use base64::Engine as _;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let r = Root::new(&["etc/containers"]);
-    let seed = "{\"auths\":{\"quay.io\":{\"auth\":\"cXVheTp4\"}},\"credHelpers\":{\"gcr.io\":\"gcloud\"}}";
+    let seed =
+        "{\"auths\":{\"quay.io\":{\"auth\":\"cXVheTp4\"}},\"credHelpers\":{\"gcr.io\":\"gcloud\"}}";
     fs::write(r.path("/etc/containers/auth.json"), seed).unwrap();
     let dry = r.apply(AUTH_SPEC, &["--runtime", "podman", "--dry-run"]);
     assert!(dry.status.success(), "{}", out(&dry));
-    assert!(out(&dry).contains("(credentials, not shown)"), "{}", out(&dry));
-    assert_eq!(r.read("/etc/containers/auth.json"), seed, "--dry-run writes nothing");
+    assert!(
+        out(&dry).contains("(credentials, not shown)"),
+        "{}",
+        out(&dry)
+    );
+    assert_eq!(
+        r.read("/etc/containers/auth.json"),
+        seed,
+        "--dry-run writes nothing"
+    );
     let o = r.apply(AUTH_SPEC, &["--runtime", "podman"]);
     assert!(o.status.success(), "{}", out(&o));
     for printed in [out(&dry), out(&o)] {
@@ -364,7 +404,11 @@ fn an_unparsable_auth_json_writes_nothing_at_all() {
         "{}",
         out(&o)
     );
-    assert_eq!(snapshot(&r.root), before, "no hosts.toml, no drop-in, no lock");
+    assert_eq!(
+        snapshot(&r.root),
+        before,
+        "no hosts.toml, no drop-in, no lock"
+    );
 }
 
 #[test]
@@ -386,11 +430,27 @@ fn runtime_names_and_detection() {
         &[],
     );
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
-    assert!(out(&o).contains("runtime `podman` is listed twice"), "{}", out(&o));
+    assert!(
+        out(&o).contains("runtime `podman` is listed twice"),
+        "{}",
+        out(&o)
+    );
     for (dirs, file, found) in [
-        (vec!["usr/bin"], Some("usr/bin/podman"), "podman (/usr/bin/podman)"),
-        (vec!["usr/local/bin"], Some("usr/local/bin/crio"), "podman (/usr/local/bin/crio)"),
-        (vec!["usr/bin"], Some("usr/bin/skopeo"), "podman (/usr/bin/skopeo)"),
+        (
+            vec!["usr/bin"],
+            Some("usr/bin/podman"),
+            "podman (/usr/bin/podman)",
+        ),
+        (
+            vec!["usr/local/bin"],
+            Some("usr/local/bin/crio"),
+            "podman (/usr/local/bin/crio)",
+        ),
+        (
+            vec!["usr/bin"],
+            Some("usr/bin/skopeo"),
+            "podman (/usr/bin/skopeo)",
+        ),
         (vec!["etc/containers"], None, "podman (/etc/containers)"),
     ] {
         let r = Root::new(&dirs);

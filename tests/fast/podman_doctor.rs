@@ -78,8 +78,16 @@ fn registries_conf_shapes() {
         &format!("unqualified-search-registries = ['docker.io']\n{V1}"),
     );
     write(r, "/etc/containers/registries.conf.d/20-old.conf", V1);
-    write(r, "/etc/containers/registries.conf.d/30-bad.conf", "[[registry]\n");
-    write(r, "/etc/containers/registries.conf.d/40-not-read.toml", "[[registry]\n");
+    write(
+        r,
+        "/etc/containers/registries.conf.d/30-bad.conf",
+        "[[registry]\n",
+    );
+    write(
+        r,
+        "/etc/containers/registries.conf.d/40-not-read.toml",
+        "[[registry]\n",
+    );
     assert_eq!(
         findings(r),
         [

@@ -189,6 +189,15 @@ fn podman_and_skopeo_pull_through_what_apply_writes() {
     );
 }
 
+/// (case, files under etc/containers, image, doctor's finding, Podman's outcome).
+type Case<'a> = (
+    &'a str,
+    Vec<(&'a str, String)>,
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+);
+
 /// Each containers-image shape doctor reports, given to real Podman 4.3.1 with a plain-HTTP and
 /// an HTTPS registry at hand: doctor's code for the root, and what Podman does with it — the
 /// effect each finding states. The shapes beside a correct control (the CA as `ca.crt`, the
@@ -196,7 +205,14 @@ fn podman_and_skopeo_pull_through_what_apply_writes() {
 #[test]
 fn doctor_findings_are_what_podman_does() {
     require_root("podman in a private network and mount namespace needs root");
-    for tool in ["podman", "skopeo", "docker-registry", "unshare", "ip", "curl"] {
+    for tool in [
+        "podman",
+        "skopeo",
+        "docker-registry",
+        "unshare",
+        "ip",
+        "curl",
+    ] {
         require_tool(
             tool,
             "run .ci/install-deps (as root): podman, skopeo, docker-registry, iproute2, curl",
@@ -212,8 +228,7 @@ fn doctor_findings_are_what_podman_does() {
     let v2_insecure = "[[registry]]\nlocation = \"my.private.registry:5000\"\ninsecure = true\n";
     let v1_insecure = "[registries.insecure]\nregistries = ['my.private.registry:5000']\n";
     let usr = "unqualified-search-registries = ['docker.io']\n";
-    // (case, files under etc/containers, image, doctor's finding, Podman's outcome)
-    let table: Vec<(&str, Vec<(&str, String)>, &str, Option<&str>, &str)> = vec![
+    let table: Vec<Case> = vec![
         (
             "control-insecure",
             vec![("registries.conf.d/50-own.conf", v2_insecure.into())],
@@ -279,7 +294,10 @@ fn doctor_findings_are_what_podman_does() {
             "key-alone",
             vec![
                 ("certs.d/secure.registry.test:5443/ca.crt", ca.cert_pem()),
-                ("certs.d/secure.registry.test:5443/client.key", leaf.key_pem()),
+                (
+                    "certs.d/secure.registry.test:5443/client.key",
+                    leaf.key_pem(),
+                ),
             ],
             secure,
             Some(
@@ -341,7 +359,11 @@ fn doctor_findings_are_what_podman_does() {
         .arg(manifest_dir().join("tests/e2e/podman_cases.sh"))
         .arg(&oci)
         .arg(&cases)
-        .args(table.iter().map(|(c, _, image, _, _)| format!("{c}={image}")))
+        .args(
+            table
+                .iter()
+                .map(|(c, _, image, _, _)| format!("{c}={image}")),
+        )
         .env("TLS_CERT", &leaf.cert)
         .env("TLS_KEY", &leaf.key));
     let log = text(&out);
