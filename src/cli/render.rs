@@ -9,8 +9,8 @@ use crate::emit::{cloud_init, config_fragment, ignition, installer, terraform};
 use crate::error::{Error, Result};
 use crate::fs::Transaction;
 use crate::plan::{FileKind, Plan};
-use crate::spec::DEFAULT_CONFIG_PATH;
 use crate::spec::secrets::has_auth;
+use crate::spec::{DEFAULT_CONFIG_PATH, Runtime};
 
 pub fn run(a: &RenderArgs) -> Result<u8> {
     if a.show_secrets && a.target != Target::Json {
@@ -49,17 +49,31 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
     if a.target == Target::K3s {
         return render_k3s(a, spec);
     }
-    if let Some(r) = spec
-        .runtimes
+    let runtimes = spec.runtimes.clone().unwrap_or_default();
+    let podman = runtimes.contains(&Runtime::Podman);
+    let boot_target = matches!(a.target, Target::CloudInit | Target::Script);
+    if let Some(r) = runtimes
         .iter()
-        .flatten()
-        .find(|r| **r != crate::spec::Runtime::Containerd)
+        .find(|r| **r == Runtime::Docker || (**r == Runtime::Podman && !boot_target))
     {
+        let targets = if *r == Runtime::Podman {
+            "configure containerd only (cloud-init and script also write podman's files)"
+        } else {
+            "configure containerd only"
+        };
         return Err(Error::Usage(format!(
-            "the spec's runtimes include {r}: render targets configure containerd only (not \
-             built yet for {r}); use `regtrust apply --runtime {r}` on the node or image root, \
+            "the spec's runtimes include {r}: this render target does not configure it (render \
+             targets {targets}); use `regtrust apply --runtime {r}` on the node or image root, \
              or leave {r} out of `runtimes` to render containerd's part"
         )));
+    }
+    if podman && !runtimes.contains(&Runtime::Containerd) {
+        return Err(Error::Usage(
+            "the spec's runtimes are podman without containerd: cloud-init and script always \
+             write containerd's part; list containerd too, or use `regtrust apply --runtime \
+             podman` on the node or image root"
+                .into(),
+        ));
     }
     let version = resolve::decide(resolve::Inputs {
         flag: cli_version,
@@ -70,7 +84,10 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
     .flatten()
     .map(|(v, _)| v);
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
-    let plan = Plan::build(spec, &[], config_path, version);
+    let mut plan = Plan::build(spec, &[], config_path, version);
+    if podman {
+        add_containers_files(&mut plan, spec, a.target);
+    }
     if a.target == Target::Hosts {
         if a.escape != Escape::None {
             return Err(Error::Usage(
@@ -191,6 +208,35 @@ fn text_output(
         Target::Script => installer::render(plan, v, deferred)?,
         _ => config_fragment::render(v, &plan.config_path),
     })
+}
+
+/// containers-image's files (the registries.conf drop-in, certs.d) added to the plan's files, for
+/// the boot-time outputs: written as they are, like hosts.toml. auth.json is not: it must be
+/// merged with the node's own entries, which only `apply` does (said on stderr).
+fn add_containers_files(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: Target) {
+    let mut cp = crate::containers_image::ContainersPlan::build(spec);
+    for n in &cp.notes {
+        eprintln!("note: {n}");
+    }
+    if !cp.auths.is_empty() {
+        let hosts: Vec<&str> = cp.auths.iter().map(|a| a.key.as_str()).collect();
+        eprintln!(
+            "warning: the credentials for {} are not written for Podman, CRI-O, Buildah and \
+             Skopeo by this {}: {} must be merged with the node's own entries; run `regtrust \
+             apply --runtime podman` on the node",
+            hosts.join(", "),
+            if target == Target::Script {
+                "installer"
+            } else {
+                "user-data"
+            },
+            crate::containers_image::AUTH_JSON
+        );
+        cp.auths.clear();
+    }
+    let drop_in = cp.drop_in();
+    plan.files.extend(cp.files);
+    plan.files.push(drop_in);
 }
 
 /// `--target k3s`: registries.yaml, with every dropped setting named on stderr. With

@@ -86,6 +86,11 @@ pub fn render(plan: &Plan, containerd: Version, deferred: &[Deferred]) -> Result
             files,
             creds,
             planned => planned.join("\n"),
+            crio_drop_in => plan
+                .files
+                .iter()
+                .find(|f| f.kind == crate::plan::FileKind::ContainersConf)
+                .map(|f| f.path.as_str()),
         },
     );
     script.push('\n');

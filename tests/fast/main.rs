@@ -26,6 +26,7 @@ mod installer;
 mod k3s_export;
 mod patch_script;
 mod podman;
+mod podman_boot;
 mod podman_doctor;
 mod properties;
 mod render;
