@@ -414,3 +414,93 @@ fn doctor_findings_are_what_podman_does() {
         }
     }
 }
+
+/// Records every call (arguments joined by spaces) in $LOG; `is-active --quiet UNIT` answers 0
+/// when UNIT is in $ACTIVE (space-separated), 3 otherwise.
+const FAKE_SYSTEMCTL: &str = r#"#!/bin/sh
+: "${LOG:?}" "${ACTIVE?}"
+printf '%s\n' "$*" >> "$LOG"
+if [ "$1" = is-active ]; then
+  for u in $ACTIVE; do [ "$u" = "$3" ] && exit 0; done
+  exit 3
+fi
+exit 0
+"#;
+
+/// The installer with podman among the runtimes, run as on a node (no root given) in a private
+/// mount namespace where scratch directories are /etc/containerd and /etc/containers and /run is
+/// a tmpfs, with a recording `systemctl` first on PATH: a running crio is reloaded once when the
+/// drop-in is written, not on the next run, and not when crio is not running.
+#[test]
+fn the_installer_reloads_a_running_crio_only_when_the_drop_in_changes() {
+    require_root("a private mount namespace over /etc needs root");
+    require_tool("unshare", "util-linux");
+    let work = work_dir("podman-installer");
+    let spec = work.join("spec.yaml");
+    fs::write(
+        &spec,
+        "runtimes: [containerd, podman]\nregistries:\n  - host: my.private.registry:5000\n    http: true\n",
+    )
+    .unwrap();
+    let o = regtrust(&[
+        "render",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--target",
+        "script",
+        "--containerd",
+        "1.7",
+        "--out",
+        work.join("install.sh").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let bin = work.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::write(bin.join("systemctl"), FAKE_SYSTEMCTL).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(bin.join("systemctl"), fs::Permissions::from_mode(0o755)).unwrap();
+    let run_installer = |case: &str, active: &str| -> Vec<String> {
+        let etc = work.join(case);
+        for d in ["containerd", "containers"] {
+            fs::create_dir_all(etc.join(d)).unwrap();
+        }
+        let log = work.join(format!("{case}.log"));
+        let _ = fs::remove_file(&log);
+        let o = run(Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(
+                "set -e; mount --bind \"$E/containerd\" /etc/containerd; \
+                 mount --bind \"$E/containers\" /etc/containers; mount -t tmpfs t /run; \
+                 export PATH=\"$B:$PATH\"; [ \"$(command -v systemctl)\" = \"$B/systemctl\" ]; \
+                 exec sh \"$S\"",
+            )
+            .env("E", &etc)
+            .env("B", &bin)
+            .env("S", work.join("install.sh"))
+            .env("LOG", &log)
+            .env("ACTIVE", active));
+        assert!(o.status.success(), "{case}: {}", text(&o));
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("crio"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        run_installer("running", "crio containerd"),
+        ["is-active --quiet crio", "reload crio"]
+    );
+    assert_eq!(
+        run_installer("running", "crio containerd"),
+        Vec::<String>::new(),
+        "a second run changes nothing"
+    );
+    assert_eq!(run_installer("stopped", ""), ["is-active --quiet crio"]);
+    let dropin = work.join("running/containers/registries.conf.d/50-regtrust.conf");
+    assert!(
+        fs::read_to_string(&dropin)
+            .unwrap()
+            .contains("location = \"my.private.registry:5000\"\ninsecure = true\n")
+    );
+}
