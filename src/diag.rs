@@ -497,7 +497,13 @@ impl Diagnostic {
                 None => group = group.element(Level::NOTE.message(text.as_str())),
             }
         }
-        let effect = self.effect.as_ref().map(|e| format!("containerd: {e}"));
+        // Who does what the finding says: containerd, or containers-image's runtimes.
+        let who = if self.code.as_str().starts_with("containers-") {
+            "Podman, CRI-O, Buildah, Skopeo"
+        } else {
+            "containerd"
+        };
+        let effect = self.effect.as_ref().map(|e| format!("{who}: {e}"));
         if let Some(e) = &effect {
             group = group.element(Level::NOTE.message(e.as_str()));
         }

@@ -61,9 +61,7 @@ pub fn check(root: &Path, hosts: &HostsInfo, out: &mut Vec<Finding>) {
                     file,
                     None,
                     format!("{file} is not valid TOML: {e}"),
-                    "Podman, CRI-O, Buildah and Skopeo refuse every pull (`loading registries \
-                     configuration`)"
-                        .into(),
+                    "every pull is refused (`loading registries configuration`)".into(),
                     "fix the file's syntax".into(),
                 ));
                 continue;
@@ -80,8 +78,8 @@ pub fn check(root: &Path, hosts: &HostsInfo, out: &mut Vec<Finding>) {
                     "{file} mixes the v1 format ([registries.*] tables) with v2 settings \
                      ([[registry]], unqualified-search-registries…)"
                 ),
-                "containers-image refuses the file: every pull fails (`mixing sysregistry v1/v2 \
-                 is not supported`)"
+                "the file is refused: every pull fails (`mixing sysregistry v1/v2 is not \
+                 supported`)"
                     .into(),
                 "rewrite the [registries.*] tables in the v2 format ([[registry]] with location \
                  and insecure; unqualified-search-registries)"
@@ -94,8 +92,8 @@ pub fn check(root: &Path, hosts: &HostsInfo, out: &mut Vec<Finding>) {
                 file,
                 v1_line,
                 format!("the drop-in {file} is in the v1 format ([registries.*] tables)"),
-                "containers-image refuses it: every pull fails (`registry must be in v2 format \
-                 but is in v1`)"
+                "the drop-in is refused: every pull fails (`registry must be in v2 format but \
+                 is in v1`)"
                     .into(),
                 "rewrite it in the v2 format ([[registry]] with location and insecure)".into(),
             ));
@@ -150,8 +148,8 @@ pub fn check(root: &Path, hosts: &HostsInfo, out: &mut Vec<Finding>) {
                     e.url
                 ),
                 format!(
-                    "Podman, CRI-O, Buildah and Skopeo use HTTPS for {host} and fail (`server \
-                     gave HTTP response to HTTPS client`)"
+                    "they use HTTPS for {host} and fail (`server gave HTTP response to HTTPS \
+                     client`)"
                 ),
                 "run `regtrust apply --runtime containerd,podman` (it writes \
                  /etc/containers/registries.conf.d/50-regtrust.conf), or add [[registry]] \
@@ -193,7 +191,7 @@ fn certs_checks(root: &Path, out: &mut Vec<Finding>) {
                 format!(
                     "`{dir}` comes from a URL used as a directory name ({CERTS_D}/{name}//<host>)"
                 ),
-                "never read: containers-image looks up certs.d/<host[:port]>/".into(),
+                "never read: they look up certs.d/<host[:port]>/".into(),
                 "name the directory after the host as written in image references, e.g. \
                  my.registry:5000"
                     .into(),
@@ -252,7 +250,7 @@ fn certs_checks(root: &Path, out: &mut Vec<Finding>) {
                     &path,
                     None,
                     format!("{path} is not named *.crt"),
-                    format!("ignored: containers-image reads CAs for {name} only from *.crt files"),
+                    format!("ignored: they read CAs for {name} only from *.crt files"),
                     format!("rename it to {dir}/ca.crt"),
                 ));
             }

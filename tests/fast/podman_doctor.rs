@@ -158,3 +158,29 @@ fn a_plain_http_registry_without_insecure() {
     apply("containerd,podman");
     assert!(findings(r).is_empty(), "{:?}", findings(r));
 }
+
+/// A node with Podman and no containerd at all: doctor checks containers-image alone (no
+/// `--containerd` needed) and says so; a node with neither still needs `--containerd` (exit 3).
+#[test]
+fn a_node_without_containerd() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    write(r, "/usr/bin/podman", "");
+    write(r, "/etc/containers/registries.conf.d/20-old.conf", V1);
+    let o = regtrust(&["doctor", "--root", r.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.starts_with("containerd none (not installed under the root, no config.toml: only"),
+        "{out}"
+    );
+    assert!(out.contains("error[containers-drop-in-v1]"), "{out}");
+    assert!(
+        out.contains(" = note: Podman, CRI-O, Buildah, Skopeo: the drop-in is refused"),
+        "{out}"
+    );
+    fs::remove_file(r.join("usr/bin/podman")).unwrap();
+    fs::remove_dir_all(r.join("etc/containers")).unwrap();
+    let o = regtrust(&["doctor", "--root", r.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+}
