@@ -49,17 +49,30 @@ pub(super) fn prepare_containers(
             kind: f.kind,
         });
     }
-    // What an earlier run wrote and the plan no longer has: only regular files under certs.d
-    // (nothing through a symlink, nothing the header could name elsewhere).
+    // What an earlier run wrote and the plan no longer has: only regtrust's file names directly
+    // in a certs.d host directory, regular files reached without a symlink (the header is text on
+    // the node: it cannot name anything else).
     for node_path in old_files {
-        let under_certs = node_path
+        // `certs.d/<host>/<one of regtrust's names>`, exactly: one directory level, no `.`/`..`.
+        let parts: Option<(&str, &str)> = node_path
             .strip_prefix(ci::CERTS_D)
-            .is_some_and(|r| r.starts_with('/') && !r.contains("/../") && !r.contains("/./"));
-        if planned.contains(&node_path) || !under_certs {
+            .and_then(|r| r.strip_prefix('/'))
+            .and_then(|r| r.split_once('/'));
+        let ours = parts.is_some_and(|(dir, name)| {
+            !dir.is_empty()
+                && dir != "."
+                && dir != ".."
+                && !name.contains('/')
+                && is_regtrust_file_name(name)
+                && !name.starts_with("endpoint")
+                && !name.ends_with("hosts.toml")
+        });
+        if planned.contains(&node_path) || !ours {
             continue;
         }
+        // Nothing through a symlink: the path resolved inside the root must be the plain one.
         let path = resolve(&node_path)?;
-        if !is_regular_file(&path) {
+        if path != opts.root.join(node_path.trim_start_matches('/')) || !is_regular_file(&path) {
             continue;
         }
         // A private key's old text never reaches the diff.

@@ -20,7 +20,7 @@ mod docker_engine;
 mod existing_layout;
 mod report;
 
-use containerd::{is_regular_file, prepare_containerd};
+use containerd::{is_regtrust_file_name, is_regular_file, prepare_containerd};
 use containers_image::prepare_containers;
 use docker_engine::prepare_docker;
 use existing_layout::{carried_hosts, drop_in_edits, refuse_url_directories};

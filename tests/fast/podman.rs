@@ -469,3 +469,44 @@ fn runtime_names_and_detection() {
         );
     }
 }
+
+/// The drop-in's list of managed files is text on the node: an entry that leads through a
+/// symlink, outside certs.d, or to a name regtrust does not write is never removed.
+#[test]
+fn the_managed_list_cannot_remove_anything_else() {
+    let r = Root::new(&[
+        "etc/other",
+        "etc/containers/certs.d",
+        "etc/containers/registries.conf.d",
+    ]);
+    fs::write(r.path("/etc/other/ca.crt"), "keep\n").unwrap();
+    fs::write(r.path("/etc/other/client.key"), "keep\n").unwrap();
+    std::os::unix::fs::symlink("/etc/other", r.path("/etc/containers/certs.d/evil")).unwrap();
+    fs::create_dir_all(r.path("/etc/containers/certs.d/h.test")).unwrap();
+    fs::write(r.path("/etc/containers/certs.d/h.test/notes.txt"), "keep\n").unwrap();
+    fs::write(r.path("/etc/containers/certs.d/h.test/ca.crt"), "stale\n").unwrap();
+    fs::write(
+        r.path(DROP_IN),
+        "# Managed by regtrust. forged\n\
+         # regtrust-file: /etc/containers/certs.d/evil/ca.crt\n\
+         # regtrust-file: /etc/containers/certs.d/../../other/client.key\n\
+         # regtrust-file: /etc/other/ca.crt\n\
+         # regtrust-file: /etc/containers/certs.d/h.test/notes.txt\n\
+         # regtrust-file: /etc/containers/certs.d/h.test/ca.crt\n",
+    )
+    .unwrap();
+    let o = r.apply(
+        "registries:\n  - host: my.private.registry:5000\n    http: true\n",
+        &["--runtime", "podman"],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(r.read("/etc/other/ca.crt"), "keep\n");
+    assert_eq!(r.read("/etc/other/client.key"), "keep\n");
+    assert_eq!(r.read("/etc/containers/certs.d/h.test/notes.txt"), "keep\n");
+    // The one entry that is regtrust's shape is removed.
+    assert!(
+        !r.path("/etc/containers/certs.d/h.test/ca.crt").exists(),
+        "{}",
+        out(&o)
+    );
+}
