@@ -504,3 +504,87 @@ fn the_installer_reloads_a_running_crio_only_when_the_drop_in_changes() {
             .contains("location = \"my.private.registry:5000\"\ninsecure = true\n")
     );
 }
+
+/// Every file (node path → mode, content) under `<root>/etc/containers`.
+fn containers_tree(root: &std::path::Path) -> std::collections::BTreeMap<String, (u32, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    let base = root.join("etc/containers");
+    snapshot(&base)
+        .into_iter()
+        .map(|(rel, content)| {
+            let mode = fs::metadata(base.join(&rel)).unwrap().permissions().mode() & 0o777;
+            (format!("/etc/containers/{rel}"), (mode, content))
+        })
+        .collect()
+}
+
+/// cloud-init 22.4.2's own `write_files` module, run on `render --target cloud-init` of a spec
+/// with podman among the runtimes, in a private mount namespace where scratch directories are
+/// /etc/containers, /etc/containerd and /usr/local/sbin: it leaves exactly the containers-image
+/// files (contents and modes) that `apply` writes, which `podman_and_skopeo_pull_through_what_apply_writes`
+/// proves Podman and Skopeo pull through.
+#[test]
+fn cloud_init_writes_what_apply_writes_for_podman() {
+    require_root("a private mount namespace needs root");
+    require_tool(
+        "cloud-init",
+        "run .ci/install-deps (Debian package cloud-init)",
+    );
+    let work = work_dir("podman-cloud-init");
+    let pki = Pki::new(&work.join("pki"));
+    let ca = pki.ca("ca", "regtrust podman cloud-init CA");
+    let ca_pem: String = ca
+        .cert_pem()
+        .lines()
+        .map(|l| format!("      {l}\n"))
+        .collect();
+    let spec = work.join("spec.yaml");
+    fs::write(
+        &spec,
+        format!(
+            "runtimes: [containerd, podman]\ncontainerd:\n  version: \"1.7\"\nregistries:\n  \
+             - host: my.private.registry:5000\n    http: true\n  - host: docker.io\n    \
+             endpoints:\n      - url: http://cache.registry.test:5000\n  \
+             - host: secure.registry.test:5443\n    ca_pem: |\n{ca_pem}"
+        ),
+    )
+    .unwrap();
+    let applied = work.join("applied");
+    fs::create_dir_all(&applied).unwrap();
+    let o = regtrust(&[
+        "apply",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--root",
+        applied.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let want = containers_tree(&applied);
+    assert_eq!(want.len(), 2, "{want:#?}");
+    let userdata = work.join("user-data");
+    let o = regtrust(&[
+        "render",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--target",
+        "cloud-init",
+        "--out",
+        userdata.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let booted = work.join("booted");
+    for d in ["etc/containers", "etc/containerd", "usr/local/sbin"] {
+        fs::create_dir_all(booted.join(d)).unwrap();
+    }
+    let o = run(in_namespace(
+        "set -e\n\
+         for d in etc/containers etc/containerd usr/local/sbin; do mount --bind \"$R/$d\" \"/$d\"; done\n\
+         mount -t tmpfs regtrust-e2e /var/lib\nmount -t tmpfs regtrust-e2e /run\n\
+         mkdir -p /var/lib/cloud\n\
+         cloud-init --file \"$U\" single --name write_files --frequency always\n",
+    )
+    .env("R", &booted)
+    .env("U", &userdata));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(containers_tree(&booted), want, "{}", text(&o));
+}
