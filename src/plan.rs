@@ -16,6 +16,10 @@ pub enum FileKind {
     DaemonJson,
     /// The boot outputs' config.toml credentials (`containerd::credentials`), 0600.
     ConfigCredentials,
+    /// containers-image's registries.conf drop-in.
+    ContainersConf,
+    /// containers-image's auth.json (credentials: never shown).
+    AuthJson,
 }
 
 /// A file the node must have.
@@ -333,7 +337,7 @@ pub fn config_credentials(spec: &ValidSpec, containerd: Option<&Version>) -> Vec
     out
 }
 
-fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
+pub(crate) fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
     let mut content = pem.trim_end_matches('\n').to_string();
     content.push('\n');
     PlannedFile {

@@ -98,6 +98,11 @@ pub fn render(plan: &Plan, containerd: Version, deferred: &[Deferred]) -> Result
             credentials_file => crate::containerd::layout::CREDENTIALS_FILE,
             mark => crate::containerd::credentials::MARK,
             placeholder => crate::containerd::credentials::PLUGIN_PLACEHOLDER,
+            crio_drop_in => plan
+                .files
+                .iter()
+                .find(|f| f.kind == crate::plan::FileKind::ContainersConf)
+                .map(|f| f.path.as_str()),
         },
     );
     script.push('\n');
