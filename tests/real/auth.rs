@@ -9,7 +9,7 @@
 //! carrying them are root-owned 0600. The same over HTTPS (a registry whose CA is in the spec),
 //! where check has nothing to warn about.
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::auth_servers::*;
@@ -59,16 +59,12 @@ fn secrets() -> Vec<String> {
 }
 
 fn assert_no_secret(what: &str, out: &str) {
-    for s in secrets() {
-        assert!(!out.contains(&s), "{what} printed a secret ({s}):\n{out}");
-    }
+    assert_none_of(what, out, &secrets());
 }
 
-fn secret_file(dir: &Path, name: &str, value: &str) -> String {
-    let p = dir.join(name);
-    fs::write(&p, format!("{value}\n")).unwrap();
-    fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
-    p.display().to_string()
+/// `regtrust apply` (with `extra`: `--dry-run`…): its output, checked for secrets.
+fn apply(spec: &str, root: &Path, version: &str, extra: &[&str]) -> String {
+    apply_quietly(spec, root, version, extra, &secrets())
 }
 
 enum Spec {
@@ -119,48 +115,6 @@ fn write_spec(w: &World, name: &str, s: Spec) -> String {
     p.display().to_string()
 }
 
-/// `regtrust apply` (or with `extra`: `--dry-run`): its output, checked for secrets.
-fn apply(spec: &str, root: &Path, version: &str, extra: &[&str]) -> String {
-    let root_s = root.to_str().unwrap();
-    let args = [
-        &[
-            "apply",
-            "--spec",
-            spec,
-            "--root",
-            root_s,
-            "--containerd",
-            version,
-        ][..],
-        extra,
-    ]
-    .concat();
-    let o = regtrust(&args);
-    let out = text(&o);
-    assert!(o.status.success(), "{version}: regtrust {args:?}: {out}");
-    assert_no_secret(&format!("{version}: regtrust {args:?}"), &out);
-    out
-}
-
-fn unauthorized(err: &str) -> bool {
-    let e = err.to_ascii_lowercase();
-    [
-        "401",
-        "unauthorized",
-        "authorization failed",
-        "no basic auth credentials",
-    ]
-    .iter()
-    .any(|m| e.contains(m))
-}
-
-fn containerd_requests(w: &AuthRegistry, mark: u64) -> Vec<Request> {
-    w.since(mark)
-        .into_iter()
-        .filter(|r| r.line.contains("containerd/"))
-        .collect()
-}
-
 fn one_version(w: &World, version: &str) {
     let dir = w.work.join(format!("containerd-{version}"));
     let root = dir.join("root");
@@ -185,7 +139,7 @@ fn one_version(w: &World, version: &str) {
         .cri_pull(IMAGE)
         .expect_err("pulled without credentials from a registry that demands them");
     assert!(unauthorized(&err), "{version}: no auth: {err}");
-    let seen = containerd_requests(&w.upstream, mark);
+    let seen = w.upstream.containerd_requests(mark);
     assert!(
         seen.iter().any(|r| r.status == 401 && r.user == "-"),
         "{version}: no auth: {seen:#?}"
@@ -198,7 +152,7 @@ fn one_version(w: &World, version: &str) {
         .cri_pull(IMAGE)
         .expect_err("pulled with a wrong password");
     assert!(unauthorized(&err), "{version}: wrong password: {err}");
-    let seen = containerd_requests(&w.upstream, mark);
+    let seen = w.upstream.containerd_requests(mark);
     assert!(
         !seen.is_empty() && seen.iter().all(|r| r.user == "alice" && r.status == 401),
         "{version}: wrong password: {seen:#?}"
@@ -224,7 +178,7 @@ fn one_version(w: &World, version: &str) {
     let mark = w.upstream.mark();
     ctd.cri_pull(IMAGE)
         .unwrap_or_else(|e| panic!("{version}: pull with credentials: {e}\n{}", ctd.log_tail()));
-    let seen = containerd_requests(&w.upstream, mark);
+    let seen = w.upstream.containerd_requests(mark);
     assert!(
         !seen.is_empty() && seen.iter().all(|r| r.user == "alice" && r.status != 401),
         "{version}: with credentials: {seen:#?}"
@@ -253,8 +207,8 @@ fn one_version(w: &World, version: &str) {
             ctd.log_tail()
         )
     });
-    let up = containerd_requests(&w.upstream, up_mark);
-    let mirror = containerd_requests(&w.mirror, mirror_mark);
+    let up = w.upstream.containerd_requests(up_mark);
+    let mirror = w.mirror.containerd_requests(mirror_mark);
     let served = |rs: &[Request], repo: &str| {
         rs.iter()
             .any(|r| r.line.starts_with(&format!("GET /v2/{repo}/blobs/")) && r.status == 200)
@@ -294,7 +248,8 @@ fn one_version(w: &World, version: &str) {
         .expect_err("pulled over HTTPS without credentials");
     assert!(unauthorized(&err), "{version}: https, no auth: {err}");
     assert!(
-        containerd_requests(&w.tls, mark)
+        w.tls
+            .containerd_requests(mark)
             .iter()
             .any(|r| r.status == 401 && r.user == "-"),
         "{version}: https, no auth"
@@ -312,7 +267,7 @@ fn one_version(w: &World, version: &str) {
             ctd.log_tail()
         )
     });
-    let seen = containerd_requests(&w.tls, mark);
+    let seen = w.tls.containerd_requests(mark);
     assert!(
         seen.iter()
             .any(|r| r.line.starts_with("GET /v2/demo/tls/blobs/") && r.status == 200)

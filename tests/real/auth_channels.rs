@@ -40,9 +40,7 @@ fn secrets() -> Vec<String> {
 }
 
 fn assert_no_secret(what: &str, out: &str) {
-    for s in secrets() {
-        assert!(!out.contains(&s), "{what} printed a secret ({s}):\n{out}");
-    }
+    assert_none_of(what, out, &secrets());
 }
 
 struct World {
@@ -116,20 +114,6 @@ fn render(spec: &Path, version: &str, args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
-fn unauthorized(err: &str) -> bool {
-    let e = err.to_ascii_lowercase();
-    ["401", "unauthorized", "authorization failed"]
-        .iter()
-        .any(|m| e.contains(m))
-}
-
-fn containerd_requests(r: &AuthRegistry, mark: u64) -> Vec<Request> {
-    r.since(mark)
-        .into_iter()
-        .filter(|r| r.line.contains("containerd/"))
-        .collect()
-}
-
 fn seeded_root(dir: &Path, version: &str) -> PathBuf {
     let root = dir.join("root");
     fs::create_dir_all(root.join("etc/containerd")).unwrap();
@@ -152,7 +136,7 @@ fn pulls(what: &str, ctd: &Containerd, w: &World) {
     let mark = w.registry.mark();
     ctd.cri_pull(IMAGE)
         .unwrap_or_else(|e| panic!("{what}: pull: {e}\n{}", ctd.log_tail()));
-    let seen = containerd_requests(&w.registry, mark);
+    let seen = w.registry.containerd_requests(mark);
     assert!(
         seen.iter()
             .any(|r| r.line.starts_with("GET /v2/demo/channels/blobs/") && r.status == 200)
@@ -168,7 +152,7 @@ fn refused(what: &str, ctd: &Containerd, w: &World, user: &str) {
         .cri_pull(IMAGE)
         .expect_err("pulled without the right credentials");
     assert!(unauthorized(&err), "{what}: {err}");
-    let seen = containerd_requests(&w.registry, mark);
+    let seen = w.registry.containerd_requests(mark);
     assert!(
         !seen.is_empty() && seen.iter().all(|r| r.status == 401 && r.user == user),
         "{what}: {seen:#?}"

@@ -60,16 +60,12 @@ fn secrets() -> Vec<String> {
 }
 
 fn assert_no_secret(what: &str, out: &str) {
-    for s in secrets() {
-        assert!(!out.contains(&s), "{what} printed a secret ({s}):\n{out}");
-    }
+    assert_none_of(what, out, &secrets());
 }
 
-fn secret_file(dir: &Path, name: &str, value: &str) -> String {
-    let p = dir.join(name);
-    fs::write(&p, format!("{value}\n")).unwrap();
-    fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
-    p.display().to_string()
+/// `regtrust apply` (with `extra`: `--dry-run`…): its output, checked for secrets.
+fn apply(spec: &str, root: &Path, version: &str, extra: &[&str]) -> String {
+    apply_quietly(spec, root, version, extra, &secrets())
 }
 
 #[derive(Clone, Copy)]
@@ -127,34 +123,6 @@ fn write_spec(w: &World, s: Spec) -> String {
     let p = w.work.join(format!("{name}.yaml"));
     fs::write(&p, text).unwrap();
     p.display().to_string()
-}
-
-fn apply(spec: &str, root: &Path, version: &str, extra: &[&str]) -> String {
-    let args = [
-        &[
-            "apply",
-            "--spec",
-            spec,
-            "--root",
-            root.to_str().unwrap(),
-            "--containerd",
-            version,
-        ][..],
-        extra,
-    ]
-    .concat();
-    let o = regtrust(&args);
-    let out = text(&o);
-    assert!(o.status.success(), "{version}: regtrust {args:?}: {out}");
-    assert_no_secret(&format!("{version}: regtrust {args:?}"), &out);
-    out
-}
-
-fn unauthorized(err: &str) -> bool {
-    let e = err.to_ascii_lowercase();
-    ["401", "unauthorized", "authorization failed"]
-        .iter()
-        .any(|m| e.contains(m))
 }
 
 /// `doctor --probe --format json` on `root`, run where the test's names resolve (a mount
@@ -380,12 +348,7 @@ fn one_version(w: &World, version: &str) {
             c.log_tail()
         )
     });
-    let mirror: Vec<Request> = w
-        .mirror
-        .since(mmark)
-        .into_iter()
-        .filter(|r| r.line.contains("containerd/"))
-        .collect();
+    let mirror = w.mirror.containerd_requests(mmark);
     assert!(
         mirror
             .iter()

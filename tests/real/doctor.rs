@@ -599,9 +599,17 @@ fn migrate_and_import_k3s_then_apply_pull() {
         let err = String::from_utf8_lossy(&o.stderr).to_string();
         assert!(o.status.success(), "{name}: {err}");
         if source == "k3s" {
+            // The credentials come along in a 0600 file the spec names (never in the spec).
             assert!(
-                err.contains("warning: configs.") && err.contains("auth is dropped"),
+                err.contains(
+                    "carried the credentials of configs.\"my.private.registry:5000\".auth"
+                ),
                 "{name}: {err}"
+            );
+            let text = fs::read_to_string(&spec).unwrap();
+            assert!(
+                text.contains("password_file:") && !text.contains("secret\n"),
+                "{name}: {text}"
             );
         }
         let text = fs::read_to_string(&spec).unwrap();

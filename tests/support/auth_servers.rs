@@ -75,21 +75,7 @@ impl AuthRegistry {
         password: &str,
         tls: Option<(&CertFiles, &Path)>,
     ) -> AuthRegistry {
-        require_tool(
-            "htpasswd",
-            "run .ci/install-deps (Debian package apache2-utils)",
-        );
-        fs::create_dir_all(dir).unwrap();
-        let htpasswd = dir.join("htpasswd");
-        let o = run(Command::new("htpasswd")
-            .args(["-B", "-b", "-c"])
-            .arg(&htpasswd)
-            .args([user, password]));
-        assert!(o.status.success(), "htpasswd: {}", text(&o));
-        let auth = format!(
-            "  htpasswd:\n    realm: regtrust-test\n    path: {}\n",
-            htpasswd.display()
-        );
+        let auth = htpasswd_auth(dir, user, password);
         AuthRegistry::start_inner(dir, name, backend, addr, user, password, tls, &auth, None)
     }
 
@@ -152,18 +138,11 @@ impl AuthRegistry {
         remote_user: &str,
         remote_password: &str,
     ) -> AuthRegistry {
-        fs::create_dir_all(dir).unwrap();
-        let htpasswd = dir.join("htpasswd");
-        let o = run(Command::new("htpasswd")
-            .args(["-B", "-b", "-c"])
-            .arg(&htpasswd)
-            .args([user, password]));
-        assert!(o.status.success(), "htpasswd: {}", text(&o));
         // The auth snippet closes the `auth:` section; `proxy:` follows at the top level.
         let auth = format!(
-            "  htpasswd:\n    realm: regtrust-test\n    path: {}\nproxy:\n  remoteurl: {remote}\n  \
-             username: {remote_user}\n  password: {remote_password}\n",
-            htpasswd.display()
+            "{}proxy:\n  remoteurl: {remote}\n  username: {remote_user}\n  password: \
+             {remote_password}\n",
+            htpasswd_auth(dir, user, password)
         );
         AuthRegistry::start_inner(dir, name, backend, addr, user, password, None, &auth, None)
     }
@@ -339,6 +318,25 @@ impl AuthRegistry {
     }
 }
 
+/// docker-registry's `auth:` section for htpasswd (bcrypt, Debian's `htpasswd -B`) with one user.
+fn htpasswd_auth(dir: &Path, user: &str, password: &str) -> String {
+    require_tool(
+        "htpasswd",
+        "run .ci/install-deps (Debian package apache2-utils)",
+    );
+    fs::create_dir_all(dir).unwrap();
+    let htpasswd = dir.join("htpasswd");
+    let o = run(Command::new("htpasswd")
+        .args(["-B", "-b", "-c"])
+        .arg(&htpasswd)
+        .args([user, password]));
+    assert!(o.status.success(), "htpasswd: {}", text(&o));
+    format!(
+        "  htpasswd:\n    realm: regtrust-test\n    path: {}\n",
+        htpasswd.display()
+    )
+}
+
 /// `tests/e2e/token_service.py`: issues registry tokens, logs every token request.
 pub struct TokenService {
     child: Child,
@@ -465,5 +463,75 @@ impl Drop for AuthRegistry {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+// --- What the credential tests (auth, auth_channels, auth_token) share ---
+
+/// Fails when `out` (something regtrust or a boot script printed) contains one of `secrets`.
+pub fn assert_none_of(what: &str, out: &str, secrets: &[String]) {
+    for s in secrets {
+        assert!(!out.contains(s), "{what} printed a secret ({s}):\n{out}");
+    }
+}
+
+/// A password file `dir/name` (0600) holding `value` and a line break; its path.
+pub fn secret_file(dir: &Path, name: &str, value: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    fs::write(&p, format!("{value}\n")).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+    p.display().to_string()
+}
+
+/// Whether a CRI pull error says the registry refused (or asked for) credentials.
+pub fn unauthorized(err: &str) -> bool {
+    let e = err.to_ascii_lowercase();
+    [
+        "401",
+        "unauthorized",
+        "authorization failed",
+        "no basic auth credentials",
+    ]
+    .iter()
+    .any(|m| e.contains(m))
+}
+
+/// `regtrust apply --spec SPEC --root ROOT --containerd VERSION EXTRA…`: it succeeds and prints
+/// none of `secrets`; its output.
+pub fn apply_quietly(
+    spec: &str,
+    root: &Path,
+    version: &str,
+    extra: &[&str],
+    secrets: &[String],
+) -> String {
+    let args = [
+        &[
+            "apply",
+            "--spec",
+            spec,
+            "--root",
+            root.to_str().unwrap(),
+            "--containerd",
+            version,
+        ][..],
+        extra,
+    ]
+    .concat();
+    let o = regtrust(&args);
+    let out = text(&o);
+    assert!(o.status.success(), "{version}: regtrust {args:?}: {out}");
+    assert_none_of(&format!("{version}: regtrust {args:?}"), &out, secrets);
+    out
+}
+
+impl AuthRegistry {
+    /// The requests containerd made (its User-Agent) since `mark`.
+    pub fn containerd_requests(&self, mark: u64) -> Vec<Request> {
+        self.since(mark)
+            .into_iter()
+            .filter(|r| r.line.contains("containerd/"))
+            .collect()
     }
 }
