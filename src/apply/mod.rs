@@ -84,6 +84,8 @@ pub struct DockerPart {
     pub daemon_json_existed: bool,
     /// daemon.json changes: dockerd must reload it.
     pub daemon_json_changed: bool,
+    /// root's config.json, where it is under the root, when it changes.
+    pub config_json_path: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -220,6 +222,7 @@ pub fn execute(p: &Prepared) -> Result<(), NodeError> {
         .iter()
         .map(|c| c.config_path.as_path())
         .chain(p.docker.iter().map(|d| d.daemon_json_path.as_path()))
+        .chain(p.docker.iter().filter_map(|d| d.config_json_path.as_deref()))
         .collect();
     let backup_of = |path: &Path| {
         path.with_file_name(format!(

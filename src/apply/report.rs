@@ -206,9 +206,19 @@ pub fn diff(p: &Prepared) -> String {
             continue;
         }
         // Credentials (`Authorization` headers), the new ones and any an old file held, read
-        // `Basic <redacted>`.
+        // `Basic <redacted>`; in a docker config.json, `"auth": "<redacted>"`.
         let changed = old != new;
-        let (old, new) = (crate::secret::redact(&old), crate::secret::redact(&new));
+        let docker_config = matches!(c, Change::Write { kind: FileKind::DockerConfig, .. })
+            || node_path.ends_with("/.docker/config.json");
+        let redact = |t: &str| {
+            let t = crate::secret::redact(t);
+            if docker_config {
+                docker::config_json::redact(&t)
+            } else {
+                t
+            }
+        };
+        let (old, new) = (redact(&old), redact(&new));
         if changed && old == new {
             let _ = writeln!(
                 s,
@@ -239,6 +249,7 @@ mod tests {
             daemon_json_path: PathBuf::from("/r/etc/docker/daemon.json"),
             daemon_json_existed: existed,
             daemon_json_changed: changed,
+            config_json_path: None,
         }
     }
 

@@ -6,7 +6,9 @@
 //! (Docker Hub only) in daemon.json, reloaded on SIGHUP (`systemctl reload docker`); CA and client
 //! certificates in `/etc/docker/certs.d/<host>/` (`*.crt`, `*.cert` + `*.key`), read on every
 //! pull. Docker trusts every registry on 127.0.0.0/8 as insecure by default.
+pub mod config_json;
 pub mod daemon_json;
+pub mod managed;
 
 use std::path::Path;
 
@@ -14,6 +16,11 @@ use std::path::Path;
 pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 /// dockerd's certificate directory: `<host[:port]>/ca.crt`, `client.cert`, `client.key`.
 pub const CERTS_D: &str = "/etc/docker/certs.d";
+/// regtrust's record of the daemon.json entries, certs.d files and config.json credentials it
+/// added (see [`managed`]).
+pub const MANAGED: &str = "/etc/docker/regtrust-managed.json";
+/// root's docker CLI configuration: the credentials the CLI sends (see [`config_json`]).
+pub const CONFIG_JSON: &str = "/root/.docker/config.json";
 /// The registry whose mirrors dockerd uses (`registry-mirrors` applies to no other).
 pub const DOCKER_HUB: &str = "docker.io";
 
