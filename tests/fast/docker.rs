@@ -326,3 +326,210 @@ fn podman_and_unknown_runtimes_are_refused() {
         out(&o)
     );
 }
+
+/// Entries the owner wrote (before regtrust, or wanted by the spec while already there) are
+/// kept when the spec drops them; what regtrust added is removed, with its record.
+#[test]
+fn what_regtrust_added_is_removed_when_it_leaves_the_spec() {
+    // The owner's daemon.json already names secure.registry.test's neighbour and one registry
+    // the spec also wants (`both.registry.test:5000`).
+    let seed = "{\n  \"debug\": true,\n  \"insecure-registries\": [\"old.registry.test:5000\", \"both.registry.test:5000\"]\n}\n";
+    let spec = format!("{SPEC}  - host: both.registry.test:5000\n    http: true\n");
+    let r = Root::new(&spec, &["etc/docker/certs.d/users.registry.test"]);
+    fs::write(r.path("/etc/docker/daemon.json"), seed).unwrap();
+    // A certs.d file of the owner's, beside regtrust's.
+    fs::write(
+        r.path("/etc/docker/certs.d/users.registry.test/ca.crt"),
+        "theirs\n",
+    )
+    .unwrap();
+    let o = r.apply(&["--runtime", "docker"]);
+    assert!(o.status.success(), "{}", out(&o));
+    let record: serde_json::Value =
+        serde_json::from_str(&r.read("/etc/docker/regtrust-managed.json")).unwrap();
+    assert_eq!(
+        record["insecure-registries"],
+        serde_json::json!(["my.private.registry:5000"]),
+        "both.registry.test was the owner's before: not regtrust's"
+    );
+    assert_eq!(
+        record["registry-mirrors"],
+        serde_json::json!(["https://mirror.registry.test"])
+    );
+    assert_eq!(
+        record["certs.d"],
+        serde_json::json!(["/etc/docker/certs.d/secure.registry.test/ca.crt"])
+    );
+    assert_eq!(
+        mode(&r.path("/etc/docker/regtrust-managed.json")),
+        0o644
+    );
+
+    // Every registry leaves the spec.
+    fs::write(&r.spec, "registries: []\n").unwrap();
+    let o = r.apply(&["--runtime", "docker"]);
+    assert!(o.status.success(), "{}", out(&o));
+    let report = out(&o);
+    for line in [
+        "note: docker: /etc/docker/daemon.json: insecure-registries loses my.private.registry:5000 (regtrust added it; it left the spec)",
+        "note: docker: /etc/docker/daemon.json: registry-mirrors loses https://mirror.registry.test (regtrust added it; it left the spec)",
+        "removed /etc/docker/certs.d/secure.registry.test/ca.crt",
+        "removed /etc/docker/regtrust-managed.json",
+        "updated /etc/docker/daemon.json",
+    ] {
+        assert!(report.contains(line), "{line}\n{report}");
+    }
+    // Back to the owner's entries (the emptied `registry-mirrors` key is gone too).
+    assert_eq!(
+        r.read("/etc/docker/daemon.json"),
+        "{\n  \"debug\": true,\n  \"insecure-registries\": [\n    \"old.registry.test:5000\",\n    \"both.registry.test:5000\"\n  ]\n}\n"
+    );
+    assert!(!r.path("/etc/docker/certs.d/secure.registry.test").exists());
+    assert_eq!(
+        r.read("/etc/docker/certs.d/users.registry.test/ca.crt"),
+        "theirs\n"
+    );
+    assert!(!r.path("/etc/docker/regtrust-managed.json").exists());
+    // And then there is nothing to do.
+    let before = snapshot(&r.root);
+    let o = r.apply(&["--runtime", "docker"]);
+    assert!(
+        out(&o).contains("nothing to do: the node matches the spec"),
+        "{}",
+        out(&o)
+    );
+    assert_eq!(snapshot(&r.root), before);
+}
+
+#[test]
+fn a_broken_record_is_refused_and_nothing_is_written() {
+    let r = Root::new(SPEC, &["etc/docker"]);
+    fs::write(r.path("/etc/docker/regtrust-managed.json"), "{\"insecure\": [1]}").unwrap();
+    let before = snapshot(&r.root);
+    let o = r.apply(&["--runtime", "docker"]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(
+        out(&o).contains("/etc/docker/regtrust-managed.json: not regtrust's record ("),
+        "{}",
+        out(&o)
+    );
+    assert_eq!(snapshot(&r.root), before);
+}
+
+const AUTH_SPEC: &str = "registries:
+  - host: auth.registry.test
+    auth:
+      username: puller
+      password_file: password
+  - host: docker.io
+    auth:
+      username: hubuser
+      password_env: REGTRUST_TEST_HUB_PASSWORD
+";
+
+/// root's config.json: `auths` set for the spec's credentials, 0600, the CLI's own keys and
+/// logins kept; no output shows a password or its base64; a credential that leaves the spec is
+/// removed, the owner's stay.
+#[test]
+fn credentials_go_to_roots_config_json_and_are_never_printed() {
+    let r = Root::new(AUTH_SPEC, &["root/.docker"]);
+    fs::write(r.spec.with_file_name("password"), "s3cret-pw\n").unwrap();
+    let theirs = "{\n\t\"auths\": {\n\t\t\"other.registry.test\": {\n\t\t\t\"auth\": \"b3RoZXI6c2VjcmV0\"\n\t\t}\n\t},\n\t\"psFormat\": \"table {{.ID}}\"\n}";
+    fs::write(r.path("/root/.docker/config.json"), theirs).unwrap();
+    let apply = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_regtrust"))
+            .arg("apply")
+            .arg("--spec")
+            .arg(&r.spec)
+            .arg("--root")
+            .arg(&r.root)
+            .args(["--runtime", "docker"])
+            .args(extra)
+            .env("REGTRUST_TEST_HUB_PASSWORD", "hub-pw")
+            .output()
+            .unwrap()
+    };
+    let secrets = [
+        "s3cret-pw",
+        "hub-pw",
+        "cHVsbGVyOnMzY3JldC1wdw==", // puller:s3cret-pw
+        "aHVidXNlcjpodWItcHc=",     // hubuser:hub-pw
+        "b3RoZXI6c2VjcmV0",         // the owner's own login
+    ];
+    let dry = apply(&["--dry-run"]);
+    assert!(dry.status.success(), "{}", out(&dry));
+    let json = apply(&["--dry-run", "--format", "json"]);
+    for o in [&dry, &json] {
+        let t = out(o);
+        for s in secrets {
+            assert!(!t.contains(s), "{s} printed:\n{t}");
+        }
+    }
+    assert!(
+        out(&dry).contains("+\t\t\t\"auth\": \"<redacted>\""),
+        "{}",
+        out(&dry)
+    );
+    let o = apply(&[]);
+    assert!(o.status.success(), "{}", out(&o));
+    for s in secrets {
+        assert!(!out(&o).contains(s), "{s} printed:\n{}", out(&o));
+    }
+    let path = r.path("/root/.docker/config.json");
+    assert_eq!(mode(&path), 0o600);
+    let v: serde_json::Value = serde_json::from_str(&r.read("/root/.docker/config.json")).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "auths": {
+                "other.registry.test": {"auth": "b3RoZXI6c2VjcmV0"},
+                "auth.registry.test": {"auth": "cHVsbGVyOnMzY3JldC1wdw=="},
+                "https://index.docker.io/v1/": {"auth": "aHVidXNlcjpodWItcHc="},
+            },
+            "psFormat": "table {{.ID}}",
+        })
+    );
+    assert_eq!(r.read("/root/.docker/config.json.bak"), theirs);
+    assert_eq!(mode(&r.path("/root/.docker/config.json.bak")), 0o600);
+    // The report says who reads the file; no reload for it.
+    assert!(
+        out(&o).contains(
+            "note: docker: /root/.docker/config.json: credentials for auth.registry.test (read \
+             by the docker CLI, which sends them with each pull; dockerd itself does not read \
+             this file)"
+        ),
+        "{}",
+        out(&o)
+    );
+    let again = apply(&[]);
+    assert!(
+        out(&again).contains("nothing to do"),
+        "{}",
+        out(&again)
+    );
+    // A new password: the entry changes, the diff says so without showing either.
+    fs::write(r.spec.with_file_name("password"), "n3w-pw\n").unwrap();
+    let dry = apply(&["--dry-run"]);
+    assert!(!out(&dry).contains("n3w-pw") && !out(&dry).contains("s3cret-pw"));
+    assert!(
+        out(&dry).contains("(credentials changed, not shown)"),
+        "{}",
+        out(&dry)
+    );
+    // docker.io leaves the spec: regtrust's entry goes, the owner's stays.
+    fs::write(
+        &r.spec,
+        "registries:\n  - host: auth.registry.test\n    auth:\n      username: puller\n      password_file: password\n",
+    )
+    .unwrap();
+    let o = apply(&[]);
+    assert!(o.status.success(), "{}", out(&o));
+    let v: serde_json::Value = serde_json::from_str(&r.read("/root/.docker/config.json")).unwrap();
+    assert_eq!(
+        v["auths"],
+        serde_json::json!({
+            "other.registry.test": {"auth": "b3RoZXI6c2VjcmV0"},
+            "auth.registry.test": {"auth": "cHVsbGVyOm4zdy1wdw=="},
+        })
+    );
+}
