@@ -379,10 +379,11 @@ fn what_regtrust_added_is_removed_when_it_leaves_the_spec() {
     ] {
         assert!(report.contains(line), "{line}\n{report}");
     }
-    // Back to the owner's entries (the emptied `registry-mirrors` key is gone too).
+    // Back to the owner's entries; the emptied `registry-mirrors` stays as `[]` (dockerd's
+    // reload changes only the keys the file has).
     assert_eq!(
         r.read("/etc/docker/daemon.json"),
-        "{\n  \"debug\": true,\n  \"insecure-registries\": [\n    \"old.registry.test:5000\",\n    \"both.registry.test:5000\"\n  ]\n}\n"
+        "{\n  \"debug\": true,\n  \"insecure-registries\": [\n    \"old.registry.test:5000\",\n    \"both.registry.test:5000\"\n  ],\n  \"registry-mirrors\": []\n}\n"
     );
     assert!(!r.path("/etc/docker/certs.d/secure.registry.test").exists());
     assert_eq!(

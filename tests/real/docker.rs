@@ -368,3 +368,121 @@ fn base64_of(s: &str) -> String {
         .args(["-c", "printf %s \"$1\" | base64 -w0", "sh", s]));
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
+
+/// The containerd image store (`"features": {"containerd-snapshotter": true}`), measured on
+/// dockerd 28.5 with its own managed containerd: which registry settings dockerd still honours.
+/// What regtrust writes (insecure-registries, registry-mirrors, certs.d/<host>/ca.crt) works
+/// there as with the classic store, and pruning takes it away again; containerd's own
+/// /etc/containerd/certs.d is not read; a hosts.toml in /etc/docker/certs.d/<host>/ is read with
+/// the containerd store and ignored by the classic one. Each pull follows the deletion of the
+/// image, so it fetches from the registry again. doctor's `docker` summary says the same.
+#[test]
+fn the_containerd_image_store_honours_what_apply_writes() {
+    require_root("dockerd and a private network namespace need root");
+    for tool in ["docker-registry", "skopeo", "unshare", "ip", "curl"] {
+        require_tool(tool, "run .ci/install-deps (as root)");
+    }
+    let dockerd = cache_dir().join("docker-28.5/usr/sbin/dockerd");
+    assert!(
+        dockerd.is_file(),
+        "dockerd 28.5 is missing at {}: run .ci/install-deps (as root)",
+        dockerd.display()
+    );
+    let work = work_dir("docker-store");
+    fs::write(
+        work.join("hosts"),
+        "127.0.0.1 localhost\n192.0.2.10 my.private.registry\n192.0.2.11 secure.registry.test\n",
+    )
+    .unwrap();
+    let root = work.join("root");
+    fs::create_dir_all(root.join("etc/docker")).unwrap();
+    let pki = Pki::new(&work.join("pki"));
+    let ca = pki.ca("ca", "regtrust docker store test CA");
+    let leaf = pki.leaf("secure", &ca, &["secure.registry.test"]);
+    let ca_pem: String = ca
+        .cert_pem()
+        .lines()
+        .map(|l| format!("      {l}\n"))
+        .collect();
+    let spec = work.join("spec.yaml");
+    fs::write(
+        &spec,
+        format!("{SPEC_HEAD}  - host: secure.registry.test:5443\n    ca_pem: |\n{ca_pem}"),
+    )
+    .unwrap();
+    let pruned = work.join("spec-pruned.yaml");
+    fs::write(&pruned, "registries: []\n").unwrap();
+    let oci = make_image(&work, "hello from the containerd store test");
+    let sockdir = tempfile::Builder::new()
+        .prefix("rts")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let out = run(Command::new("unshare")
+        .args(["--net", "--mount", "--propagation", "private", "bash"])
+        .arg(manifest_dir().join("tests/e2e/docker_store.sh"))
+        .arg(regtrust_bin())
+        .arg(&work)
+        .arg(&oci)
+        .arg(&spec)
+        .arg(&pruned)
+        .arg(sockdir.path())
+        .arg(&dockerd)
+        .env("TLS_CERT", &leaf.cert)
+        .env("TLS_KEY", &leaf.key));
+    let log = text(&out);
+    eprintln!("{log}");
+    let ctx = format!("{log}\n--- dockerd.log (tail)\n{}", tail(&work.join("dockerd.log")));
+    let step = |prefix: &str| -> String {
+        log.lines()
+            .find_map(|l| l.strip_prefix(&format!("step: {prefix}")))
+            .unwrap_or_else(|| panic!("no `step: {prefix}` line:\n{ctx}"))
+            .trim()
+            .to_string()
+    };
+    const HTTP_ERROR: &str = "server gave HTTP response to HTTPS client";
+    const X509: &str = "x509: certificate signed by unknown authority";
+    assert!(step("classic store").starts_with("vfs "), "{ctx}");
+    assert!(
+        step("classic, hosts.toml in /etc/docker/certs.d:").contains(HTTP_ERROR),
+        "the classic store ignores hosts.toml: {ctx}"
+    );
+    assert!(
+        step("containerd store").contains("io.containerd.snapshotter.v1"),
+        "{ctx}"
+    );
+    assert!(step("store, nothing:").contains(HTTP_ERROR), "{ctx}");
+    assert!(
+        step("store, hosts.toml in /etc/containerd/certs.d:").contains(HTTP_ERROR),
+        "containerd's own certs.d is not dockerd's: {ctx}"
+    );
+    assert_eq!(
+        step("store, hosts.toml in /etc/docker/certs.d:"),
+        "pulled",
+        "{ctx}"
+    );
+    assert!(step("store, removed again:").contains(HTTP_ERROR), "{ctx}");
+    assert!(step("store, tls before apply:").contains(X509), "{ctx}");
+    assert!(step("store, hub before apply:").starts_with("failed"), "{ctx}");
+    assert_eq!(step("apply exit"), "0", "{ctx}");
+    assert_eq!(
+        step("store, tls after apply, before the reload:"),
+        "pulled",
+        "{ctx}"
+    );
+    assert_eq!(step("reloaded first"), "", "{ctx}");
+    assert_eq!(step("store, after apply:"), "pulled", "{ctx}");
+    assert_eq!(step("store, hub after apply:"), "pulled", "{ctx}");
+    assert_eq!(step("store, tls after apply:"), "pulled", "{ctx}");
+    assert_eq!(step("apply pruned exit"), "0", "{ctx}");
+    assert_eq!(step("reloaded pruned"), "", "{ctx}");
+    assert!(step("store, after pruning:").contains(HTTP_ERROR), "{ctx}");
+    assert!(step("store, tls after pruning:").contains(X509), "{ctx}");
+    // The reload emptied dockerd's lists: the emptied keys stay in the file as `[]` (with
+    // the keys gone, a SIGHUP keeps the old entries: measured while building this).
+    let (insecure, mirrors) = info_lists(&step("info after pruning:"));
+    assert!(insecure.is_empty() && mirrors.is_empty(), "{ctx}");
+    assert_eq!(
+        fs::read_to_string(root.join("etc/docker/daemon.json")).unwrap(),
+        "{\n  \"features\": {\"containerd-snapshotter\": true},\n  \"insecure-registries\": [],\n  \"registry-mirrors\": []\n}\n"
+    );
+}
