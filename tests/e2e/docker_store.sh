@@ -56,9 +56,12 @@ for url in http://my.private.registry:5000/v2/ https://secure.registry.test:5443
   done
 done
 for dest in my.private.registry:5000 secure.registry.test:5443; do
-  skopeo --insecure-policy copy --quiet --dest-tls-verify=false "oci:$oci:latest" \
-    "docker://$dest/test/hello:latest" 2>"$work/skopeo.err" \
-    && echo "step: pushed to $dest" || { echo "step: push failed: $(cat "$work/skopeo.err")"; exit 1; }
+  if skopeo --insecure-policy copy --quiet --dest-tls-verify=false "oci:$oci:latest" \
+    "docker://$dest/test/hello:latest" 2>"$work/skopeo.err"; then
+    echo "step: pushed to $dest"
+  else
+    echo "step: push failed: $(cat "$work/skopeo.err")"; exit 1
+  fi
 done
 
 image=my.private.registry:5000/test/hello:latest
