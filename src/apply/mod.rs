@@ -222,7 +222,11 @@ pub fn execute(p: &Prepared) -> Result<(), NodeError> {
         .iter()
         .map(|c| c.config_path.as_path())
         .chain(p.docker.iter().map(|d| d.daemon_json_path.as_path()))
-        .chain(p.docker.iter().filter_map(|d| d.config_json_path.as_deref()))
+        .chain(
+            p.docker
+                .iter()
+                .filter_map(|d| d.config_json_path.as_deref()),
+        )
         .collect();
     let backup_of = |path: &Path| {
         path.with_file_name(format!(

@@ -208,8 +208,13 @@ pub fn diff(p: &Prepared) -> String {
         // Credentials (`Authorization` headers), the new ones and any an old file held, read
         // `Basic <redacted>`; in a docker config.json, `"auth": "<redacted>"`.
         let changed = old != new;
-        let docker_config = matches!(c, Change::Write { kind: FileKind::DockerConfig, .. })
-            || node_path.ends_with("/.docker/config.json");
+        let docker_config = matches!(
+            c,
+            Change::Write {
+                kind: FileKind::DockerConfig,
+                ..
+            }
+        ) || node_path.ends_with("/.docker/config.json");
         let redact = |t: &str| {
             let t = crate::secret::redact(t);
             if docker_config {

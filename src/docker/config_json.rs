@@ -42,9 +42,11 @@ pub fn edit(
     let indent = indent_of(existing, "\t");
     let at = entries.iter().rposition(|(k, _)| k == AUTHS);
     let mut auths: Vec<(String, Box<RawValue>)> = match at {
-        Some(i) => serde_json::from_str::<Entries>(entries[i].1.get())
-            .map_err(|_| format!("`{AUTHS}` is not an object"))?
-            .0,
+        Some(i) => {
+            serde_json::from_str::<Entries>(entries[i].1.get())
+                .map_err(|_| format!("`{AUTHS}` is not an object"))?
+                .0
+        }
         None => Vec::new(),
     };
     let mut changed_set = Vec::new();
@@ -270,7 +272,11 @@ mod tests {
         let store = "{\"credsStore\": \"pass\"}";
         let e = edit(Some(store), &set("r.test:5000", "dTpw"), &[]).unwrap();
         assert_eq!(e.notes.len(), 1);
-        assert!(e.notes[0].contains("docker-credential-pass"), "{:?}", e.notes);
+        assert!(
+            e.notes[0].contains("docker-credential-pass"),
+            "{:?}",
+            e.notes
+        );
         let helper = "{\"credHelpers\": {\"r.test:5000\": \"ecr-login\"}}";
         let e = edit(Some(helper), &set("r.test:5000", "dTpw"), &[]).unwrap();
         assert!(e.notes[0].contains("docker-credential-ecr-login for r.test:5000"));

@@ -78,13 +78,18 @@ pub fn edit(
 
 /// The top-level entries of a JSON object text (None or blank: no entries), each value as its
 /// own text. Errors say what is wrong, for any JSON file regtrust edits in place.
-pub(crate) fn entries_of(existing: Option<&str>, what: &str) -> Result<Vec<(String, Box<RawValue>)>, String> {
+pub(crate) fn entries_of(
+    existing: Option<&str>,
+    what: &str,
+) -> Result<Vec<(String, Box<RawValue>)>, String> {
     if existing.is_none_or(|t| t.trim().is_empty()) {
         return Ok(Vec::new());
     }
     serde_json::from_str::<Entries>(existing.unwrap_or_default())
         .map(|e| e.0)
-        .map_err(|e| format!("not valid JSON ({e}); {what} refuses it too: fix it, then run regtrust apply"))
+        .map_err(|e| {
+            format!("not valid JSON ({e}); {what} refuses it too: fix it, then run regtrust apply")
+        })
 }
 
 /// Applies each list edit; the file is rewritten (keeping every other value's own text) only
@@ -262,7 +267,9 @@ mod tests {
         .unwrap();
         assert_eq!(
             e.text.as_deref(),
-            Some("{\n  \"debug\": true,\n  \"insecure-registries\": [\n    \"mine:5000\",\n    \"kept:5000\"\n  ]\n}\n")
+            Some(
+                "{\n  \"debug\": true,\n  \"insecure-registries\": [\n    \"mine:5000\",\n    \"kept:5000\"\n  ]\n}\n"
+            )
         );
         assert_eq!(e.removed, vec![(INSECURE, "gone:5000".to_string())]);
         assert!(e.added.is_empty());

@@ -104,7 +104,10 @@ mod tests {
             ..Managed::default()
         };
         let text = m.render();
-        assert!(text.contains("\"comment\": \"Written by regtrust"), "{text}");
+        assert!(
+            text.contains("\"comment\": \"Written by regtrust"),
+            "{text}"
+        );
         let back = Managed::parse(Some(&text)).unwrap();
         assert_eq!(back.insecure_registries, s(&["a:5000", "b:5000"]));
         assert_eq!(back.certs_d, m.certs_d);

@@ -2,6 +2,7 @@
 //! config_path, and reports each problem with file, line, what containerd will actually do, and
 //! the fix. Never writes.
 pub mod config_checks;
+pub mod docker_checks;
 pub mod hosts_checks;
 pub mod probe;
 pub mod resolve;
@@ -31,6 +32,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub images: Vec<resolve::Resolution>,
     pub probes: Vec<probe::ProbeResult>,
+    /// Docker Engine, when it is installed under the root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker: Option<docker_checks::DockerSummary>,
 }
 
 pub struct Options {
@@ -41,6 +45,8 @@ pub struct Options {
     pub probe: bool,
     /// containerd's socket for the CRI check (default: <root>/run/containerd/containerd.sock).
     pub address: Option<String>,
+    /// `--spec`: the spec Docker's daemon.json is checked against, and its file name.
+    pub spec: Option<(crate::spec::ValidSpec, String)>,
 }
 
 /// Byte offset → 1-based line.
@@ -58,7 +64,27 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("cannot read {}: {e}", cfg_path.display())),
     };
-    let (version, version_source) = detect_version(opts, text.as_deref())?;
+    let spec = opts.spec.as_ref().map(|(s, f)| (s, f.as_str()));
+    let (version, version_source) = match detect_version(opts, text.as_deref()) {
+        Ok(v) => v,
+        // A node with Docker Engine and no containerd of its own: only Docker is checked.
+        Err(_) if text.is_none() && crate::docker::installed(&opts.root).is_some() => {
+            let mut findings = Vec::new();
+            let docker = docker_checks::check(&opts.root, spec, &mut findings);
+            return Ok(Report {
+                containerd: "not installed".into(),
+                version_source: "no containerd binary or config.toml under the root".into(),
+                config_file: opts.config_file.clone(),
+                hosts_dirs: Vec::new(),
+                config_path_file: None,
+                findings,
+                images: Vec::new(),
+                probes: Vec::new(),
+                docker,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     let mut findings = Vec::new();
     let cfg = config_checks::check(
         &opts.root,
@@ -126,6 +152,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
             f.file = opts.config_file.clone();
         }
     }
+    let docker = docker_checks::check(&opts.root, spec, &mut findings);
     findings.sort_by(|a, b| (&a.file, a.line()).cmp(&(&b.file, b.line())));
     Ok(Report {
         containerd: version.to_string(),
@@ -136,6 +163,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         findings,
         images,
         probes,
+        docker,
     })
 }
 
@@ -173,7 +201,16 @@ impl Report {
             Some(f) if !self.hosts_dirs.is_empty() => format!(" (config_path set in {f})"),
             _ => String::new(),
         };
-        let _ = writeln!(s, "hosts.toml read from: {dirs}{from}");
+        if self.containerd != "not installed" {
+            let _ = writeln!(s, "hosts.toml read from: {dirs}{from}");
+        }
+        if let Some(d) = &self.docker {
+            let _ = writeln!(
+                s,
+                "docker: {}, {} image store: dockerd reads {}",
+                d.daemon_json, d.image_store, d.reads
+            );
+        }
         for f in &self.findings {
             s.push('\n');
             s.push_str(&f.render());

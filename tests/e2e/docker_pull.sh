@@ -105,6 +105,11 @@ for arg in "$@"; do
     say "apply $1 exit $?"
     sed "s/^/[$v] apply $1: /" "$work/apply-$v-$1.out"
   }
+  # doctor's findings on this root, checked against the spec: `code@file` each.
+  doc() {
+    "$regtrust" doctor --root "$root" --spec "$spec" --format json 2>/dev/null | python3 -c \
+      'import json, sys; print(" ".join(sorted(f["code"] + "@" + f["file"] for f in json.load(sys.stdin)["findings"])))'
+  }
   mount --bind "$root/etc/docker" /etc/docker
   "$dockerd" --data-root "$work/data-$v" --exec-root "$sockdir/exec-$v" \
     --pidfile "$sockdir/$v.pid" -H "unix://$sock" --bridge=none --iptables=false \
@@ -119,6 +124,7 @@ for arg in "$@"; do
   [ "$(api "$sock" ping)" = OK ] || { say "dockerd did not start: $(tail -5 "$log")"; exit 1; }
   say "dockerd $(api "$sock" version)"
 
+  say "doctor before apply: $(doc)"
   say "info before: $(api "$sock" info)"
   pull "before apply" "$image"
   pull "hub before apply" "$hub_image"
@@ -131,6 +137,23 @@ for arg in "$@"; do
   say "config.json mode $(stat -c %a "$root/root/.docker/config.json")"
   # certs.d is read on every pull: no reload needed for the CA.
   pull "tls after apply, before the reload" "$tls_image"
+  # certs.d entries dockerd refuses or ignores, each beside what doctor says about it.
+  certs=$root/etc/docker/certs.d
+  tls_dir=$certs/secure.registry.test:5443
+  printf 'x\n' > "$tls_dir/extra.key"
+  pull "tls with a key without its cert" "$tls_image"
+  say "doctor with a key without its cert: $(doc)"
+  rm "$tls_dir/extra.key"
+  mv "$tls_dir/ca.crt" "$tls_dir/ca.pem"
+  pull "tls with ca.pem" "$tls_image"
+  say "doctor with ca.pem: $(doc)"
+  mv "$tls_dir/ca.pem" "$tls_dir/ca.crt"
+  mkdir -p "$certs/https:"
+  mv "$tls_dir" "$certs/https:/"
+  pull "tls with certs.d/https://host" "$tls_image"
+  say "doctor with certs.d/https://host: $(doc)"
+  mv "$certs/https:/secure.registry.test:5443" "$certs/"
+  rmdir "$certs/https:"
   sighup first
   say "info after: $(api "$sock" info)"
   pull "after apply" "$image"
@@ -157,6 +180,7 @@ for arg in "$@"; do
     cli "with config.json" "$root/root"
   fi
   apply second "$spec"
+  say "doctor after apply: $(doc)"
 
   apply pruned "$spec_pruned"
   sighup pruned

@@ -360,10 +360,7 @@ fn what_regtrust_added_is_removed_when_it_leaves_the_spec() {
         record["certs.d"],
         serde_json::json!(["/etc/docker/certs.d/secure.registry.test/ca.crt"])
     );
-    assert_eq!(
-        mode(&r.path("/etc/docker/regtrust-managed.json")),
-        0o644
-    );
+    assert_eq!(mode(&r.path("/etc/docker/regtrust-managed.json")), 0o644);
 
     // Every registry leaves the spec.
     fs::write(&r.spec, "registries: []\n").unwrap();
@@ -405,7 +402,11 @@ fn what_regtrust_added_is_removed_when_it_leaves_the_spec() {
 #[test]
 fn a_broken_record_is_refused_and_nothing_is_written() {
     let r = Root::new(SPEC, &["etc/docker"]);
-    fs::write(r.path("/etc/docker/regtrust-managed.json"), "{\"insecure\": [1]}").unwrap();
+    fs::write(
+        r.path("/etc/docker/regtrust-managed.json"),
+        "{\"insecure\": [1]}",
+    )
+    .unwrap();
     let before = snapshot(&r.root);
     let o = r.apply(&["--runtime", "docker"]);
     assert_eq!(o.status.code(), Some(3), "{}", out(&o));
@@ -503,11 +504,7 @@ fn credentials_go_to_roots_config_json_and_are_never_printed() {
         out(&o)
     );
     let again = apply(&[]);
-    assert!(
-        out(&again).contains("nothing to do"),
-        "{}",
-        out(&again)
-    );
+    assert!(out(&again).contains("nothing to do"), "{}", out(&again));
     // A new password: the entry changes, the diff says so without showing either.
     fs::write(r.spec.with_file_name("password"), "n3w-pw\n").unwrap();
     let dry = apply(&["--dry-run"]);
@@ -532,5 +529,164 @@ fn credentials_go_to_roots_config_json_and_are_never_printed() {
             "other.registry.test": {"auth": "b3RoZXI6c2VjcmV0"},
             "auth.registry.test": {"auth": "cHVsbGVyOm4zdy1wdw=="},
         })
+    );
+}
+
+fn doctor(
+    r: &Root,
+    spec: bool,
+) -> (
+    Option<i32>,
+    serde_json::Value,
+    std::collections::BTreeSet<String>,
+) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_regtrust"));
+    c.arg("doctor")
+        .arg("--root")
+        .arg(&r.root)
+        .args(["--format", "json"]);
+    if spec {
+        c.arg("--spec").arg(&r.spec);
+    }
+    let o = c.output().unwrap();
+    let found = crate::support::doctor_corpus::findings(&o);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    (o.status.code(), report, found)
+}
+
+/// doctor on a Docker-only node: daemon.json against the spec, certs.d entries dockerd ignores
+/// or refuses, the image store; then `apply` fixes what it can, and doctor says so.
+#[test]
+fn doctor_checks_docker_against_the_spec_and_certs_d() {
+    let spec = "registries:
+  - host: my.private.registry:5000
+    http: true
+  - host: skip.registry.test
+    skip_verify: true
+  - host: 127.0.0.5:5000
+    http: true
+  - host: other.registry.test
+    endpoints:
+      - url: https://mirror.registry.test
+";
+    let r = Root::new(
+        spec,
+        &[
+            "etc/docker/certs.d/https:/url.registry.test",
+            "etc/docker/certs.d/pem.registry.test",
+            "etc/docker/certs.d/key.registry.test",
+            "etc/docker/certs.d/toml.registry.test",
+        ],
+    );
+    fs::write(r.path("/etc/docker/daemon.json"), SEED).unwrap();
+    let certs = |p: &str| r.path(&format!("/etc/docker/certs.d/{p}"));
+    fs::write(certs("https:/url.registry.test/ca.crt"), "x").unwrap();
+    fs::write(certs("pem.registry.test/ca.pem"), "x").unwrap();
+    fs::write(certs("key.registry.test/client.key"), "x").unwrap();
+    fs::write(
+        certs("toml.registry.test/hosts.toml"),
+        "server = \"http://x\"\n",
+    )
+    .unwrap();
+    let (code, report, found) = doctor(&r, true);
+    assert_eq!(code, Some(1), "{report}");
+    let want: std::collections::BTreeSet<String> = [
+        "error docker-insecure-missing /etc/docker/daemon.json:4",
+        "error docker-certs-dir-is-url /etc/docker/certs.d/https:",
+        "warning docker-ca-not-crt /etc/docker/certs.d/pem.registry.test/ca.pem",
+        "error docker-client-pair-incomplete /etc/docker/certs.d/key.registry.test/client.key",
+        "warning docker-hosts-toml-ignored /etc/docker/certs.d/toml.registry.test/hosts.toml",
+        &format!("warning docker-mirror-not-hub {}", r.spec.display()),
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect();
+    // Two registries lack an entry (the loopback one is insecure by default): one finding each.
+    let insecure: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "docker-insecure-missing")
+        .collect();
+    assert_eq!(insecure.len(), 2, "{report}");
+    assert!(
+        insecure[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("my.private.registry:5000 (http: true in "),
+        "{report}"
+    );
+    assert!(
+        insecure[1]["effect"].as_str().unwrap().contains("x509"),
+        "{report}"
+    );
+    assert_eq!(found, want, "{report}");
+    assert_eq!(report["containerd"], "not installed", "{report}");
+    assert_eq!(report["docker"]["image_store"], "classic", "{report}");
+
+    // apply writes the insecure entries; the certs.d entries are the owner's to fix.
+    let o = r.apply(&["--runtime", "docker"]);
+    assert!(o.status.success(), "{}", out(&o));
+    fs::remove_dir_all(certs("https:")).unwrap();
+    fs::rename(
+        certs("pem.registry.test/ca.pem"),
+        certs("pem.registry.test/ca.crt"),
+    )
+    .unwrap();
+    fs::write(certs("key.registry.test/client.cert"), "x").unwrap();
+    fs::remove_file(certs("toml.registry.test/hosts.toml")).unwrap();
+    let (_, report, found) = doctor(&r, true);
+    assert_eq!(
+        found,
+        [format!(
+            "warning docker-mirror-not-hub {}",
+            r.spec.display()
+        )]
+        .into_iter()
+        .collect(),
+        "{report}"
+    );
+    // Without the spec only the node is checked: clean.
+    let (code, report, found) = doctor(&r, false);
+    assert!(found.is_empty() && code == Some(0), "{report}");
+
+    // The containerd image store reads hosts.toml in Docker's certs.d: no finding, and the
+    // summary says what dockerd reads.
+    fs::write(
+        r.path("/etc/docker/daemon.json"),
+        "{\"features\": {\"containerd-snapshotter\": true}}",
+    )
+    .unwrap();
+    fs::write(
+        certs("toml.registry.test/hosts.toml"),
+        "server = \"http://x\"\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args(["doctor", "--root"])
+        .arg(&r.root)
+        .output()
+        .unwrap();
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(
+            "docker: /etc/docker/daemon.json, containerd image store: dockerd reads \
+             insecure-registries, registry-mirrors (docker.io only)"
+        ) && text.contains("never containerd's /etc/containerd/certs.d"),
+        "{text}"
+    );
+
+    // An unparsable daemon.json: dockerd would not start.
+    fs::write(
+        r.path("/etc/docker/daemon.json"),
+        "{\n  \"debug\": true,\n}\n",
+    )
+    .unwrap();
+    let (code, report, found) = doctor(&r, false);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        found.contains("error docker-config-invalid /etc/docker/daemon.json:3"),
+        "{found:?}"
     );
 }

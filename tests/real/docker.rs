@@ -127,7 +127,9 @@ fn dockerd_pulls_through_what_apply_writes() {
     let spec = work.join("spec.yaml");
     fs::write(
         &spec,
-        format!("{SPEC_HEAD}{AUTH_PART}  - host: secure.registry.test:5443\n    ca_pem: |\n{ca_pem}"),
+        format!(
+            "{SPEC_HEAD}{AUTH_PART}  - host: secure.registry.test:5443\n    ca_pem: |\n{ca_pem}"
+        ),
     )
     .unwrap();
     // The HTTP registry, the TLS registry and the credentials leave the spec.
@@ -187,6 +189,7 @@ fn dockerd_pulls_through_what_apply_writes() {
             .trim()
             .to_string()
     };
+    const X509: &str = "x509: certificate signed by unknown authority";
     assert_eq!(
         step("registry http://my.private.registry:5000/v2/"),
         "200",
@@ -213,6 +216,14 @@ fn dockerd_pulls_through_what_apply_writes() {
         let vs = |p: &str| step(&format!("[{v}] {p}"));
         assert!(vs("dockerd").starts_with(&format!("{v}.")), "{v}: {ctx}");
         // The negative controls: the seed's own insecure registry is read, ours is not trusted.
+        // doctor, checking daemon.json against the spec, names the two registries dockerd
+        // then refuses; after apply it finds nothing.
+        assert_eq!(
+            vs("doctor before apply:"),
+            "docker-insecure-missing@/etc/docker/daemon.json \
+             docker-insecure-missing@/etc/docker/daemon.json",
+            "{v}: {ctx}"
+        );
         let (insecure, mirrors) = info_lists(&vs("info before:"));
         assert_eq!(insecure, ["old.registry.test:5000"], "{v}: {ctx}");
         assert!(mirrors.is_empty(), "{v}: {ctx}");
@@ -240,6 +251,34 @@ fn dockerd_pulls_through_what_apply_writes() {
         assert_eq!(
             vs("tls after apply, before the reload:"),
             "pulled",
+            "{v}: {ctx}"
+        );
+        // What doctor says about certs.d is what dockerd does with the same files.
+        assert!(
+            // "Missing" on 20.10, "missing" from 26.1 on.
+            vs("tls with a key without its cert:")
+                .to_lowercase()
+                .contains("missing client certificate extra.cert for key extra.key"),
+            "{v}: {ctx}"
+        );
+        assert_eq!(
+            vs("doctor with a key without its cert:"),
+            "docker-client-pair-incomplete@/etc/docker/certs.d/secure.registry.test:5443/extra.key",
+            "{v}: {ctx}"
+        );
+        assert!(vs("tls with ca.pem:").contains(X509), "{v}: {ctx}");
+        assert_eq!(
+            vs("doctor with ca.pem:"),
+            "docker-ca-not-crt@/etc/docker/certs.d/secure.registry.test:5443/ca.pem",
+            "{v}: {ctx}"
+        );
+        assert!(
+            vs("tls with certs.d/https://host:").contains(X509),
+            "{v}: {ctx}"
+        );
+        assert_eq!(
+            vs("doctor with certs.d/https://host:"),
+            "docker-certs-dir-is-url@/etc/docker/certs.d/https:",
             "{v}: {ctx}"
         );
         assert_eq!(vs("reloaded first"), "", "{v}: {ctx}");
@@ -276,6 +315,7 @@ fn dockerd_pulls_through_what_apply_writes() {
             )),
             "{v}: a second apply must change nothing: {ctx}"
         );
+        assert_eq!(vs("doctor after apply:"), "", "{v}: {ctx}");
         // Pruning: what regtrust added is gone, the operator's own entry stays.
         assert_eq!(vs("apply pruned exit"), "0", "{v}: {ctx}");
         assert_eq!(vs("reloaded pruned"), "", "{v}: {ctx}");
@@ -329,9 +369,10 @@ fn dockerd_pulls_through_what_apply_writes() {
             "{v}: the CA's directory must be gone"
         );
         // config.json keeps the CLI's own login, and lost regtrust's entry.
-        let config: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(root.join("root/.docker/config.json")).unwrap())
-                .unwrap();
+        let config: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(root.join("root/.docker/config.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             config,
             serde_json::json!({"auths": {"other.registry.test": {"auth": "b3RoZXI6c2VjcmV0"}}}),
@@ -349,8 +390,12 @@ fn dockerd_pulls_through_what_apply_writes() {
 /// engine_api.py's `info` line → (the insecure registries, sorted, without dockerd's default
 /// CIDRs: 127.0.0.0/8, and ::1/128 from 28.x; the mirrors).
 fn info_lists(line: &str) -> (Vec<String>, Vec<String>) {
-    let rest = line.strip_prefix("insecure ").unwrap_or_else(|| panic!("info: {line}"));
-    let (insecure, mirrors) = rest.split_once("mirrors").unwrap_or_else(|| panic!("info: {line}"));
+    let rest = line
+        .strip_prefix("insecure ")
+        .unwrap_or_else(|| panic!("info: {line}"));
+    let (insecure, mirrors) = rest
+        .split_once("mirrors")
+        .unwrap_or_else(|| panic!("info: {line}"));
     let mut insecure: Vec<String> = insecure
         .split_whitespace()
         .filter(|e| !["127.0.0.0/8", "::1/128"].contains(e))
@@ -364,8 +409,7 @@ fn info_lists(line: &str) -> (Vec<String>, Vec<String>) {
 }
 
 fn base64_of(s: &str) -> String {
-    let o = run(Command::new("sh")
-        .args(["-c", "printf %s \"$1\" | base64 -w0", "sh", s]));
+    let o = run(Command::new("sh").args(["-c", "printf %s \"$1\" | base64 -w0", "sh", s]));
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
@@ -431,7 +475,10 @@ fn the_containerd_image_store_honours_what_apply_writes() {
         .env("TLS_KEY", &leaf.key));
     let log = text(&out);
     eprintln!("{log}");
-    let ctx = format!("{log}\n--- dockerd.log (tail)\n{}", tail(&work.join("dockerd.log")));
+    let ctx = format!(
+        "{log}\n--- dockerd.log (tail)\n{}",
+        tail(&work.join("dockerd.log"))
+    );
     let step = |prefix: &str| -> String {
         log.lines()
             .find_map(|l| l.strip_prefix(&format!("step: {prefix}")))
@@ -462,7 +509,10 @@ fn the_containerd_image_store_honours_what_apply_writes() {
     );
     assert!(step("store, removed again:").contains(HTTP_ERROR), "{ctx}");
     assert!(step("store, tls before apply:").contains(X509), "{ctx}");
-    assert!(step("store, hub before apply:").starts_with("failed"), "{ctx}");
+    assert!(
+        step("store, hub before apply:").starts_with("failed"),
+        "{ctx}"
+    );
     assert_eq!(step("apply exit"), "0", "{ctx}");
     assert_eq!(
         step("store, tls after apply, before the reload:"),
