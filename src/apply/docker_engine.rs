@@ -40,8 +40,14 @@ pub(super) fn prepare_docker(
 
     let (record_path, record_node_path) = located(&in_root, &opts.root, docker::MANAGED)?;
     let record_text = read(&record_path, &record_node_path)?;
-    let owned = Managed::parse(record_text.as_deref())
+    let recorded = Managed::parse(record_text.as_deref())
         .map_err(|e| NodeError::Config(format!("{record_node_path}: {e}")))?;
+    // A pending file: an earlier run was killed midway; what it names is regtrust's too.
+    let (pending_path, pending_node_path) = located(&in_root, &opts.root, docker::MANAGED_PENDING)?;
+    let pending_text = read(&pending_path, &pending_node_path)?;
+    let pending = Managed::parse(pending_text.as_deref())
+        .map_err(|e| NodeError::Config(format!("{pending_node_path}: {e}")))?;
+    let owned = recorded.union(&pending);
 
     let (path, node_path) = located(&in_root, &opts.root, docker::DAEMON_JSON)?;
     let existing = read(&path, &node_path)?;
@@ -109,20 +115,43 @@ pub(super) fn prepare_docker(
     }
     // certs.d files regtrust wrote that the plan no longer has: regular files only (nothing is
     // removed through a symlink), and only inside certs.d.
+    let mut certs_removed = Vec::new();
+    let mut tidy_dirs = Vec::new();
     for gone in owned.certs_d.iter().filter(|p| !record.certs_d.contains(p)) {
         let inside = gone
             .strip_prefix(docker::CERTS_D)
             .is_some_and(|r| r.starts_with('/') && !r.contains("/../") && !r.ends_with("/.."));
-        let p = resolve(gone)?;
-        if !inside || !containerd::is_regular_file(&p) {
+        if !inside {
             continue;
         }
+        let p = resolve(gone)?;
+        // Its directory goes when it is left empty, also when an interrupted run already
+        // removed the file.
+        tidy_dirs.extend(p.parent().map(Path::to_path_buf));
+        if !containerd::is_regular_file(&p) {
+            continue;
+        }
+        certs_removed.push(p.clone());
         let old = fs::read_optional(&p).unwrap_or(None).unwrap_or_default();
         changes.push(Change::Remove {
             node_path: gone.clone(),
             path: p,
             old,
         });
+    }
+    // An empty directory in certs.d holds nothing dockerd reads: one an interrupted run left
+    // behind (its file removed, the directory not yet) goes with the next change.
+    if let Ok(base) = resolve(docker::CERTS_D)
+        && let Ok(entries) = std::fs::read_dir(&base)
+    {
+        for e in entries.flatten() {
+            let p = e.path();
+            let empty_dir = e.file_type().is_ok_and(|t| t.is_dir())
+                && std::fs::read_dir(&p).is_ok_and(|mut d| d.next().is_none());
+            if empty_dir {
+                tidy_dirs.push(p);
+            }
+        }
     }
     for (key, value) in &edited.added {
         notes.push(format!("docker: {node_path}: {key} gains {value}"));
@@ -192,6 +221,7 @@ pub(super) fn prepare_docker(
     }
 
     // The record: what regtrust owns now. Removed when it owns nothing.
+    let record_at = record_path.clone();
     let new_record = (!record.is_empty()).then(|| record.render());
     if new_record != record_text {
         match new_record {
@@ -210,14 +240,29 @@ pub(super) fn prepare_docker(
             }),
         }
     }
+    // Written before any of these changes, removed after the record: see docker::managed.
+    let intent =
+        (!changes.is_empty()).then(|| (pending_path.clone(), owned.union(&record).render()));
+    if pending_text.is_some() {
+        changes.push(Change::Remove {
+            node_path: pending_node_path,
+            path: pending_path.clone(),
+            old: pending_text.unwrap_or_default(),
+        });
+    }
     Ok((
         DockerPart {
+            intent,
+            pending_path,
             plan,
             daemon_json_node_path: node_path,
             daemon_json_path: path,
             daemon_json_existed: existing.is_some(),
             daemon_json_changed: changed,
             config_json_path,
+            record_path: record_at,
+            certs_removed,
+            tidy_dirs,
         },
         changes,
         notes,

@@ -255,6 +255,11 @@ mod tests {
             daemon_json_existed: existed,
             daemon_json_changed: changed,
             config_json_path: None,
+            record_path: PathBuf::from("/r/etc/docker/regtrust-managed.json"),
+            pending_path: PathBuf::from("/r/etc/docker/regtrust-managed.pending.json"),
+            intent: None,
+            certs_removed: Vec::new(),
+            tidy_dirs: Vec::new(),
         }
     }
 

@@ -4,6 +4,11 @@
 //! from the ones their owner wrote: on the next apply, a recorded entry that left the spec is
 //! removed, and an entry that is not recorded is never touched. An entry that was in the file
 //! before regtrust wanted it is not recorded (it stays the owner's).
+//!
+//! An apply killed midway must not lose track of anything: before it changes any file it writes
+//! the union of what it owned and what it will own (`regtrust-managed.pending.json`); the record
+//! is the last file it changes, and the pending file is removed after it. A run that finds a
+//! pending file owns what the record and the pending file name together, and finishes the job.
 use serde::{Deserialize, Serialize};
 
 /// What the record says about itself, in the file.
@@ -40,6 +45,22 @@ impl Managed {
                      it (then regtrust takes every entry as the owner's and removes none)"
                 )
             }),
+        }
+    }
+
+    /// Everything either record names.
+    pub fn union(&self, other: &Managed) -> Managed {
+        let join = |a: &[String], b: &[String]| -> Vec<String> {
+            let mut v = a.to_vec();
+            v.extend(b.iter().filter(|x| !a.contains(x)).cloned());
+            v
+        };
+        Managed {
+            comment: String::new(),
+            insecure_registries: join(&self.insecure_registries, &other.insecure_registries),
+            registry_mirrors: join(&self.registry_mirrors, &other.registry_mirrors),
+            certs_d: join(&self.certs_d, &other.certs_d),
+            auths: join(&self.auths, &other.auths),
         }
     }
 

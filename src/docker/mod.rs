@@ -19,6 +19,9 @@ pub const CERTS_D: &str = "/etc/docker/certs.d";
 /// regtrust's record of the daemon.json entries, certs.d files and config.json credentials it
 /// added (see [`managed`]).
 pub const MANAGED: &str = "/etc/docker/regtrust-managed.json";
+/// regtrust's intent while an apply runs: everything it owns before and after the run, written
+/// before any other file and removed after the record (see [`managed`]).
+pub const MANAGED_PENDING: &str = "/etc/docker/regtrust-managed.pending.json";
 /// root's docker CLI configuration: the credentials the CLI sends (see [`config_json`]).
 pub const CONFIG_JSON: &str = "/root/.docker/config.json";
 /// The registry whose mirrors dockerd uses (`registry-mirrors` applies to no other).
