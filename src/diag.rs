@@ -187,6 +187,13 @@ codes! {
     TlsCertificateRejected = "tls-certificate-rejected",
     /// containerd runs, but its CRI plugin did not load.
     CriNotLoaded = "cri-not-loaded",
+    // --- doctor: credentials ---
+    /// A config.toml or hosts.toml holding registry credentials that group or others can read.
+    CredentialsReadable = "credentials-readable",
+    /// `registry.configs.*.auth` on containerd 2.x: deprecated, and CRI's local pull path.
+    ConfigAuthDeprecated = "config-auth-deprecated",
+    /// Credentials for a registry whose pulls go first to a mirror that gets none.
+    CredentialsNotForMirror = "credentials-not-for-mirror",
     // --- doctor: Docker Engine ---
     /// daemon.json is not a valid JSON object: dockerd refuses to start.
     DockerConfigInvalid = "docker-config-invalid",

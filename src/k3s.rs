@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::legacy::{Legacy, LegacyTls};
+use crate::legacy::{Legacy, LegacyAuth, LegacyTls};
 
 #[derive(Debug, Deserialize, Default)]
 struct RegistriesYaml {
@@ -26,9 +26,21 @@ struct Mirror {
 #[derive(Debug, Deserialize, Default)]
 struct Config {
     #[serde(default)]
-    auth: Option<serde::de::IgnoredAny>,
+    auth: Option<Auth>,
     #[serde(default)]
     tls: Option<Tls>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct Auth {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    identity_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -69,11 +81,16 @@ pub fn parse(name: &str, text: &str) -> Result<(Legacy, Vec<String>), String> {
     }
     for (host, c) in y.configs {
         let c = c.unwrap_or_default();
-        if c.auth.is_some() {
-            notes.push(format!(
-                "warning: configs.\"{host}\".auth is dropped: the credentials are not carried over \
-                 (keep them in containerd's registry.configs.\"{host}\".auth, or use an \
-                 Authorization header)"
+        if let Some(a) = c.auth {
+            let nonempty = |v: Option<String>| v.filter(|v| !v.is_empty());
+            legacy.auth.push((
+                host.clone(),
+                LegacyAuth {
+                    username: nonempty(a.username),
+                    password: nonempty(a.password),
+                    auth: nonempty(a.auth),
+                    identitytoken: nonempty(a.identity_token),
+                },
             ));
         }
         if let Some(t) = c.tls {

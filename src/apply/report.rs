@@ -206,24 +206,9 @@ pub fn diff(p: &Prepared) -> String {
             continue;
         }
         // Credentials (`Authorization` headers), the new ones and any an old file held, read
-        // `Basic <redacted>`; in a docker config.json, `"auth": "<redacted>"`.
+        // `Basic <redacted>`; JSON `"auth"` values (a docker config.json) `"<redacted>"`.
         let changed = old != new;
-        let docker_config = matches!(
-            c,
-            Change::Write {
-                kind: FileKind::DockerConfig,
-                ..
-            }
-        ) || node_path.ends_with("/.docker/config.json");
-        let redact = |t: &str| {
-            let t = crate::secret::redact(t);
-            if docker_config {
-                docker::config_json::redact(&t)
-            } else {
-                t
-            }
-        };
-        let (old, new) = (redact(&old), redact(&new));
+        let (old, new) = (crate::secret::redact(&old), crate::secret::redact(&new));
         if changed && old == new {
             let _ = writeln!(
                 s,

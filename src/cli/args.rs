@@ -289,6 +289,10 @@ pub struct MigrateArgs {
     /// `insecure_skip_verify` is probed, 2 s each: plain HTTP becomes `http: true`)
     #[arg(long)]
     pub no_probe: bool,
+    /// Where the credentials of `configs.*.auth` go, one 0600 file each, named by the spec
+    /// (default: `<spec>.secrets/` beside the spec)
+    #[arg(long, value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -307,5 +311,9 @@ pub enum ImportFrom {
         /// `insecure_skip_verify` is probed, 2 s each: plain HTTP becomes `http: true`)
         #[arg(long)]
         no_probe: bool,
+        /// Where the credentials of `configs.*.auth` go, one 0600 file each, named by the spec
+        /// (default: `<spec>.secrets/` beside the spec)
+        #[arg(long, value_name = "DIR")]
+        secrets_dir: Option<PathBuf>,
     },
 }

@@ -67,6 +67,22 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
     .map(|(v, _)| v);
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
     let plan = Plan::build(spec, &[], config_path, version);
+    if let Some(c) = plan.credentials.first() {
+        return Err(Error::Usage(format!(
+            "the credentials for {} ({}) go into containerd's config.toml (`method: config`, \
+             given, or the default before containerd 2.1; this output is for {}), which only \
+             `regtrust apply` writes: render outputs carry credentials as a hosts.toml header. \
+             Set `method: header` on that `auth` (HTTP Basic registries; token registries such \
+             as Docker Hub, Harbor or GitLab need containerd 2.1 or newer for it), render for \
+             containerd 2.1 or newer (--containerd), or run `regtrust apply` on the node or \
+             image root; nothing was written",
+            c.host,
+            c.url,
+            version.map_or("an unknown containerd version".to_string(), |v| format!(
+                "containerd {v}"
+            ))
+        )));
+    }
     if a.target == Target::Hosts {
         if a.escape != Escape::None {
             return Err(Error::Usage(

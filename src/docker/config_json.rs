@@ -2,11 +2,12 @@
 //! sends. dockerd never reads this file; the CLI (and what uses its configuration: compose,
 //! buildx) reads it and sends the credentials to the daemon with each pull (the Engine API's
 //! `X-Registry-Auth` header). The edit sets `auths.<registry>.auth` (base64 of `user:password`)
-//! and keeps every other key and entry as written; the file is 0600.
+//! and keeps every other key and entry as written; the file is 0600. Its printed forms go through
+//! `secret::redact` (JSON `"auth"` values) like every other text.
 use serde_json::value::RawValue;
 
 use super::daemon_json::{Entries, entries_of, indent_of, render_object};
-use crate::secret::{REDACTED, Secret};
+use crate::secret::Secret;
 
 pub const AUTHS: &str = "auths";
 /// The key the docker CLI uses for Docker Hub's credentials.
@@ -164,66 +165,6 @@ fn helper_notes(entries: &[(String, Box<RawValue>)], set: &[(String, Secret)]) -
     out
 }
 
-/// `text` with the value of every `auth`, `password`, `identitytoken` and `registrytoken`
-/// string in it replaced by `<redacted>`: what every printed form of a config.json goes through.
-pub fn redact(text: &str) -> String {
-    const KEYS: &[&str] = &["auth", "password", "identitytoken", "registrytoken"];
-    let b = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    let mut copied = 0;
-    while i < b.len() {
-        if b[i] != b'"' {
-            i += 1;
-            continue;
-        }
-        // A string starts at i: read it to its closing quote.
-        let end = string_end(b, i);
-        let closed = end > i + 1 && b[end - 1] == b'"';
-        let name = &text[i + 1..if closed { end - 1 } else { end }];
-        i = end;
-        if !KEYS.iter().any(|k| name.eq_ignore_ascii_case(k)) {
-            continue;
-        }
-        let mut j = i;
-        while j < b.len() && b[j].is_ascii_whitespace() {
-            j += 1;
-        }
-        if b.get(j) != Some(&b':') {
-            continue;
-        }
-        j += 1;
-        while j < b.len() && b[j].is_ascii_whitespace() {
-            j += 1;
-        }
-        if b.get(j) != Some(&b'"') {
-            continue;
-        }
-        let value_end = string_end(b, j);
-        out.push_str(&text[copied..=j]);
-        out.push_str(REDACTED);
-        out.push('"');
-        copied = value_end;
-        i = value_end;
-    }
-    out.push_str(&text[copied.min(text.len())..]);
-    out
-}
-
-/// The index just past the closing quote of the string that starts at `start` (a quote), or
-/// the end of the text.
-fn string_end(b: &[u8], start: usize) -> usize {
-    let mut j = start + 1;
-    while j < b.len() {
-        match b[j] {
-            b'\\' => j += 2,
-            b'"' => return j + 1,
-            _ => j += 1,
-        }
-    }
-    b.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,14 +234,23 @@ mod tests {
     }
 
     #[test]
-    fn redaction_hides_every_credential_value() {
-        let text = "{\"auths\": {\"a\": {\"auth\": \"c2VjcmV0OnB3\", \"identitytoken\": \"t\\\"k\"},\n \"b\": {\"Password\" : \"pw\"}}, \"author\": \"keep\"}";
-        let r = redact(text);
-        assert_eq!(
-            r,
-            "{\"auths\": {\"a\": {\"auth\": \"<redacted>\", \"identitytoken\": \"<redacted>\"},\n \"b\": {\"Password\" : \"<redacted>\"}}, \"author\": \"keep\"}"
+    fn the_shared_redaction_hides_config_json_credentials() {
+        let e = edit(
+            Some("{\"auths\": {\"o\": {\"auth\": \"b3duOnB3\"}}}"),
+            &set("r.test:5000", "c2VjcmV0OnB3"),
+            &[],
+        )
+        .unwrap();
+        let shown = crate::secret::redact(&e.text.unwrap());
+        assert!(
+            !shown.contains("c2VjcmV0OnB3") && !shown.contains("b3duOnB3"),
+            "{shown}"
         );
-        assert_eq!(redact("{\"auth\": "), "{\"auth\": ");
+        assert_eq!(
+            shown.matches("\"auth\": \"<redacted>\"").count(),
+            2,
+            "{shown}"
+        );
         assert_eq!(auths_key("docker.io"), DOCKER_HUB_KEY);
         assert_eq!(auths_key("r.test:5000"), "r.test:5000");
     }

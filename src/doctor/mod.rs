@@ -2,6 +2,7 @@
 //! config_path, and reports each problem with file, line, what containerd will actually do, and
 //! the fix. Never writes.
 pub mod config_checks;
+pub mod credentials;
 pub mod docker_checks;
 pub mod hosts_checks;
 pub mod probe;
@@ -93,7 +94,11 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         version,
         &mut findings,
     );
+    if !cfg.auth.is_empty() {
+        credentials::readable(&opts.root, &opts.config_file, &mut findings);
+    }
     let hosts = hosts_checks::check(&opts.root, &cfg, version, &mut findings);
+    credentials::upstream_only(&opts.config_file, &cfg, &hosts, &mut findings);
     let images: Vec<resolve::Resolution> = opts
         .images
         .iter()

@@ -514,6 +514,31 @@ fn credentials_go_to_roots_config_json_and_are_never_printed() {
         "{}",
         out(&dry)
     );
+    // An identity token is not written to config.json: said, not pretended.
+    let token_spec = r.spec.with_file_name("token.yaml");
+    fs::write(
+        &token_spec,
+        "registries:\n  - host: token.registry.test\n    auth:\n      identity_token_env: REGTRUST_TEST_TOKEN\n      method: config\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args(["apply", "--dry-run", "--runtime", "docker", "--spec"])
+        .arg(&token_spec)
+        .arg("--root")
+        .arg(&r.root)
+        .env("REGTRUST_TEST_TOKEN", "tok-secret")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains(
+            "note: docker: for token.registry.test dockerd has no equivalent of an identity \
+             token in config.json"
+        ) && !out(&o).contains("tok-secret")
+            && !out(&o).contains("token.registry.test\": {"),
+        "{}",
+        out(&o)
+    );
     // docker.io leaves the spec: regtrust's entry goes, the owner's stays.
     fs::write(
         &r.spec,

@@ -487,7 +487,8 @@ fn ansible_playbook_checks_applies_and_containerd_pulls() {
         .arg(args.to_string()));
     let out = text(&o);
     assert!(
-        o.status.success() && out.contains("Basic <redacted>") && out.contains("CHANGED"),
+        // containerd 1.6: the credentials go into config.toml (`method: config`, the default).
+        o.status.success() && out.contains("password = \"<redacted>\"") && out.contains("CHANGED"),
         "check --diff with credentials:\n{out}"
     );
     assert!(

@@ -391,6 +391,7 @@ fn regtrust_part_survived(case: &str, root: &Path, out: &str) {
         containerd: v,
         config_path: Some("/etc/containerd/certs.d"),
         covered_dirs: &covered,
+        credentials: &[],
     })
     .unwrap();
     assert!(want.changed);

@@ -17,6 +17,7 @@ mod tls_servers;
 mod ansible;
 mod auth;
 mod auth_channels;
+mod auth_token;
 mod boot_patch_contract;
 mod cli_polish;
 mod cloud_init;

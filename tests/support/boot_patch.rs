@@ -96,6 +96,7 @@ pub fn check(dir: &Path, name: &str, version: &str, seed: Option<&[u8]>, path: &
             containerd: v,
             config_path: Some(WANT),
             covered_dirs: &covered,
+            credentials: &[],
         })
         .ok(),
         None => config_patch::patch(&config_patch::PatchRequest {
@@ -103,6 +104,7 @@ pub fn check(dir: &Path, name: &str, version: &str, seed: Option<&[u8]>, path: &
             containerd: v,
             config_path: Some(WANT),
             covered_dirs: &covered,
+            credentials: &[],
         })
         .ok(),
     };

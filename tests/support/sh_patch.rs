@@ -90,6 +90,7 @@ pub fn equals_the_toml_edit_patch_and_is_idempotent(
             containerd: version,
             config_path: Some(WANT),
             covered_dirs: &covered,
+            credentials: &[],
         })
         .unwrap();
         let sh_doc: DocumentMut = by_sh
