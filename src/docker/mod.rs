@@ -28,11 +28,18 @@ pub const CONFIG_JSON: &str = "/root/.docker/config.json";
 pub const DOCKER_HUB: &str = "docker.io";
 
 /// What under the root says Docker Engine is installed (a node path), if anything: dockerd's
-/// binary, or /etc/docker/daemon.json. /etc/docker alone says nothing: containerd 2.2+ lists
+/// binary (/usr/bin, /usr/sbin, /usr/local/bin), or /etc/docker/daemon.json. /etc/docker alone says nothing: containerd 2.2+ lists
 /// /etc/docker/certs.d in its default config_path, and Debian's docker-registry keeps its config
 /// in /etc/docker/registry. Nothing is run.
 pub fn installed(root: &Path) -> Option<&'static str> {
-    ["/usr/bin/dockerd", "/usr/local/bin/dockerd", DAEMON_JSON]
-        .into_iter()
-        .find(|p| root.join(p.trim_start_matches('/')).exists())
+    // Debian's and Ubuntu's docker.io install /usr/sbin/dockerd; Docker's own packages
+    // /usr/bin/dockerd.
+    [
+        "/usr/bin/dockerd",
+        "/usr/sbin/dockerd",
+        "/usr/local/bin/dockerd",
+        DAEMON_JSON,
+    ]
+    .into_iter()
+    .find(|p| root.join(p.trim_start_matches('/')).exists())
 }

@@ -247,6 +247,15 @@ fn containerd_and_docker_in_one_run() {
 
 #[test]
 fn the_runtimes_come_from_the_flag_the_spec_or_the_root() {
+    // Debian's docker.io puts dockerd in /usr/sbin.
+    let r = Root::new(SPEC, &["usr/sbin"]);
+    fs::write(r.path("/usr/sbin/dockerd"), "").unwrap();
+    let o = r.apply(&["--dry-run"]);
+    assert!(
+        out(&o).contains("runtimes: docker (found docker (/usr/sbin/dockerd))\n"),
+        "{}",
+        out(&o)
+    );
     // Only docker's binary under the root: containerd is left alone (no version needed).
     let r = Root::new(SPEC, &["usr/bin"]);
     fs::write(r.path("/usr/bin/dockerd"), "").unwrap();
