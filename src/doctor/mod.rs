@@ -69,20 +69,12 @@ pub fn run(opts: &Options) -> Result<Report, String> {
     let (version, version_source) = match detect_version(opts, text.as_deref()) {
         Ok(v) => v,
         // A node with Docker Engine and no containerd of its own: only Docker is checked.
-        Err(_) if text.is_none() && crate::docker::installed(&opts.root).is_some() => {
-            let mut findings = Vec::new();
-            let docker = docker_checks::check(&opts.root, spec, &mut findings);
-            return Ok(Report {
-                containerd: "not installed".into(),
-                version_source: "no containerd binary or config.toml under the root".into(),
-                config_file: opts.config_file.clone(),
-                hosts_dirs: Vec::new(),
-                config_path_file: None,
-                findings,
-                images: Vec::new(),
-                probes: Vec::new(),
-                docker,
-            });
+        Err(_)
+            if text.is_none()
+                && opts.containerd.is_none()
+                && crate::docker::installed(&opts.root).is_some() =>
+        {
+            return Ok(without_containerd(opts, spec));
         }
         Err(e) => return Err(e),
     };
@@ -172,6 +164,27 @@ pub fn run(opts: &Options) -> Result<Report, String> {
     })
 }
 
+/// The report of a node without containerd (no binary, no config.toml, no --containerd): the
+/// other runtimes' checks only.
+fn without_containerd(opts: &Options, spec: Option<(&crate::spec::ValidSpec, &str)>) -> Report {
+    let mut findings = Vec::new();
+    let docker = docker_checks::check(&opts.root, spec, &mut findings);
+    findings.sort_by(|a, b| (&a.file, a.line()).cmp(&(&b.file, b.line())));
+    Report {
+        containerd: "none".into(),
+        version_source: "not installed under the root, no config.toml: only Docker Engine's \
+                         configuration is checked"
+            .into(),
+        config_file: opts.config_file.clone(),
+        hosts_dirs: Vec::new(),
+        config_path_file: None,
+        findings,
+        images: Vec::new(),
+        probes: Vec::new(),
+        docker,
+    }
+}
+
 fn detect_version(opts: &Options, text: Option<&str>) -> Result<(Version, String), String> {
     if let Some(v) = opts.containerd {
         return Ok((v, "--containerd".into()));
@@ -206,7 +219,7 @@ impl Report {
             Some(f) if !self.hosts_dirs.is_empty() => format!(" (config_path set in {f})"),
             _ => String::new(),
         };
-        if self.containerd != "not installed" {
+        if self.containerd != "none" {
             let _ = writeln!(s, "hosts.toml read from: {dirs}{from}");
         }
         if let Some(d) = &self.docker {

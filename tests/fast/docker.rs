@@ -655,7 +655,7 @@ fn doctor_checks_docker_against_the_spec_and_certs_d() {
         "{report}"
     );
     assert_eq!(found, want, "{report}");
-    assert_eq!(report["containerd"], "not installed", "{report}");
+    assert_eq!(report["containerd"], "none", "{report}");
     assert_eq!(report["docker"]["image_store"], "classic", "{report}");
 
     // apply writes the insecure entries; the certs.d entries are the owner's to fix.
