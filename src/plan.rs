@@ -18,6 +18,12 @@ pub enum FileKind {
     DockerConfig,
     /// regtrust's record of what it added for Docker Engine.
     DockerRecord,
+    /// The boot outputs' config.toml credentials (`containerd::credentials`), 0600.
+    ConfigCredentials,
+    /// containers-image's registries.conf drop-in.
+    ContainersConf,
+    /// containers-image's auth.json (credentials: never shown).
+    AuthJson,
 }
 
 /// A file the node must have.
@@ -260,6 +266,25 @@ impl Plan {
 }
 
 impl Plan {
+    /// For the boot outputs (cloud-init, Ignition, the installer): the file holding the
+    /// credentials blocks their script appends to config.toml, 0600 (None without credentials
+    /// for config.toml). The registry plugin's name is left as a placeholder: the script decides
+    /// it on the node, from the file's `version`.
+    pub fn credentials_file(&self) -> Option<PlannedFile> {
+        use crate::containerd::credentials::{PLUGIN_PLACEHOLDER, block};
+        (!self.credentials.is_empty()).then(|| PlannedFile {
+            path: crate::containerd::layout::CREDENTIALS_FILE.to_string(),
+            mode: 0o600,
+            content: self
+                .credentials
+                .iter()
+                .map(|c| block(PLUGIN_PLACEHOLDER, c))
+                .collect(),
+            kind: FileKind::ConfigCredentials,
+            secret: true,
+        })
+    }
+
     /// How containerd gets `auth`'s credentials: the spec's `method`, else the default for the
     /// plan's containerd.
     pub fn auth_method(&self, auth: &Auth) -> AuthMethod {
@@ -316,7 +341,7 @@ pub fn config_credentials(spec: &ValidSpec, containerd: Option<&Version>) -> Vec
     out
 }
 
-fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
+pub(crate) fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
     let mut content = pem.trim_end_matches('\n').to_string();
     content.push('\n');
     PlannedFile {

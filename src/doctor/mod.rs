@@ -2,6 +2,7 @@
 //! config_path, and reports each problem with file, line, what containerd will actually do, and
 //! the fix. Never writes.
 pub mod config_checks;
+pub mod containers_checks;
 pub mod credentials;
 pub mod docker_checks;
 pub mod hosts_checks;
@@ -68,11 +69,13 @@ pub fn run(opts: &Options) -> Result<Report, String> {
     let spec = opts.spec.as_ref().map(|(s, f)| (s, f.as_str()));
     let (version, version_source) = match detect_version(opts, text.as_deref()) {
         Ok(v) => v,
-        // A node with Docker Engine and no containerd of its own: only Docker is checked.
+        // No containerd at all (no config.toml, no version anywhere) on a node that has Docker
+        // Engine, or Podman, CRI-O, Buildah or Skopeo: only their configuration is checked.
         Err(_)
             if text.is_none()
                 && opts.containerd.is_none()
-                && crate::docker::installed(&opts.root).is_some() =>
+                && (crate::docker::installed(&opts.root).is_some()
+                    || crate::containers_image::installed(&opts.root).is_some()) =>
         {
             return Ok(without_containerd(opts, spec));
         }
@@ -91,6 +94,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
     }
     let hosts = hosts_checks::check(&opts.root, &cfg, version, &mut findings);
     credentials::upstream_only(&opts.config_file, &cfg, &hosts, &mut findings);
+    containers_checks::check(&opts.root, &hosts, &mut findings);
     let images: Vec<resolve::Resolution> = opts
         .images
         .iter()
@@ -165,15 +169,20 @@ pub fn run(opts: &Options) -> Result<Report, String> {
 }
 
 /// The report of a node without containerd (no binary, no config.toml, no --containerd): the
-/// other runtimes' checks only.
+/// other runtimes' checks only (Docker Engine; Podman, CRI-O, Buildah, Skopeo).
 fn without_containerd(opts: &Options, spec: Option<(&crate::spec::ValidSpec, &str)>) -> Report {
     let mut findings = Vec::new();
+    containers_checks::check(
+        &opts.root,
+        &hosts_checks::HostsInfo::default(),
+        &mut findings,
+    );
     let docker = docker_checks::check(&opts.root, spec, &mut findings);
     findings.sort_by(|a, b| (&a.file, a.line()).cmp(&(&b.file, b.line())));
     Report {
         containerd: "none".into(),
-        version_source: "not installed under the root, no config.toml: only Docker Engine's \
-                         configuration is checked"
+        version_source: "not installed under the root, no config.toml: only the configuration \
+                         of Docker Engine and of Podman, CRI-O, Buildah and Skopeo is checked"
             .into(),
         config_file: opts.config_file.clone(),
         hosts_dirs: Vec::new(),

@@ -56,6 +56,10 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
         .strip_prefix('\u{feff}')
         .map_or(("", existing), |rest| ("\u{feff}", rest));
     let crlf = original.contains("\r\n") && !original.replace("\r\n", "").contains('\n');
+    // The credentials blocks an earlier run appended come off first (see `credentials`).
+    let original = credentials::strip_ours(original)
+        .map_err(ConfigError::Unsupported)?
+        .unwrap_or(original);
     let mut doc = crate::containerd::config::parse(original)?;
     let mut notes = Vec::new();
     let blank = doc.as_table().is_empty();

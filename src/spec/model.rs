@@ -11,8 +11,9 @@ use serde_saphyr::Spanned;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSpec {
-    /// The container runtimes `apply` configures: containerd, docker (podman and cri-o are not
-    /// built yet). Default: what is installed under the root.
+    /// The container runtimes `apply` configures: containerd, docker, podman (Podman, CRI-O,
+    /// Buildah, Skopeo: `cri-o` is another name for it). Default: what is installed under the
+    /// root.
     #[serde(default)]
     #[schemars(with = "Option<Vec<RuntimeName>>")]
     pub runtimes: Option<Spanned<Vec<Spanned<String>>>>,
@@ -360,6 +361,9 @@ pub enum CapabilityName {
 pub enum RuntimeName {
     Containerd,
     Docker,
+    Podman,
+    #[serde(rename = "cri-o")]
+    CriO,
 }
 
 /// The JSON Schema of the spec, for editors (yaml-language-server) and CI checks.

@@ -23,30 +23,34 @@ pub struct ValidSpec {
 pub enum Runtime {
     Containerd,
     Docker,
+    /// Everything that reads the containers-image configuration: Podman, CRI-O, Buildah,
+    /// Skopeo (`cri-o` is another name for it).
+    Podman,
 }
 
 impl Runtime {
-    pub const ALL: [Runtime; 2] = [Runtime::Containerd, Runtime::Docker];
+    pub const ALL: [Runtime; 3] = [Runtime::Containerd, Runtime::Docker, Runtime::Podman];
 
     pub fn name(self) -> &'static str {
         match self {
             Runtime::Containerd => "containerd",
             Runtime::Docker => "docker",
+            Runtime::Podman => "podman",
         }
     }
 
-    /// A runtime name as written in the spec or on the command line; the error says what is
-    /// known, and that podman and cri-o are not built yet.
+    /// A runtime name as written in the spec or on the command line (`cri-o` and `crio` are
+    /// other names for podman: they read the same containers-image files); the error says what
+    /// is known.
     pub fn parse(s: &str) -> Result<Runtime, String> {
         match s {
             "containerd" => Ok(Runtime::Containerd),
             "docker" => Ok(Runtime::Docker),
-            "podman" | "cri-o" | "crio" => Err(format!(
-                "runtime `{s}` is not built yet: regtrust configures containerd and docker \
-                 (Docker Engine)"
-            )),
+            "podman" | "cri-o" | "crio" => Ok(Runtime::Podman),
             _ => Err(format!(
-                "unknown runtime `{s}`: the runtimes are containerd and docker"
+                "unknown runtime `{s}`: the runtimes are containerd, docker and podman (also \
+                 named cri-o: Podman, CRI-O, Buildah and Skopeo read the same containers-image \
+                 files)"
             )),
         }
     }

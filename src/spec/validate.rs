@@ -56,7 +56,7 @@ pub fn validate(
             cx.error(
                 &list,
                 Code::BadRuntime,
-                "`runtimes` is empty: list containerd, docker or both (or leave it out: apply \
+                "`runtimes` is empty: list containerd, docker, podman (or leave it out: apply \
                  then configures what is installed)"
                     .to_string(),
             );

@@ -724,8 +724,9 @@ fn config_method_writes_config_toml_tables_0600_and_takes_them_out_again() {
 }
 
 /// Credentials config.toml cannot take as appended tables (its `configs` is an inline table):
-/// refused with exit 3, nothing written. Render outputs refuse config-method credentials (only
-/// apply writes config.toml's), naming the host and the ways out.
+/// refused with exit 3, nothing written. Render outputs that cannot carry config-method
+/// credentials refuse them (naming the host and the ways out) instead of dropping them; the boot
+/// outputs carry them.
 #[test]
 fn config_method_refusals_write_nothing() {
     let node = Node::new();
@@ -745,27 +746,43 @@ fn config_method_refusals_write_nothing() {
         text(&o)
     );
     assert_eq!(snapshot(&node.root), before, "something was written");
-    for target in [
-        "cloud-init",
-        "script",
-        "ignition",
-        "json",
-        "containerd-config",
-    ] {
-        let o = node.run(
-            &["render", "--target", target, "--containerd", "1.7"],
-            &spec,
-            &[],
-        );
-        assert_eq!(o.status.code(), Some(2), "{target}: {}", text(&o));
+    let cases: [&[&str]; 4] = [
+        &["--target", "json"],
+        &["--target", "containerd-config"],
+        &["--target", "cloud-init", "--hosts-only"],
+        &["--target", "cloud-init", "--escape", "terraform"],
+    ];
+    for target in cases {
+        let args = [&["render", "--containerd", "1.7"][..], target].concat();
+        let o = node.run(&args, &spec, &[]);
+        assert_eq!(o.status.code(), Some(2), "{target:?}: {}", text(&o));
         assert!(
             text(&o).contains("the credentials for reg.example:5000")
                 && text(&o).contains("`method: header`")
                 && text(&o).contains("nothing was written"),
-            "{target}: {}",
+            "{target:?}: {}",
             text(&o)
         );
     }
+    // The boot outputs carry config.toml's credentials in a 0600 file their script appends.
+    let o = run(Command::new(regtrust_bin())
+        .args([
+            "render",
+            "--target",
+            "cloud-init",
+            "--containerd",
+            "1.7",
+            "--spec",
+        ])
+        .arg(&spec));
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("path: \"/etc/containerd/config.toml.regtrust-credentials\"")
+            && stdout.contains(&format!("password = \\\"{ALICE_PW}\\\"")),
+        "{stdout}"
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).contains(ALICE_PW));
     // For 2.1 the default is the header: the user-data carries it (on stdout, the one place).
     let o = run(Command::new(regtrust_bin())
         .args([

@@ -339,6 +339,16 @@ fn every_doctor_code_fires_in_the_corpus() {
         "credentials-readable",
         "config-auth-deprecated",
         "credentials-not-for-mirror",
+        // containers-image (no containerd behaviour to check): the shapes in
+        // tests/fast/podman_doctor.rs, what Podman does with each in the real
+        // `podman::doctor_findings_are_what_podman_does`.
+        "containers-conf-invalid",
+        "containers-conf-mixed",
+        "containers-drop-in-v1",
+        "containers-conf-v1",
+        "containers-http-not-insecure",
+        "containers-cert-ignored",
+        "containers-client-pair-incomplete",
         // Docker Engine (the corpus runner starts containerd): `docker::doctor_checks_docker_
         // against_the_spec_and_certs_d` (fast), and tests/real/docker.rs, where dockerd itself
         // refuses, ignores or takes the same files.

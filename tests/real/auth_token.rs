@@ -15,7 +15,10 @@
 //! - a wrong password fails with 401; a re-apply changes nothing; no printed output carries a
 //!   secret;
 //! - `migrate` (legacy `configs.*.auth`) and `import k3s` (`configs.*.auth`) carry the
-//!   credentials into the spec through a 0600 file, and the spec pulls.
+//!   credentials into the spec through a 0600 file, and the spec pulls;
+//! - the boot outputs with `method: config`: after cloud-init's own modules ran the user-data,
+//!   and after the installer, config.toml holds the credentials (0600), a re-run changes
+//!   nothing, and containerd pulls.
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -454,6 +457,129 @@ fn migrate_and_import(w: &World, version: &str) {
     }
 }
 
+/// The boot outputs with `method: config` (on every version): cloud-init's own modules run the
+/// user-data, the installer (dash) runs with the password in its environment; config.toml gets
+/// the credentials (0600, its credentials file 0600 too), a second run changes nothing, and
+/// containerd pulls from the token registry.
+fn through_boot_outputs(w: &World, version: &str) {
+    let dir = w.work.join(format!("boot-{version}"));
+    fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("spec.yaml");
+    fs::write(
+        &spec,
+        format!(
+            "registries:\n  - host: {TOKEN_HOST}\n    http: true\n    auth:\n      username: alice\n      \
+             password_env: TOKEN_PW\n      method: config\n"
+        ),
+    )
+    .unwrap();
+    let render = |target: &str, env: Option<&str>| {
+        let mut c = std::process::Command::new(regtrust_bin());
+        c.args([
+            "render",
+            "--containerd",
+            version,
+            "--target",
+            target,
+            "--spec",
+        ])
+        .arg(&spec)
+        .env_remove("TOKEN_PW");
+        if let Some(pw) = env {
+            c.env("TOKEN_PW", pw);
+        }
+        let o = run(&mut c);
+        assert!(o.status.success(), "{version} {target}: {}", text(&o));
+        assert_no_secret(
+            &format!("{version} {target}: stderr"),
+            &String::from_utf8_lossy(&o.stderr),
+        );
+        o.stdout
+    };
+    let check_root = |what: &str, root: &Path| {
+        let cfg = root.join("etc/containerd/config.toml");
+        let meta = fs::metadata(&cfg).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o600, "{what}: config.toml mode");
+        let creds = root.join("etc/containerd/config.toml.regtrust-credentials");
+        assert_eq!(
+            fs::metadata(&creds).unwrap().mode() & 0o7777,
+            0o600,
+            "{what}"
+        );
+        let text = fs::read_to_string(&cfg).unwrap();
+        assert!(
+            text.contains(&format!("password = \"{ALICE_PW}\"")),
+            "{what}: {text}"
+        );
+    };
+    let mut n = 20;
+    // cloud-init (the password read at render time, carried in the user-data).
+    let root = dir.join("cloud-init/root");
+    fs::create_dir_all(root.join("etc/containerd")).unwrap();
+    fs::write(
+        root.join("etc/containerd/config.toml"),
+        debian_config(version),
+    )
+    .unwrap();
+    let userdata = dir.join("user-data.yaml");
+    fs::write(&userdata, render("cloud-init", Some(ALICE_PW))).unwrap();
+    for round in 0..2 {
+        let o = run_cloud_init(&userdata, &root);
+        assert!(o.status.success(), "{version} cloud-init: {}", text(&o));
+        assert_no_secret(&format!("{version} cloud-init"), &text(&o));
+        check_root(&format!("{version} cloud-init"), &root);
+        if round == 1 {
+            assert!(
+                text(&o).contains("unchanged"),
+                "{version}: the second cloud-init run changed config.toml: {}",
+                text(&o)
+            );
+        }
+    }
+    // The installer (the password read at run time from TOKEN_PW).
+    let iroot = dir.join("installer/root");
+    fs::create_dir_all(iroot.join("etc/containerd")).unwrap();
+    fs::write(
+        iroot.join("etc/containerd/config.toml"),
+        debian_config(version),
+    )
+    .unwrap();
+    let script = dir.join("install.sh");
+    fs::write(&script, render("script", None)).unwrap();
+    assert_no_secret("the installer", &fs::read_to_string(&script).unwrap());
+    let sc = run(std::process::Command::new("shellcheck").arg(&script));
+    assert!(sc.status.success(), "shellcheck: {}", text(&sc));
+    for round in 0..2 {
+        let o = run(std::process::Command::new("dash")
+            .arg(&script)
+            .arg("--root")
+            .arg(&iroot)
+            .env("TOKEN_PW", ALICE_PW));
+        assert!(o.status.success(), "{version} installer: {}", text(&o));
+        assert_no_secret(&format!("{version} installer"), &text(&o));
+        check_root(&format!("{version} installer"), &iroot);
+        if round == 1 {
+            assert!(!text(&o).contains("updated /"), "{version}: {}", text(&o));
+        }
+    }
+    for (what, root) in [("cloud-init", &root), ("installer", &iroot)] {
+        let mut ctd = None;
+        restart(&mut ctd, w, version, root, &dir.join(what), n);
+        n += 1;
+        let c = ctd.as_ref().unwrap();
+        let mark = w.token.token_mark();
+        c.cri_pull(IMAGE)
+            .unwrap_or_else(|e| panic!("{version} {what}: pull: {e}\n{}", c.log_tail()));
+        assert!(
+            w.token
+                .token_requests_since(mark)
+                .iter()
+                .any(|r| r.user == "alice" && r.status == 200),
+            "{version} {what}: no token granted to alice"
+        );
+    }
+}
+
 fn world() -> World {
     require_e2e_prerequisites();
     require_tool(
@@ -517,5 +643,6 @@ fn token_registries_pull_with_the_config_method_on_every_version() {
     for version in ["1.6", "1.7", "2.1"] {
         one_version(&w, version);
         migrate_and_import(&w, version);
+        through_boot_outputs(&w, version);
     }
 }

@@ -31,6 +31,7 @@ mod ignition;
 mod installer;
 mod packer;
 mod patch_script;
+mod podman;
 mod project_configs;
 mod readme;
 mod restart_decision;

@@ -1,20 +1,15 @@
-//! Credentials in config.toml (`method: config`): the CRI plugin's
-//! `registry.configs."host".auth` tables. regtrust appends one table per host at the end of the
-//! file, each after a marker comment; on every run it first removes the tables it wrote before
-//! (those after a marker), so a re-run is byte-stable and credentials that left the spec leave
-//! the file. A table the file already had for a host the spec gives credentials to is replaced
-//! (said). The boot scripts' awk edit writes the same text.
+//! The credentials part of the config.toml patch (`method: config`): the blocks regtrust wrote
+//! before come off the end of the text ([`strip_ours`], before parsing), a table the file had
+//! for a host the spec gives credentials to is replaced (said), and the spec's blocks go at the
+//! end. The text format lives in `containerd::credentials`, shared with the boot scripts.
 use toml_edit::{Item, TableLike};
 
 use super::ConfigError;
+pub use crate::containerd::credentials::strip_ours;
+use crate::containerd::credentials::{block, key};
 use crate::plan::ConfigCredential;
-use crate::spec::SecretKind;
 
-/// The comment line before every credentials table regtrust writes: the marker, then the host.
-pub const MARK: &str = "# regtrust: credentials for ";
-
-/// Removes the credentials tables regtrust wrote before, and the file's own ones for a host of
-/// `creds`. Whether anything was removed.
+/// Removes the file's own `configs."host".auth` for a host of `creds`. Whether any was removed.
 pub(super) fn remove(
     registry: &mut dyn TableLike,
     creds: &[ConfigCredential],
@@ -26,34 +21,24 @@ pub(super) fn remove(
     else {
         return false;
     };
-    let hosts: Vec<String> = configs.iter().map(|(k, _)| k.to_string()).collect();
     let mut removed = false;
-    for host in hosts {
-        let Some(entry) = configs.get_mut(&host).and_then(Item::as_table_like_mut) else {
+    for c in creds {
+        let Some(entry) = configs.get_mut(&c.host).and_then(Item::as_table_like_mut) else {
             continue;
         };
-        let ours = entry
-            .get("auth")
-            .and_then(Item::as_table)
-            .and_then(|t| t.decor().prefix())
-            .and_then(|p| p.as_str())
-            .is_some_and(|p| p.contains(MARK));
-        let replaced = !ours && entry.contains_key("auth") && creds.iter().any(|c| c.host == host);
-        if ours || replaced {
-            entry.remove("auth");
+        if entry.remove("auth").is_some() {
             removed = true;
-        }
-        if replaced {
             notes.push(format!(
-                "replaced the credentials config.toml had for {host} (registry.configs.\"{host}\".auth) \
-                 with the spec's"
+                "replaced the credentials config.toml had for {h} (registry.configs.\"{h}\".auth) \
+                 with the spec's",
+                h = c.host
             ));
         }
     }
     removed
 }
 
-/// Appends one table per credential at the end of `text`.
+/// Appends one block per credential at the end of `text`.
 pub(super) fn append(text: &mut String, plugin: &str, creds: &[ConfigCredential]) {
     if creds.is_empty() {
         return;
@@ -64,44 +49,6 @@ pub(super) fn append(text: &mut String, plugin: &str, creds: &[ConfigCredential]
     for c in creds {
         text.push_str(&block(plugin, c));
     }
-}
-
-/// One credential's text: a blank line, the marker, the table.
-pub fn block(plugin: &str, c: &ConfigCredential) -> String {
-    let mut b = format!(
-        "\n{MARK}{host}\n[plugins.{p}.registry.configs.{h}.auth]\n",
-        host = c.host,
-        p = basic_string(plugin),
-        h = basic_string(&c.host)
-    );
-    if !c.username.is_empty() {
-        b.push_str(&format!("  username = {}\n", basic_string(&c.username)));
-    }
-    let key = match c.kind {
-        SecretKind::Password => "password",
-        SecretKind::IdentityToken => "identitytoken",
-    };
-    b.push_str(&format!("  {key} = {}\n", basic_string(c.secret.expose())));
-    b
-}
-
-/// A TOML basic string: `"`, `\` and control characters escaped.
-pub fn basic_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for ch in s.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// The patched text still parses and carries every credential as planned (a `configs` the file
@@ -125,15 +72,10 @@ pub(super) fn check(
         .and_then(|p| p.get("registry"))
         .and_then(|r| r.get("configs"));
     for c in creds {
-        let auth = configs
+        let ok = configs
             .and_then(|t| t.get(&c.host))
-            .and_then(|t| t.get("auth"));
-        let key = match c.kind {
-            SecretKind::Password => "password",
-            SecretKind::IdentityToken => "identitytoken",
-        };
-        let ok = auth
-            .and_then(|a| a.get(key))
+            .and_then(|t| t.get("auth"))
+            .and_then(|a| a.get(key(c.kind)))
             .and_then(Item::as_str)
             .is_some_and(|v| v == c.secret.expose());
         if !ok {
