@@ -215,6 +215,21 @@ codes! {
     CredentialsRejected = "credentials-rejected",
     /// `--probe`: a token registry with header credentials on containerd before 2.1.
     HeaderCannotDoToken = "header-cannot-do-token",
+    // --- doctor: Docker Engine ---
+    /// daemon.json is not a valid JSON object: dockerd refuses to start.
+    DockerConfigInvalid = "docker-config-invalid",
+    /// A plain-HTTP or `skip_verify` registry of the spec is not in `insecure-registries`.
+    DockerInsecureMissing = "docker-insecure-missing",
+    /// Endpoints (mirrors) for a registry other than docker.io: dockerd does not use them.
+    DockerMirrorNotHub = "docker-mirror-not-hub",
+    /// A certs.d directory named after a URL (`certs.d/https://host`): never read.
+    DockerCertsDirIsUrl = "docker-certs-dir-is-url",
+    /// A CA file in certs.d not named `*.crt` (`ca.pem`): ignored.
+    DockerCaNotCrt = "docker-ca-not-crt",
+    /// A client key without its certificate, or the reverse: every pull from that registry fails.
+    DockerClientPairIncomplete = "docker-client-pair-incomplete",
+    /// A hosts.toml in Docker's certs.d with the classic image store: ignored.
+    DockerHostsTomlIgnored = "docker-hosts-toml-ignored",
 }
 
 impl Serialize for Code {

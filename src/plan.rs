@@ -14,6 +14,10 @@ pub enum FileKind {
     PrivateKey,
     /// dockerd's daemon.json (edited in place).
     DaemonJson,
+    /// root's docker config.json (edited in place; holds credentials: 0600, redacted).
+    DockerConfig,
+    /// regtrust's record of what it added for Docker Engine.
+    DockerRecord,
     /// The boot outputs' config.toml credentials (`containerd::credentials`), 0600.
     ConfigCredentials,
     /// containers-image's registries.conf drop-in.
@@ -361,6 +365,9 @@ pub struct DockerPlan {
     pub registry_mirrors: Vec<String>,
     /// `/etc/docker/certs.d/<host>/ca.crt`, `client.cert`, `client.key` (0600).
     pub files: Vec<PlannedFile>,
+    /// root's config.json `auths` entries: the key the docker CLI looks up (`host[:port]`, or
+    /// Docker Hub's URL) and base64 of `user:password`.
+    pub auths: Vec<(String, crate::secret::Secret)>,
     /// What the spec asks that dockerd does not do (said, not pretended).
     pub notes: Vec<String>,
 }
@@ -462,8 +469,23 @@ impl DockerPlan {
                 Some(_) => ignored.push("`client` paths (use cert_pem and key_pem)"),
                 None => {}
             }
-            if up.auth.is_some() {
-                ignored.push("`auth` (Docker's credentials belong to the client: docker login)");
+            if up
+                .auth
+                .as_ref()
+                .is_some_and(|a| a.kind == crate::spec::SecretKind::IdentityToken)
+            {
+                ignored.push(
+                    "an identity token in config.json (only a user and password are written                      there)",
+                );
+            } else if let Some(auth) = &up.auth
+                && let Some(password) = &auth.password
+            {
+                let basic = crate::secret::basic_authorization(&auth.username, password);
+                let token = basic.trim_start_matches("Basic ").to_string();
+                p.auths.push((
+                    crate::docker::config_json::auths_key(&reg.host),
+                    crate::secret::Secret::new(token),
+                ));
             }
             if !up.headers.is_empty() {
                 ignored.push("`headers`");

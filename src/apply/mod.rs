@@ -88,6 +88,17 @@ pub struct DockerPart {
     pub daemon_json_existed: bool,
     /// daemon.json changes: dockerd must reload it.
     pub daemon_json_changed: bool,
+    /// root's config.json, where it is under the root, when it changes.
+    pub config_json_path: Option<PathBuf>,
+    /// regtrust's record (staged after every other change), and its pending file: written
+    /// first, with `intent`, when Docker's part changes anything; removed last.
+    pub record_path: PathBuf,
+    pub pending_path: PathBuf,
+    pub intent: Option<(PathBuf, String)>,
+    /// The certs.d files removed (staged before the record), and the directories of every
+    /// certs.d file regtrust no longer owns (removed when left empty).
+    pub certs_removed: Vec<PathBuf>,
+    pub tidy_dirs: Vec<PathBuf>,
 }
 
 /// containers-image's part (Podman, CRI-O, Buildah, Skopeo).
@@ -238,6 +249,44 @@ fn decide_runtimes(spec: &ValidSpec, opts: &NodeOptions) -> (Vec<Runtime>, Strin
 /// did), unless the rollback itself fails: then the error names the files it could not restore.
 pub fn execute(p: &Prepared) -> Result<(), NodeError> {
     let io = |e: std::io::Error| NodeError::Io(format!("{e}; nothing was changed"));
+    // Docker's record is changed after every other file, and what regtrust owns before and
+    // after is on disk before any of them (docker::managed): a kill at any point leaves a node
+    // the next run finishes, without losing track of an entry.
+    if let Some((path, text)) = p.docker.as_ref().and_then(|d| d.intent.as_ref()) {
+        let mut first = Transaction::durable();
+        first
+            .stage(path, text.as_bytes(), 0o644)
+            .and_then(|()| first.commit())
+            .map_err(io)?;
+    }
+    let (record, pending) = match &p.docker {
+        Some(d) => (
+            Some(d.record_path.as_path()),
+            Some(d.pending_path.as_path()),
+        ),
+        None => (None, None),
+    };
+    // Order: writes; Docker's certs.d removals; Docker's record; its pending file; then
+    // containerd's removals, last as before (their emptied directories go right after).
+    let docker_removed: Vec<&Path> = p
+        .docker
+        .iter()
+        .flat_map(|d| d.certs_removed.iter().map(PathBuf::as_path))
+        .collect();
+    let rank = |c: &Change| -> u8 {
+        let path = match c {
+            Change::Write { path, .. } | Change::Remove { path, .. } => path.as_path(),
+        };
+        match c {
+            _ if Some(path) == pending => 3,
+            _ if Some(path) == record => 2,
+            Change::Write { .. } => 0,
+            Change::Remove { .. } if docker_removed.contains(&path) => 1,
+            Change::Remove { .. } => 4,
+        }
+    };
+    let mut ordered: Vec<&Change> = p.changes.iter().collect();
+    ordered.sort_by_key(|c| rank(c));
     let mut tx = Transaction::durable();
     // The files edited in place keep their original as `<file>.bak` from the first change on.
     let edited: Vec<&Path> = p
@@ -245,6 +294,11 @@ pub fn execute(p: &Prepared) -> Result<(), NodeError> {
         .iter()
         .map(|c| c.config_path.as_path())
         .chain(p.docker.iter().map(|d| d.daemon_json_path.as_path()))
+        .chain(
+            p.docker
+                .iter()
+                .filter_map(|d| d.config_json_path.as_deref()),
+        )
         .collect();
     let backup_of = |path: &Path| {
         path.with_file_name(format!(
@@ -254,31 +308,47 @@ pub fn execute(p: &Prepared) -> Result<(), NodeError> {
                 .unwrap_or_default()
         ))
     };
-    for c in &p.changes {
-        if let Change::Write {
-            path,
-            mode,
-            content,
-            old,
-            ..
-        } = c
-        {
-            let backup = backup_of(path);
-            if edited.contains(&path.as_path()) && old.is_some() && !backup.exists() {
-                tx.stage(&backup, old.as_deref().unwrap_or("").as_bytes(), *mode)
-                    .map_err(io)?;
+    let mut emptied: BTreeSet<PathBuf> = p
+        .docker
+        .iter()
+        .flat_map(|d| d.tidy_dirs.iter().cloned())
+        .collect();
+    let mut pending_staged = false;
+    for c in ordered {
+        if rank(c) == 4 && !pending_staged {
+            if let Some(pending) = pending {
+                tx.stage_remove(pending).map_err(io)?;
             }
-            tx.stage(path, content.as_bytes(), *mode).map_err(io)?;
+            pending_staged = true;
+        }
+        match c {
+            Change::Write {
+                path,
+                mode,
+                content,
+                old,
+                ..
+            } => {
+                let backup = backup_of(path);
+                if edited.contains(&path.as_path()) && old.is_some() && !backup.exists() {
+                    tx.stage(&backup, old.as_deref().unwrap_or("").as_bytes(), *mode)
+                        .map_err(io)?;
+                }
+                tx.stage(path, content.as_bytes(), *mode).map_err(io)?;
+            }
+            Change::Remove { path, .. } => {
+                if Some(path.as_path()) == pending {
+                    continue; // staged after the record, above or below
+                }
+                tx.stage_remove(path).map_err(io)?;
+                if let Some(parent) = path.parent() {
+                    emptied.insert(parent.to_path_buf());
+                }
+            }
         }
     }
-    let mut emptied = BTreeSet::new();
-    for c in &p.changes {
-        if let Change::Remove { path, .. } = c {
-            tx.stage_remove(path).map_err(io)?;
-            if let Some(parent) = path.parent() {
-                emptied.insert(parent.to_path_buf());
-            }
-        }
+    if let Some(pending) = pending.filter(|_| !pending_staged) {
+        tx.stage_remove(pending).map_err(io)?;
     }
     if let Err(e) = tx.commit_or_roll_back() {
         if e.unrestored.is_empty() {

@@ -249,7 +249,7 @@ pub fn diff(p: &Prepared) -> String {
             continue;
         }
         // Credentials (`Authorization` headers), the new ones and any an old file held, read
-        // `Basic <redacted>`.
+        // `Basic <redacted>`; JSON `"auth"` values (a docker config.json) `"<redacted>"`.
         let changed = old != new;
         let (old, new) = (crate::secret::redact(&old), crate::secret::redact(&new));
         if changed && old == new {
@@ -282,6 +282,12 @@ mod tests {
             daemon_json_path: PathBuf::from("/r/etc/docker/daemon.json"),
             daemon_json_existed: existed,
             daemon_json_changed: changed,
+            config_json_path: None,
+            record_path: PathBuf::from("/r/etc/docker/regtrust-managed.json"),
+            pending_path: PathBuf::from("/r/etc/docker/regtrust-managed.pending.json"),
+            intent: None,
+            certs_removed: Vec::new(),
+            tidy_dirs: Vec::new(),
         }
     }
 

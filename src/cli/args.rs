@@ -120,9 +120,11 @@ pub enum Command {
         # data.external.regtrust.result.user_data, .user_data_base64gzip, .hosts_json, .script"
     )]
     TerraformExternal,
-    /// Diagnose a node's registry trust: config.toml, its imports, every hosts.toml
+    /// Diagnose a node's registry trust: config.toml, its imports, every hosts.toml; Docker
+    /// Engine's daemon.json and certs.d when it is installed
     #[command(after_help = "Examples:\n  regtrust doctor\n  \
         regtrust doctor --image my.private.registry:5000/app:1 --probe\n  \
+        regtrust doctor --spec registries.yaml          # Docker: daemon.json against the spec\n  \
         regtrust doctor --root /mnt/image --containerd 1.7 --format json\n\n\
         Exit status: 0 no problems, 1 problems found, 2 invalid arguments, 3 the node could not be read.")]
     Doctor(DoctorArgs),
@@ -272,6 +274,10 @@ pub struct DoctorArgs {
     /// containerd's socket for --probe (default: <root>/run/containerd/containerd.sock)
     #[arg(long, value_name = "SOCKET")]
     pub address: Option<String>,
+    /// The spec to check Docker Engine's daemon.json against (its plain-HTTP and skip_verify
+    /// registries must be in insecure-registries)
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

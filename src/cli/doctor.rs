@@ -7,7 +7,15 @@ use crate::error::{Error, Result};
 
 pub fn run(a: &DoctorArgs) -> Result<u8> {
     let containerd = a.containerd.version;
+    let spec = match &a.spec {
+        Some(path) => {
+            let loaded = crate::spec::load::load_file_for(path, containerd).map_err(Error::Spec)?;
+            Some((loaded.spec, path.display().to_string()))
+        }
+        None => None,
+    };
     let opts = Options {
+        spec,
         root: a.node.root.clone(),
         config_file: a.node.config.clone(),
         containerd,

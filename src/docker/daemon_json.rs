@@ -10,7 +10,7 @@ pub const MIRRORS: &str = "registry-mirrors";
 
 /// The top-level object of a daemon.json, key by key in the file's order, each value as its
 /// own text.
-struct Entries(Vec<(String, Box<RawValue>)>);
+pub(crate) struct Entries(pub(crate) Vec<(String, Box<RawValue>)>);
 
 impl<'de> serde::Deserialize<'de> for Entries {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Entries, D::Error> {
@@ -32,11 +32,23 @@ impl<'de> serde::Deserialize<'de> for Entries {
     }
 }
 
-/// The result of an edit: the new text when something changed, and what was added.
+/// The result of an edit: the new text when something changed, and what was added and removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edited {
     pub text: Option<String>,
     pub added: Vec<(&'static str, String)>,
+    pub removed: Vec<(&'static str, String)>,
+}
+
+/// One list of daemon.json: entries to have (added once, after the file's own entries) and
+/// entries to take out (those regtrust added earlier that left the spec). A list that ends up
+/// empty stays, as `[]`: dockerd's reload changes only the keys the file has (measured on 28.5:
+/// with the key gone, a SIGHUP keeps the old entries until dockerd restarts).
+#[derive(Debug, Clone, Copy)]
+pub struct ListEdit<'a> {
+    pub key: &'static str,
+    pub add: &'a [String],
+    pub remove: &'a [String],
 }
 
 /// Adds `insecure` to `insecure-registries` and `mirrors` to `registry-mirrors` (each entry once,
@@ -47,23 +59,49 @@ pub fn edit(
     insecure: &[String],
     mirrors: &[String],
 ) -> Result<Edited, String> {
-    let blank = existing.is_none_or(|t| t.trim().is_empty());
-    let mut entries = if blank {
-        Vec::new()
-    } else {
-        let text = existing.unwrap_or_default();
-        serde_json::from_str::<Entries>(text)
-            .map_err(|e| {
-                format!(
-                    "not valid JSON ({e}); dockerd refuses it too: fix it, then run regtrust apply"
-                )
-            })?
-            .0
-    };
-    let indent = indent_of(existing);
+    edit_lists(
+        existing,
+        &[
+            ListEdit {
+                key: INSECURE,
+                add: insecure,
+                remove: &[],
+            },
+            ListEdit {
+                key: MIRRORS,
+                add: mirrors,
+                remove: &[],
+            },
+        ],
+    )
+}
+
+/// The top-level entries of a JSON object text (None or blank: no entries), each value as its
+/// own text. Errors say what is wrong, for any JSON file regtrust edits in place.
+pub(crate) fn entries_of(
+    existing: Option<&str>,
+    what: &str,
+) -> Result<Vec<(String, Box<RawValue>)>, String> {
+    if existing.is_none_or(|t| t.trim().is_empty()) {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str::<Entries>(existing.unwrap_or_default())
+        .map(|e| e.0)
+        .map_err(|e| {
+            format!("not valid JSON ({e}); {what} refuses it too: fix it, then run regtrust apply")
+        })
+}
+
+/// Applies each list edit; the file is rewritten (keeping every other value's own text) only
+/// when an entry is added or removed.
+pub fn edit_lists(existing: Option<&str>, lists: &[ListEdit]) -> Result<Edited, String> {
+    let mut entries = entries_of(existing, "dockerd")?;
+    let indent = indent_of(existing, "  ");
     let mut added = Vec::new();
-    for (key, wanted) in [(INSECURE, insecure), (MIRRORS, mirrors)] {
-        if wanted.is_empty() {
+    let mut removed = Vec::new();
+    for l in lists {
+        let key = l.key;
+        if l.add.is_empty() && l.remove.is_empty() {
             continue;
         }
         // Go's encoding/json (dockerd) takes the last of duplicate keys: so does this edit.
@@ -73,14 +111,21 @@ pub fn edit(
                 .map_err(|_| format!("`{key}` is not a list of strings"))?,
             None => Vec::new(),
         };
-        let before = list.len();
-        for w in wanted {
+        let before = list.clone();
+        list.retain(|e| {
+            let drop = l.remove.contains(e) && !l.add.contains(e);
+            if drop {
+                removed.push((key, e.clone()));
+            }
+            !drop
+        });
+        for w in l.add {
             if !list.contains(w) {
                 list.push(w.clone());
                 added.push((key, w.clone()));
             }
         }
-        if list.len() == before {
+        if list == before {
             continue;
         }
         let rendered =
@@ -90,8 +135,24 @@ pub fn edit(
             None => entries.push((key.to_string(), rendered)),
         }
     }
-    if added.is_empty() {
-        return Ok(Edited { text: None, added });
+    if added.is_empty() && removed.is_empty() {
+        return Ok(Edited {
+            text: None,
+            added,
+            removed,
+        });
+    }
+    Ok(Edited {
+        text: Some(render_object(&entries, &indent)),
+        added,
+        removed,
+    })
+}
+
+/// A top-level object, one key per line at one level of `indent`, each value as its own text.
+pub(crate) fn render_object(entries: &[(String, Box<RawValue>)], indent: &str) -> String {
+    if entries.is_empty() {
+        return "{}\n".to_string();
     }
     let mut out = String::from("{\n");
     for (n, (k, v)) in entries.iter().enumerate() {
@@ -100,14 +161,14 @@ pub fn edit(
         out.push_str(&format!("{indent}{key}: {}{sep}\n", v.get()));
     }
     out.push_str("}\n");
-    Ok(Edited {
-        text: Some(out),
-        added,
-    })
+    out
 }
 
-/// A list of strings, one per line, at the first level of indentation.
+/// A list of strings, one per line, at the first level of indentation (`[]` when empty).
 fn render_list(list: &[String], indent: &str) -> String {
+    if list.is_empty() {
+        return "[]".to_string();
+    }
     let items: Vec<String> = list
         .iter()
         .map(|s| {
@@ -120,9 +181,9 @@ fn render_list(list: &[String], indent: &str) -> String {
     format!("[\n{}\n{indent}]", items.join(",\n"))
 }
 
-/// The file's indentation unit: the leading whitespace of its first indented key line (two
-/// spaces for a new file, or a file written on one line).
-fn indent_of(text: Option<&str>) -> String {
+/// The file's indentation unit: the leading whitespace of its first indented key line
+/// (`default` for a new file, or a file written on one line).
+pub(crate) fn indent_of(text: Option<&str>, default: &str) -> String {
     text.unwrap_or_default()
         .lines()
         .find_map(|l| {
@@ -130,7 +191,7 @@ fn indent_of(text: Option<&str>) -> String {
             let ws = &l[..l.len() - trimmed.len()];
             (!ws.is_empty() && trimmed.starts_with('"')).then(|| ws.to_string())
         })
-        .unwrap_or_else(|| "  ".to_string())
+        .unwrap_or_else(|| default.to_string())
 }
 
 #[cfg(test)]
@@ -190,5 +251,53 @@ mod tests {
         assert_eq!(not_list, "`insecure-registries` is not a list of strings");
         // Even when nothing would be added, a broken file is reported.
         assert!(edit(Some("{"), &s(&["a"]), &[]).is_err());
+    }
+
+    #[test]
+    fn entries_regtrust_added_are_removed_and_the_users_kept() {
+        let text = "{\n  \"debug\": true,\n  \"insecure-registries\": [\"mine:5000\", \"gone:5000\", \"kept:5000\"]\n}\n";
+        let e = edit_lists(
+            Some(text),
+            &[ListEdit {
+                key: INSECURE,
+                add: &s(&["kept:5000"]),
+                remove: &s(&["gone:5000", "kept:5000"]),
+            }],
+        )
+        .unwrap();
+        assert_eq!(
+            e.text.as_deref(),
+            Some(
+                "{\n  \"debug\": true,\n  \"insecure-registries\": [\n    \"mine:5000\",\n    \"kept:5000\"\n  ]\n}\n"
+            )
+        );
+        assert_eq!(e.removed, vec![(INSECURE, "gone:5000".to_string())]);
+        assert!(e.added.is_empty());
+        // A list left empty stays as `[]`, so that a reload empties dockerd's list too.
+        let added = edit(Some("{\n  \"debug\": true\n}\n"), &s(&["a:5000"]), &[]).unwrap();
+        let back = edit_lists(
+            added.text.as_deref(),
+            &[ListEdit {
+                key: INSECURE,
+                add: &[],
+                remove: &s(&["a:5000"]),
+            }],
+        )
+        .unwrap();
+        assert_eq!(
+            back.text.as_deref(),
+            Some("{\n  \"debug\": true,\n  \"insecure-registries\": []\n}\n")
+        );
+        // Nothing of the record in the file: nothing to do.
+        let none = edit_lists(
+            Some(text),
+            &[ListEdit {
+                key: MIRRORS,
+                add: &[],
+                remove: &s(&["https://m.example"]),
+            }],
+        )
+        .unwrap();
+        assert_eq!(none.text, None);
     }
 }

@@ -6,7 +6,9 @@
 //! (Docker Hub only) in daemon.json, reloaded on SIGHUP (`systemctl reload docker`); CA and client
 //! certificates in `/etc/docker/certs.d/<host>/` (`*.crt`, `*.cert` + `*.key`), read on every
 //! pull. Docker trusts every registry on 127.0.0.0/8 as insecure by default.
+pub mod config_json;
 pub mod daemon_json;
+pub mod managed;
 
 use std::path::Path;
 
@@ -14,15 +16,30 @@ use std::path::Path;
 pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 /// dockerd's certificate directory: `<host[:port]>/ca.crt`, `client.cert`, `client.key`.
 pub const CERTS_D: &str = "/etc/docker/certs.d";
+/// regtrust's record of the daemon.json entries, certs.d files and config.json credentials it
+/// added (see [`managed`]).
+pub const MANAGED: &str = "/etc/docker/regtrust-managed.json";
+/// regtrust's intent while an apply runs: everything it owns before and after the run, written
+/// before any other file and removed after the record (see [`managed`]).
+pub const MANAGED_PENDING: &str = "/etc/docker/regtrust-managed.pending.json";
+/// root's docker CLI configuration: the credentials the CLI sends (see [`config_json`]).
+pub const CONFIG_JSON: &str = "/root/.docker/config.json";
 /// The registry whose mirrors dockerd uses (`registry-mirrors` applies to no other).
 pub const DOCKER_HUB: &str = "docker.io";
 
 /// What under the root says Docker Engine is installed (a node path), if anything: dockerd's
-/// binary, or /etc/docker/daemon.json. /etc/docker alone says nothing: containerd 2.2+ lists
+/// binary (/usr/bin, /usr/sbin, /usr/local/bin), or /etc/docker/daemon.json. /etc/docker alone says nothing: containerd 2.2+ lists
 /// /etc/docker/certs.d in its default config_path, and Debian's docker-registry keeps its config
 /// in /etc/docker/registry. Nothing is run.
 pub fn installed(root: &Path) -> Option<&'static str> {
-    ["/usr/bin/dockerd", "/usr/local/bin/dockerd", DAEMON_JSON]
-        .into_iter()
-        .find(|p| root.join(p.trim_start_matches('/')).exists())
+    // Debian's and Ubuntu's docker.io install /usr/sbin/dockerd; Docker's own packages
+    // /usr/bin/dockerd.
+    [
+        "/usr/bin/dockerd",
+        "/usr/sbin/dockerd",
+        "/usr/local/bin/dockerd",
+        DAEMON_JSON,
+    ]
+    .into_iter()
+    .find(|p| root.join(p.trim_start_matches('/')).exists())
 }

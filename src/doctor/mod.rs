@@ -5,6 +5,7 @@ pub mod auth_probe;
 pub mod config_checks;
 pub mod containers_checks;
 pub mod credentials;
+pub mod docker_checks;
 pub mod hosts_checks;
 pub mod probe;
 pub mod resolve;
@@ -34,6 +35,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub images: Vec<resolve::Resolution>,
     pub probes: Vec<probe::ProbeResult>,
+    /// Docker Engine, when it is installed under the root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker: Option<docker_checks::DockerSummary>,
 }
 
 pub struct Options {
@@ -44,6 +48,8 @@ pub struct Options {
     pub probe: bool,
     /// containerd's socket for the CRI check (default: <root>/run/containerd/containerd.sock).
     pub address: Option<String>,
+    /// `--spec`: the spec Docker's daemon.json is checked against, and its file name.
+    pub spec: Option<(crate::spec::ValidSpec, String)>,
 }
 
 /// Byte offset → 1-based line.
@@ -61,16 +67,18 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("cannot read {}: {e}", cfg_path.display())),
     };
+    let spec = opts.spec.as_ref().map(|(s, f)| (s, f.as_str()));
     let (version, version_source) = match detect_version(opts, text.as_deref()) {
         Ok(v) => v,
-        // No containerd at all (no config.toml, no version anywhere) on a node that has
-        // Podman, CRI-O, Buildah or Skopeo: only their configuration is checked.
+        // No containerd at all (no config.toml, no version anywhere) on a node that has Docker
+        // Engine, or Podman, CRI-O, Buildah or Skopeo: only their configuration is checked.
         Err(_)
             if text.is_none()
                 && opts.containerd.is_none()
-                && crate::containers_image::installed(&opts.root).is_some() =>
+                && (crate::docker::installed(&opts.root).is_some()
+                    || crate::containers_image::installed(&opts.root).is_some()) =>
         {
-            return Ok(containers_only(opts));
+            return Ok(without_containerd(opts, spec));
         }
         Err(e) => return Err(e),
     };
@@ -146,6 +154,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
             f.file = opts.config_file.clone();
         }
     }
+    let docker = docker_checks::check(&opts.root, spec, &mut findings);
     findings.sort_by(|a, b| (&a.file, a.line()).cmp(&(&b.file, b.line())));
     Ok(Report {
         containerd: version.to_string(),
@@ -156,22 +165,25 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         findings,
         images,
         probes,
+        docker,
     })
 }
 
-/// The report of a node without containerd: containers-image's checks only.
-fn containers_only(opts: &Options) -> Report {
+/// The report of a node without containerd (no binary, no config.toml, no --containerd): the
+/// other runtimes' checks only (Docker Engine; Podman, CRI-O, Buildah, Skopeo).
+fn without_containerd(opts: &Options, spec: Option<(&crate::spec::ValidSpec, &str)>) -> Report {
     let mut findings = Vec::new();
     containers_checks::check(
         &opts.root,
         &hosts_checks::HostsInfo::default(),
         &mut findings,
     );
+    let docker = docker_checks::check(&opts.root, spec, &mut findings);
     findings.sort_by(|a, b| (&a.file, a.line()).cmp(&(&b.file, b.line())));
     Report {
         containerd: "none".into(),
-        version_source: "not installed under the root, no config.toml: only Podman, CRI-O, \
-                         Buildah and Skopeo's configuration is checked"
+        version_source: "not installed under the root, no config.toml: only the configuration \
+                         of Docker Engine and of Podman, CRI-O, Buildah and Skopeo is checked"
             .into(),
         config_file: opts.config_file.clone(),
         hosts_dirs: Vec::new(),
@@ -179,6 +191,7 @@ fn containers_only(opts: &Options) -> Report {
         findings,
         images: Vec::new(),
         probes: Vec::new(),
+        docker,
     }
 }
 
@@ -216,7 +229,16 @@ impl Report {
             Some(f) if !self.hosts_dirs.is_empty() => format!(" (config_path set in {f})"),
             _ => String::new(),
         };
-        let _ = writeln!(s, "hosts.toml read from: {dirs}{from}");
+        if self.containerd != "none" {
+            let _ = writeln!(s, "hosts.toml read from: {dirs}{from}");
+        }
+        if let Some(d) = &self.docker {
+            let _ = writeln!(
+                s,
+                "docker: {}, {} image store: dockerd reads {}",
+                d.daemon_json, d.image_store, d.reads
+            );
+        }
         for f in &self.findings {
             s.push('\n');
             s.push_str(&f.render());

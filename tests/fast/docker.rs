@@ -247,6 +247,15 @@ fn containerd_and_docker_in_one_run() {
 
 #[test]
 fn the_runtimes_come_from_the_flag_the_spec_or_the_root() {
+    // Debian's docker.io puts dockerd in /usr/sbin.
+    let r = Root::new(SPEC, &["usr/sbin"]);
+    fs::write(r.path("/usr/sbin/dockerd"), "").unwrap();
+    let o = r.apply(&["--dry-run"]);
+    assert!(
+        out(&o).contains("runtimes: docker (found docker (/usr/sbin/dockerd))\n"),
+        "{}",
+        out(&o)
+    );
     // Only docker's binary under the root: containerd is left alone (no version needed).
     let r = Root::new(SPEC, &["usr/bin"]);
     fs::write(r.path("/usr/bin/dockerd"), "").unwrap();
@@ -323,5 +332,394 @@ fn unknown_runtimes_are_refused() {
         out(&o).contains("render targets configure containerd only"),
         "{}",
         out(&o)
+    );
+}
+
+/// Entries the owner wrote (before regtrust, or wanted by the spec while already there) are
+/// kept when the spec drops them; what regtrust added is removed, with its record.
+#[test]
+fn what_regtrust_added_is_removed_when_it_leaves_the_spec() {
+    // The owner's daemon.json already names secure.registry.test's neighbour and one registry
+    // the spec also wants (`both.registry.test:5000`).
+    let seed = "{\n  \"debug\": true,\n  \"insecure-registries\": [\"old.registry.test:5000\", \"both.registry.test:5000\"]\n}\n";
+    let spec = format!("{SPEC}  - host: both.registry.test:5000\n    http: true\n");
+    let r = Root::new(&spec, &["etc/docker/certs.d/users.registry.test"]);
+    fs::write(r.path("/etc/docker/daemon.json"), seed).unwrap();
+    // A certs.d file of the owner's, beside regtrust's.
+    fs::write(
+        r.path("/etc/docker/certs.d/users.registry.test/ca.crt"),
+        "theirs\n",
+    )
+    .unwrap();
+    let o = r.apply(&["--runtime", "docker"]);
+    assert!(o.status.success(), "{}", out(&o));
+    let record: serde_json::Value =
+        serde_json::from_str(&r.read("/etc/docker/regtrust-managed.json")).unwrap();
+    assert_eq!(
+        record["insecure-registries"],
+        serde_json::json!(["my.private.registry:5000"]),
+        "both.registry.test was the owner's before: not regtrust's"
+    );
+    assert_eq!(
+        record["registry-mirrors"],
+        serde_json::json!(["https://mirror.registry.test"])
+    );
+    assert_eq!(
+        record["certs.d"],
+        serde_json::json!(["/etc/docker/certs.d/secure.registry.test/ca.crt"])
+    );
+    assert_eq!(mode(&r.path("/etc/docker/regtrust-managed.json")), 0o644);
+
+    // Every registry leaves the spec.
+    fs::write(&r.spec, "registries: []\n").unwrap();
+    let o = r.apply(&["--runtime", "docker"]);
+    assert!(o.status.success(), "{}", out(&o));
+    let report = out(&o);
+    for line in [
+        "note: docker: /etc/docker/daemon.json: insecure-registries loses my.private.registry:5000 (regtrust added it; it left the spec)",
+        "note: docker: /etc/docker/daemon.json: registry-mirrors loses https://mirror.registry.test (regtrust added it; it left the spec)",
+        "removed /etc/docker/certs.d/secure.registry.test/ca.crt",
+        "removed /etc/docker/regtrust-managed.json",
+        "updated /etc/docker/daemon.json",
+    ] {
+        assert!(report.contains(line), "{line}\n{report}");
+    }
+    // Back to the owner's entries; the emptied `registry-mirrors` stays as `[]` (dockerd's
+    // reload changes only the keys the file has).
+    assert_eq!(
+        r.read("/etc/docker/daemon.json"),
+        "{\n  \"debug\": true,\n  \"insecure-registries\": [\n    \"old.registry.test:5000\",\n    \"both.registry.test:5000\"\n  ],\n  \"registry-mirrors\": []\n}\n"
+    );
+    assert!(!r.path("/etc/docker/certs.d/secure.registry.test").exists());
+    assert_eq!(
+        r.read("/etc/docker/certs.d/users.registry.test/ca.crt"),
+        "theirs\n"
+    );
+    assert!(!r.path("/etc/docker/regtrust-managed.json").exists());
+    // And then there is nothing to do.
+    let before = snapshot(&r.root);
+    let o = r.apply(&["--runtime", "docker"]);
+    assert!(
+        out(&o).contains("nothing to do: the node matches the spec"),
+        "{}",
+        out(&o)
+    );
+    assert_eq!(snapshot(&r.root), before);
+}
+
+#[test]
+fn a_broken_record_is_refused_and_nothing_is_written() {
+    let r = Root::new(SPEC, &["etc/docker"]);
+    fs::write(
+        r.path("/etc/docker/regtrust-managed.json"),
+        "{\"insecure\": [1]}",
+    )
+    .unwrap();
+    let before = snapshot(&r.root);
+    let o = r.apply(&["--runtime", "docker"]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(
+        out(&o).contains("/etc/docker/regtrust-managed.json: not regtrust's record ("),
+        "{}",
+        out(&o)
+    );
+    assert_eq!(snapshot(&r.root), before);
+}
+
+const AUTH_SPEC: &str = "registries:
+  - host: auth.registry.test
+    auth:
+      username: puller
+      password_file: password
+  - host: docker.io
+    auth:
+      username: hubuser
+      password_env: REGTRUST_TEST_HUB_PASSWORD
+";
+
+/// root's config.json: `auths` set for the spec's credentials, 0600, the CLI's own keys and
+/// logins kept; no output shows a password or its base64; a credential that leaves the spec is
+/// removed, the owner's stay.
+#[test]
+fn credentials_go_to_roots_config_json_and_are_never_printed() {
+    let r = Root::new(AUTH_SPEC, &["root/.docker"]);
+    fs::write(r.spec.with_file_name("password"), "s3cret-pw\n").unwrap();
+    let theirs = "{\n\t\"auths\": {\n\t\t\"other.registry.test\": {\n\t\t\t\"auth\": \"b3RoZXI6c2VjcmV0\"\n\t\t}\n\t},\n\t\"psFormat\": \"table {{.ID}}\"\n}";
+    fs::write(r.path("/root/.docker/config.json"), theirs).unwrap();
+    let apply = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_regtrust"))
+            .arg("apply")
+            .arg("--spec")
+            .arg(&r.spec)
+            .arg("--root")
+            .arg(&r.root)
+            .args(["--runtime", "docker"])
+            .args(extra)
+            .env("REGTRUST_TEST_HUB_PASSWORD", "hub-pw")
+            .output()
+            .unwrap()
+    };
+    let secrets = [
+        "s3cret-pw",
+        "hub-pw",
+        "cHVsbGVyOnMzY3JldC1wdw==", // puller:s3cret-pw
+        "aHVidXNlcjpodWItcHc=",     // hubuser:hub-pw
+        "b3RoZXI6c2VjcmV0",         // the owner's own login
+    ];
+    let dry = apply(&["--dry-run"]);
+    assert!(dry.status.success(), "{}", out(&dry));
+    let json = apply(&["--dry-run", "--format", "json"]);
+    for o in [&dry, &json] {
+        let t = out(o);
+        for s in secrets {
+            assert!(!t.contains(s), "{s} printed:\n{t}");
+        }
+    }
+    assert!(
+        out(&dry).contains("+\t\t\t\"auth\": \"<redacted>\""),
+        "{}",
+        out(&dry)
+    );
+    let o = apply(&[]);
+    assert!(o.status.success(), "{}", out(&o));
+    for s in secrets {
+        assert!(!out(&o).contains(s), "{s} printed:\n{}", out(&o));
+    }
+    let path = r.path("/root/.docker/config.json");
+    assert_eq!(mode(&path), 0o600);
+    let v: serde_json::Value = serde_json::from_str(&r.read("/root/.docker/config.json")).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "auths": {
+                "other.registry.test": {"auth": "b3RoZXI6c2VjcmV0"},
+                "auth.registry.test": {"auth": "cHVsbGVyOnMzY3JldC1wdw=="},
+                "https://index.docker.io/v1/": {"auth": "aHVidXNlcjpodWItcHc="},
+            },
+            "psFormat": "table {{.ID}}",
+        })
+    );
+    assert_eq!(r.read("/root/.docker/config.json.bak"), theirs);
+    assert_eq!(mode(&r.path("/root/.docker/config.json.bak")), 0o600);
+    // The report says who reads the file; no reload for it.
+    assert!(
+        out(&o).contains(
+            "note: docker: /root/.docker/config.json: credentials for auth.registry.test (read \
+             by the docker CLI, which sends them with each pull; dockerd itself does not read \
+             this file)"
+        ),
+        "{}",
+        out(&o)
+    );
+    let again = apply(&[]);
+    assert!(out(&again).contains("nothing to do"), "{}", out(&again));
+    // A new password: the entry changes, the diff says so without showing either.
+    fs::write(r.spec.with_file_name("password"), "n3w-pw\n").unwrap();
+    let dry = apply(&["--dry-run"]);
+    assert!(!out(&dry).contains("n3w-pw") && !out(&dry).contains("s3cret-pw"));
+    assert!(
+        out(&dry).contains("(credentials changed, not shown)"),
+        "{}",
+        out(&dry)
+    );
+    // An identity token is not written to config.json: said, not pretended.
+    let token_spec = r.spec.with_file_name("token.yaml");
+    fs::write(
+        &token_spec,
+        "registries:\n  - host: token.registry.test\n    auth:\n      identity_token_env: REGTRUST_TEST_TOKEN\n      method: config\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args(["apply", "--dry-run", "--runtime", "docker", "--spec"])
+        .arg(&token_spec)
+        .arg("--root")
+        .arg(&r.root)
+        .env("REGTRUST_TEST_TOKEN", "tok-secret")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains(
+            "note: docker: for token.registry.test dockerd has no equivalent of an identity \
+             token in config.json"
+        ) && !out(&o).contains("tok-secret")
+            && !out(&o).contains("token.registry.test\": {"),
+        "{}",
+        out(&o)
+    );
+    // docker.io leaves the spec: regtrust's entry goes, the owner's stays.
+    fs::write(
+        &r.spec,
+        "registries:\n  - host: auth.registry.test\n    auth:\n      username: puller\n      password_file: password\n",
+    )
+    .unwrap();
+    let o = apply(&[]);
+    assert!(o.status.success(), "{}", out(&o));
+    let v: serde_json::Value = serde_json::from_str(&r.read("/root/.docker/config.json")).unwrap();
+    assert_eq!(
+        v["auths"],
+        serde_json::json!({
+            "other.registry.test": {"auth": "b3RoZXI6c2VjcmV0"},
+            "auth.registry.test": {"auth": "cHVsbGVyOm4zdy1wdw=="},
+        })
+    );
+}
+
+fn doctor(
+    r: &Root,
+    spec: bool,
+) -> (
+    Option<i32>,
+    serde_json::Value,
+    std::collections::BTreeSet<String>,
+) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_regtrust"));
+    c.arg("doctor")
+        .arg("--root")
+        .arg(&r.root)
+        .args(["--format", "json"]);
+    if spec {
+        c.arg("--spec").arg(&r.spec);
+    }
+    let o = c.output().unwrap();
+    let found = crate::support::doctor_corpus::findings(&o);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    (o.status.code(), report, found)
+}
+
+/// doctor on a Docker-only node: daemon.json against the spec, certs.d entries dockerd ignores
+/// or refuses, the image store; then `apply` fixes what it can, and doctor says so.
+#[test]
+fn doctor_checks_docker_against_the_spec_and_certs_d() {
+    let spec = "registries:
+  - host: my.private.registry:5000
+    http: true
+  - host: skip.registry.test
+    skip_verify: true
+  - host: 127.0.0.5:5000
+    http: true
+  - host: other.registry.test
+    endpoints:
+      - url: https://mirror.registry.test
+";
+    let r = Root::new(
+        spec,
+        &[
+            "etc/docker/certs.d/https:/url.registry.test",
+            "etc/docker/certs.d/pem.registry.test",
+            "etc/docker/certs.d/key.registry.test",
+            "etc/docker/certs.d/toml.registry.test",
+        ],
+    );
+    fs::write(r.path("/etc/docker/daemon.json"), SEED).unwrap();
+    let certs = |p: &str| r.path(&format!("/etc/docker/certs.d/{p}"));
+    fs::write(certs("https:/url.registry.test/ca.crt"), "x").unwrap();
+    fs::write(certs("pem.registry.test/ca.pem"), "x").unwrap();
+    fs::write(certs("key.registry.test/client.key"), "x").unwrap();
+    fs::write(
+        certs("toml.registry.test/hosts.toml"),
+        "server = \"http://x\"\n",
+    )
+    .unwrap();
+    let (code, report, found) = doctor(&r, true);
+    assert_eq!(code, Some(1), "{report}");
+    let want: std::collections::BTreeSet<String> = [
+        "error docker-insecure-missing /etc/docker/daemon.json:4",
+        "error docker-certs-dir-is-url /etc/docker/certs.d/https:",
+        "warning docker-ca-not-crt /etc/docker/certs.d/pem.registry.test/ca.pem",
+        "error docker-client-pair-incomplete /etc/docker/certs.d/key.registry.test/client.key",
+        "warning docker-hosts-toml-ignored /etc/docker/certs.d/toml.registry.test/hosts.toml",
+        &format!("warning docker-mirror-not-hub {}", r.spec.display()),
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect();
+    // Two registries lack an entry (the loopback one is insecure by default): one finding each.
+    let insecure: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "docker-insecure-missing")
+        .collect();
+    assert_eq!(insecure.len(), 2, "{report}");
+    assert!(
+        insecure[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("my.private.registry:5000 (http: true in "),
+        "{report}"
+    );
+    assert!(
+        insecure[1]["effect"].as_str().unwrap().contains("x509"),
+        "{report}"
+    );
+    assert_eq!(found, want, "{report}");
+    assert_eq!(report["containerd"], "none", "{report}");
+    assert_eq!(report["docker"]["image_store"], "classic", "{report}");
+
+    // apply writes the insecure entries; the certs.d entries are the owner's to fix.
+    let o = r.apply(&["--runtime", "docker"]);
+    assert!(o.status.success(), "{}", out(&o));
+    fs::remove_dir_all(certs("https:")).unwrap();
+    fs::rename(
+        certs("pem.registry.test/ca.pem"),
+        certs("pem.registry.test/ca.crt"),
+    )
+    .unwrap();
+    fs::write(certs("key.registry.test/client.cert"), "x").unwrap();
+    fs::remove_file(certs("toml.registry.test/hosts.toml")).unwrap();
+    let (_, report, found) = doctor(&r, true);
+    assert_eq!(
+        found,
+        [format!(
+            "warning docker-mirror-not-hub {}",
+            r.spec.display()
+        )]
+        .into_iter()
+        .collect(),
+        "{report}"
+    );
+    // Without the spec only the node is checked: clean.
+    let (code, report, found) = doctor(&r, false);
+    assert!(found.is_empty() && code == Some(0), "{report}");
+
+    // The containerd image store reads hosts.toml in Docker's certs.d: no finding, and the
+    // summary says what dockerd reads.
+    fs::write(
+        r.path("/etc/docker/daemon.json"),
+        "{\"features\": {\"containerd-snapshotter\": true}}",
+    )
+    .unwrap();
+    fs::write(
+        certs("toml.registry.test/hosts.toml"),
+        "server = \"http://x\"\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_regtrust"))
+        .args(["doctor", "--root"])
+        .arg(&r.root)
+        .output()
+        .unwrap();
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(
+            "docker: /etc/docker/daemon.json, containerd image store: dockerd reads \
+             insecure-registries, registry-mirrors (docker.io only)"
+        ) && text.contains("never containerd's /etc/containerd/certs.d"),
+        "{text}"
+    );
+
+    // An unparsable daemon.json: dockerd would not start.
+    fs::write(
+        r.path("/etc/docker/daemon.json"),
+        "{\n  \"debug\": true,\n}\n",
+    )
+    .unwrap();
+    let (code, report, found) = doctor(&r, false);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(
+        found.contains("error docker-config-invalid /etc/docker/daemon.json:3"),
+        "{found:?}"
     );
 }

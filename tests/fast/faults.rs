@@ -25,10 +25,27 @@ fn copy_tree(from: &Path, to: &Path) {
 /// For a change from `old_spec` (None: a node without regtrust) to `new_spec`: kill apply at
 /// each write step in turn and check what is left.
 fn interrupted_everywhere(name: &str, old_spec: Option<&str>) {
+    interrupted_everywhere_on(name, old_spec, false)
+}
+
+/// The same, on a node with Docker Engine too (a daemon.json and root's config.json of the
+/// owner's): daemon.json, certs.d, config.json and regtrust's record in the same transaction.
+fn interrupted_everywhere_on(name: &str, old_spec: Option<&str>, docker: bool) {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("base");
     fs::create_dir_all(base.join("etc/containerd")).unwrap();
     fs::write(base.join("etc/containerd/config.toml"), CONFIG).unwrap();
+    if docker {
+        fs::create_dir_all(base.join("etc/docker")).unwrap();
+        fs::write(base.join("etc/docker/daemon.json"), DAEMON_JSON).unwrap();
+        fs::create_dir_all(base.join("root/.docker")).unwrap();
+        fs::write(base.join("root/.docker/config.json"), DOCKER_CONFIG).unwrap();
+        fs::set_permissions(
+            base.join("root/.docker/config.json"),
+            fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
     let spec_old = dir.path().join("old.yaml");
     let spec_new = dir.path().join("new.yaml");
     fs::write(&spec_new, SPEC_B).unwrap();
@@ -65,6 +82,11 @@ fn interrupted_everywhere(name: &str, old_spec: Option<&str>) {
             if path.ends_with(".regtrust-tmp") {
                 continue; // a temp file is not read by containerd; the next run removes it
             }
+            if path.ends_with("regtrust-managed.pending.json") {
+                // regtrust's intent while Docker's part is applied, read by no runtime: the
+                // next run uses it and removes it (the convergence check below).
+                continue;
+            }
             let now = after.get(path);
             assert!(
                 now == old.get(path) || now == new.get(path),
@@ -72,6 +94,18 @@ fn interrupted_everywhere(name: &str, old_spec: Option<&str>) {
                 old.get(path),
                 new.get(path)
             );
+        }
+        for (bak, original) in [
+            ("etc/docker/daemon.json.bak", DAEMON_JSON),
+            (
+                "etc/docker/../../root/.docker/config.json.bak",
+                DOCKER_CONFIG,
+            ),
+        ] {
+            let bak = bak.replace("etc/docker/../../", "");
+            if let Some((b, _)) = after.get(&bak) {
+                assert_eq!(b, original, "{name} step {step}: {bak} is not the original");
+            }
         }
         if let Some((bak, _)) = after.get("etc/containerd/config.toml.bak") {
             assert_eq!(
@@ -115,6 +149,24 @@ fn apply_killed_at_every_write_step_on_a_fresh_node() {
 fn apply_killed_at_every_write_step_while_changing_registries() {
     interrupted_everywhere("update", Some(SPEC_A));
 }
+
+/// Docker's part too: from a spec with credentials and a CA (config.json, certs.d, daemon.json,
+/// the record) to one without them (each removed again, others added).
+#[test]
+fn apply_killed_at_every_write_step_with_docker() {
+    let with_auth = SPEC_A.replacen(
+        "    http: true\n",
+        "    http: true\n    auth:\n      username: u\n      password: p\n",
+        1,
+    );
+    assert_ne!(with_auth, SPEC_A);
+    interrupted_everywhere_on("docker", Some(&with_auth), true);
+}
+
+const DAEMON_JSON: &str =
+    "{\n    \"debug\": true,\n    \"insecure-registries\": [\"own.example:5000\"]\n}\n";
+const DOCKER_CONFIG: &str =
+    "{\n\t\"auths\": {\n\t\t\"own.example\": {\n\t\t\t\"auth\": \"b3duOnB3\"\n\t\t}\n\t}\n}\n";
 
 #[test]
 fn a_commit_that_fails_at_any_step_puts_every_file_back() {

@@ -275,4 +275,72 @@ proptest! {
         prop_assert_eq!(first.plan.files, second.plan.files);
         prop_assert!(second.plan.actions.is_empty(), "no restart on the second run");
     }
+
+    /// Docker: after a run with spec `a`, then one with `b`, daemon.json's lists hold the owner's
+    /// entries and `b`'s, certs.d holds `b`'s files; after a run with no registries, only the
+    /// owner's entries are left, no certs.d file, no record.
+    #[test]
+    fn docker_keeps_the_owners_entries_and_only_the_specs(a in spec(), b in spec()) {
+        use regtrust::plan::DockerPlan;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc/docker")).unwrap();
+        let seed = "{\"insecure-registries\": [\"own.example:5000\"], \"registry-mirrors\": [\"https://own.mirror.example\"]}";
+        std::fs::write(root.join("etc/docker/daemon.json"), seed).unwrap();
+        let opts = NodeOptions {
+            root: root.to_path_buf(),
+            config_file: regtrust::containerd::layout::DEFAULT_CONFIG_FILE.to_string(),
+            containerd: None,
+            runtimes: Some(vec![regtrust::spec::Runtime::Docker]),
+        };
+        let run = |spec: &ValidSpec| apply::execute(&apply::prepare(spec, &opts).unwrap()).unwrap();
+        let lists = || -> (Vec<String>, Vec<String>) {
+            let v: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(root.join("etc/docker/daemon.json")).unwrap()).unwrap();
+            let l = |k: &str| {
+                let mut x: Vec<String> = v[k].as_array().unwrap().iter()
+                    .map(|s| s.as_str().unwrap().to_string()).collect();
+                x.sort();
+                x
+            };
+            (l("insecure-registries"), l("registry-mirrors"))
+        };
+        let certs = || -> Vec<String> {
+            let mut out = Vec::new();
+            if let Ok(d) = std::fs::read_dir(root.join("etc/docker/certs.d")) {
+                for host in d.flatten() {
+                    for f in std::fs::read_dir(host.path()).unwrap().flatten() {
+                        out.push(format!("/etc/docker/certs.d/{}/{}",
+                            host.file_name().to_string_lossy(), f.file_name().to_string_lossy()));
+                    }
+                }
+            }
+            out.sort();
+            out
+        };
+        run(&a);
+        run(&b);
+        let want = DockerPlan::build(&b);
+        let with_own = |own: &str, l: &[String]| {
+            let mut v: Vec<String> = l.to_vec();
+            if !v.iter().any(|x| x == own) {
+                v.push(own.to_string());
+            }
+            v.sort();
+            v.dedup();
+            v
+        };
+        let (insecure, mirrors) = lists();
+        prop_assert_eq!(insecure, with_own("own.example:5000", &want.insecure_registries));
+        prop_assert_eq!(mirrors, with_own("https://own.mirror.example", &want.registry_mirrors));
+        let mut files: Vec<String> = want.files.iter().map(|f| f.path.clone()).collect();
+        files.sort();
+        prop_assert_eq!(certs(), files);
+        let empty = regtrust::spec::load::load_str("empty.yaml", "registries: []\n").unwrap().spec;
+        run(&empty);
+        prop_assert_eq!(lists(), (vec!["own.example:5000".to_string()], vec!["https://own.mirror.example".to_string()]));
+        prop_assert!(certs().is_empty(), "{:?}", certs());
+        prop_assert!(!root.join("etc/docker/regtrust-managed.json").exists());
+        prop_assert!(!root.join("etc/docker/regtrust-managed.pending.json").exists());
+    }
 }
