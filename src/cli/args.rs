@@ -170,6 +170,9 @@ pub enum Target {
     Script,
     /// The plan as JSON (files with path, mode, content; actions), for Terraform's jsondecode()
     Json,
+    /// Kubernetes manifests: the spec as a ConfigMap, a DaemonSet running `apply --watch` on
+    /// every node (needs --image)
+    Kubernetes,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -216,6 +219,17 @@ pub struct RenderArgs {
     /// json: show credentials (`Authorization` headers) instead of `Basic <redacted>`
     #[arg(long)]
     pub show_secrets: bool,
+    /// kubernetes: the container image with regtrust at /regtrust (deploy/build-image builds it)
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// kubernetes: the namespace of the ConfigMap and the DaemonSet (it must exist; default
+    /// kube-system)
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// kubernetes: the DaemonSet restarts containerd (SIGTERM; systemd's Restart=always starts
+    /// it again) when config.toml changed; its pods get hostPID
+    #[arg(long)]
+    pub restart_containerd: bool,
 }
 
 #[derive(Args, Debug)]
@@ -234,6 +248,16 @@ pub struct ApplyArgs {
     /// spec's `runtimes`; default: what is installed under the root)
     #[arg(long, value_name = "RUNTIME", value_delimiter = ',', value_parser = parse_runtime)]
     pub runtime: Vec<crate::spec::Runtime>,
+    /// Keep the node in line: apply, then every SECONDS read the spec (and its password files)
+    /// again and apply what differs; prints only when what it says changes; runs until stopped
+    /// (the Kubernetes DaemonSet runs it)
+    #[arg(long, value_name = "SECONDS", conflicts_with_all = ["check", "dry_run"])]
+    pub watch: Option<u64>,
+    /// When config.toml changed, or the containerd running on the root's socket started before
+    /// it last changed: SIGTERM to that containerd, for its service manager to start it again
+    /// (systemd: Restart=always); its process must be visible (a pod needs hostPID)
+    #[arg(long, conflicts_with_all = ["check", "dry_run"])]
+    pub restart_containerd: bool,
     /// Output: the text report, or one JSON object on stdout (changed, files_changed, restart,
     /// notes; with --dry-run also the diff), credentials redacted as in the text report
     #[arg(long, value_enum, default_value = "text")]

@@ -5,6 +5,7 @@ pub mod imports;
 pub mod installed;
 pub mod layout;
 pub mod resolve;
+pub mod running;
 pub mod version;
 
 pub use layout::ConfigLayout;
