@@ -24,7 +24,7 @@ pub const BINARY: &str = "/regtrust";
 /// The Secret the credentials come from.
 pub const SECRET: &str = "regtrust-credentials";
 /// `apply --watch` interval, seconds.
-pub const WATCH_SECONDS: u64 = 30;
+pub const WATCH_SECONDS: u64 = 10;
 const NAME: &str = "regtrust";
 
 /// One node directory the pod mounts under [`HOST_ROOT`].

@@ -28,6 +28,7 @@ mod hostile;
 mod https;
 mod ignition;
 mod installer;
+mod kubernetes;
 mod packer;
 mod patch_script;
 mod project_configs;
