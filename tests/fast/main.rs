@@ -23,6 +23,7 @@ mod hostile;
 mod ignition;
 mod import;
 mod installer;
+mod kubernetes;
 mod patch_script;
 mod properties;
 mod render;
