@@ -10,7 +10,9 @@
 //! pending restart (containerd started before config.toml changed); after containerd restarts
 //! the probe passes and the pulls work. On one node the ConfigMap's file is then rewritten (as
 //! kubelet does) with one more registry: the running container applies it, and the new host
-//! pulls without a restart.
+//! pulls without a restart. The 2.1 node runs the `--restart-containerd` manifest (hostPID →
+//! `--pid host`): the container's SIGTERM stops the harness's containerd; the test starts it
+//! again (systemd's part on a node), and the container reports the new containerd.
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -42,6 +44,7 @@ struct Manifest {
     mounts: Vec<(String, Option<String>, bool)>,
     security: Value,
     tolerations: Value,
+    host_pid: bool,
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -93,6 +96,7 @@ fn parse(yaml: &Path) -> Manifest {
         mounts,
         security: c["securityContext"].clone(),
         tolerations: pod["tolerations"].clone(),
+        host_pid: pod["hostPID"] == true,
     }
 }
 
@@ -119,6 +123,9 @@ fn run_options(m: &Manifest, root: &Path, socket_dir: &Path, spec_dir: &Path) ->
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if m.host_pid {
+        o.extend(["--pid".into(), "host".into()]);
+    }
     let sc = &m.security;
     if sc["readOnlyRootFilesystem"] == true {
         o.push("--read-only".into());
@@ -220,33 +227,42 @@ fn daemonset_container_configures_nodes_and_containerd_pulls() {
     // 2. The manifests, validated, and read back.
     let spec = work.join("spec.yaml");
     fs::write(&spec, E2E_SPEC).unwrap();
-    let yaml = work.join("regtrust.yaml");
-    let o = regtrust(&[
-        "render",
-        "--spec",
-        spec.to_str().unwrap(),
-        "--target",
-        "kubernetes",
-        "--image",
-        &tag,
-        "--out",
-        yaml.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "render: {}", text(&o));
-    for k in KUBERNETES_VERSIONS {
-        let o = run(Command::new(&kv).args(["--strict", "-k", k]).arg(&yaml));
-        assert!(
-            o.status.success(),
-            "kubernetes-validate --strict -k {k}: {}",
-            text(&o)
+    let render = |name: &str, extra: &[&str]| {
+        let yaml = work.join(name);
+        let mut args = vec![
+            "render",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--target",
+            "kubernetes",
+            "--image",
+            &tag,
+            "--out",
+            yaml.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let o = regtrust(&args);
+        assert!(o.status.success(), "render: {}", text(&o));
+        for k in KUBERNETES_VERSIONS {
+            let o = run(Command::new(&kv).args(["--strict", "-k", k]).arg(&yaml));
+            assert!(
+                o.status.success(),
+                "kubernetes-validate --strict -k {k} {name}: {}",
+                text(&o)
+            );
+        }
+        let m = parse(&yaml);
+        assert_eq!(
+            m.spec_text, E2E_SPEC,
+            "the ConfigMap holds the spec as it is"
         );
-    }
-    let m = parse(&yaml);
-    assert_eq!(
-        m.spec_text, E2E_SPEC,
-        "the ConfigMap holds the spec as it is"
-    );
-    assert_eq!(m.tolerations, serde_json::json!([{ "operator": "Exists" }]));
+        assert_eq!(m.tolerations, serde_json::json!([{ "operator": "Exists" }]));
+        m
+    };
+    let m = render("regtrust.yaml", &[]);
+    // The opt-in: the DaemonSet restarts containerd itself (hostPID, SIGTERM).
+    let m_restart = render("regtrust-restart.yaml", &["--restart-containerd"]);
+    assert!(!m.host_pid && m_restart.host_pid);
 
     // 3. Every node: configured by the running container, probed before and after.
     let nodes = [
@@ -267,7 +283,9 @@ fn daemonset_container_configures_nodes_and_containerd_pulls() {
         },
     ];
     for (i, n) in nodes.iter().enumerate() {
-        node(&m, n, &storage, &tag, i == 1);
+        // 2.1 runs the restart opt-in's manifest; 1.7 also sees its ConfigMap change.
+        let manifest = if i == 2 { &m_restart } else { &m };
+        node(manifest, n, &storage, &tag, i == 1);
     }
     let _ = run(podman(&storage).args(["rmi", "-f", &tag]));
 }
@@ -345,23 +363,59 @@ fn node(m: &Manifest, n: &Node, storage: &Path, tag: &str, change_spec: bool) {
         Some("/etc/containerd/certs.d"),
         "{what}: config.toml: {config}"
     );
-    // Files right, containerd not restarted: not ready, and the probe says why.
-    let o = probe();
-    assert_eq!(o.status.code(), Some(1), "{what}: probe: {}", text(&o));
-    assert!(
-        text(&o).contains("has not read /etc/containerd/config.toml as it is now"),
-        "{what}: probe names the pending restart: {}",
-        text(&o)
-    );
-    assert!(
-        logs().contains("containerd on that system must restart"),
-        "{what}: the pod log says the restart is needed: {}",
-        logs()
-    );
-
-    // containerd restarts (what systemd does on the node): ready, and it pulls.
-    drop(ctrd);
-    ctrd = start();
+    if m.host_pid {
+        // The opt-in: the container sends containerd SIGTERM; containerd stops. Here the test
+        // starts it again at the same socket, as systemd's Restart=always does on a node, and
+        // the container sees the new containerd answer.
+        let t = Instant::now();
+        waited(
+            &format!("{what}: containerd stopped by the pod"),
+            30,
+            || {
+                std::os::unix::net::UnixStream::connect(&socket)
+                    .is_err()
+                    .then_some(())
+            },
+        );
+        eprintln!(
+            "{what}: containerd stopped {:.1} s after the container wrote hosts.toml",
+            t.elapsed().as_secs_f64()
+        );
+        drop(ctrd);
+        ctrd = start();
+        waited(
+            &format!("{what}: the pod sees the new containerd"),
+            70,
+            || {
+                logs()
+                    .contains("a new containerd answers on /run/containerd/containerd.sock")
+                    .then_some(())
+            },
+        );
+        assert!(
+            logs().contains("restart: sent SIGTERM to containerd (pid "),
+            "{what}: {}",
+            logs()
+        );
+    } else {
+        // Files right, containerd not restarted: not ready, and the probe says why.
+        let o = probe();
+        assert_eq!(o.status.code(), Some(1), "{what}: probe: {}", text(&o));
+        assert!(
+            text(&o).contains("has not read /etc/containerd/config.toml as it is now"),
+            "{what}: probe names the pending restart: {}",
+            text(&o)
+        );
+        assert!(
+            logs().contains("containerd on that system must restart"),
+            "{what}: the pod log says the restart is needed: {}",
+            logs()
+        );
+        // containerd restarts (what systemd does on the node).
+        drop(ctrd);
+        ctrd = start();
+    }
+    // Ready, and it pulls.
     let o = probe();
     assert_eq!(
         o.status.code(),
