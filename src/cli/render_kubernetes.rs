@@ -7,7 +7,7 @@ use super::args::{Escape, RenderArgs};
 use super::{exit, load};
 use crate::emit::kubernetes::{self, Credential, HostDir};
 use crate::error::{Error, Result};
-use crate::spec::valid::PasswordSource;
+use crate::spec::valid::{FileSource, PasswordSource};
 use crate::spec::{DEFAULT_CONFIG_PATH, Runtime, ValidSpec};
 
 pub fn run(a: &RenderArgs) -> Result<u8> {
@@ -110,6 +110,32 @@ fn host_dirs(spec: &ValidSpec, runtimes: &[Runtime]) -> Vec<HostDir> {
         .map(|p| p.display().to_string())
         .unwrap_or_default();
     v.push(dir(&lock_dir, false, true));
+    // CA and client files the spec names as node paths: apply only reads them (to warn when one
+    // is missing), so their directories are mounted read-only; they must exist on the node.
+    let mut tls_dirs = BTreeSet::new();
+    for reg in &spec.registries {
+        for ep in std::iter::once(&reg.upstream).chain(&reg.endpoints) {
+            let client = ep
+                .tls
+                .client
+                .iter()
+                .flat_map(|c| std::iter::once(&c.cert).chain(c.key.as_ref()));
+            for f in ep.tls.ca.iter().chain(client) {
+                if let FileSource::Path(p) = f
+                    && let Some(parent) = Path::new(p).parent()
+                    && parent != Path::new("/")
+                {
+                    tls_dirs.insert(parent.to_path_buf());
+                }
+            }
+        }
+    }
+    for d in tls_dirs {
+        let covered = v.iter().any(|h| d.starts_with(&h.node_path));
+        if !covered {
+            v.push(dir(&d.display().to_string(), true, false));
+        }
+    }
     v
 }
 

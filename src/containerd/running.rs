@@ -79,7 +79,7 @@ pub fn pending_restart(r: &Running, config: &Path, config_node_path: &str) -> Op
     let changed = modified(config)?;
     (changed > r.started).then(|| {
         format!(
-            "containerd is running but has not read {config_node_path} as it is now: the file \
+            "the running containerd has not read {config_node_path} as it is now: the file \
              changed {} after containerd started (its socket {SOCKET} was created at {}); \
              containerd must restart",
             ago(changed, r.started),

@@ -184,6 +184,31 @@ fn docker_and_an_own_config_path_are_mounted_when_the_spec_names_them() {
 }
 
 #[test]
+fn node_path_ca_and_client_files_are_mounted_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = "registries:
+  - host: a.example
+    ca: /etc/pki/corp/ca.crt
+    client:
+      cert: /etc/pki/corp/client.cert
+      key: /etc/pki/corp/client.key
+  - host: b.example
+    ca: /etc/containerd/ca.crt
+";
+    let (_, ds) = docs(&render(dir.path(), spec, &[]));
+    let mounts = host_mounts(&ds);
+    assert!(
+        mounts.contains(&("/etc/pki/corp".into(), "/host/etc/pki/corp".into(), true)),
+        "{mounts:?}"
+    );
+    assert_eq!(
+        mounts.len(),
+        4,
+        "/etc/containerd already covers b's CA: {mounts:?}"
+    );
+}
+
+#[test]
 fn credentials_come_from_the_secret_and_never_appear_in_the_output() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir_all(dir.path().join("creds")).unwrap();
@@ -317,7 +342,7 @@ fn check_reports_a_restart_pending_until_containerd_starts_again() {
     let o = check(&root, &spec);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o).contains("the files match the spec, but containerd is running but has not read /etc/containerd/config.toml"),
+        text(&o).contains("the files match the spec, but the running containerd has not read /etc/containerd/config.toml"),
         "{}",
         text(&o)
     );
