@@ -147,34 +147,38 @@ fn watch(a: &ApplyArgs, interval: Duration) -> Result<u8> {
     let mut last_said = String::new();
     let mut tried = None;
     loop {
-        let said = match sync(a, true) {
+        let (said, prepared) = match sync(a, true) {
             Ok(p) => {
-                let mut s = if a.format == Format::Json {
+                let s = if a.format == Format::Json {
                     engine::json_report(&p, "apply", false) + "\n"
                 } else {
                     engine::report(&p, true)
                 };
-                if a.restart_containerd {
-                    match restart_if_needed(&p, &mut tried) {
-                        Some(Ok(done)) => s.push_str(&format!("restart: {done}\n")),
-                        Some(Err(why)) => {
-                            s.push_str(&format!("error: could not restart containerd: {why}\n"))
-                        }
-                        None => {}
-                    }
-                }
-                s
+                (s, Some(p))
             }
-            Err(e) => format!(
-                "{}\nthe node is left as it is; trying again every {} s\n",
-                e.report().trim_end(),
-                interval.as_secs()
+            Err(e) => (
+                format!(
+                    "{}\nthe node is left as it is; trying again every {} s\n",
+                    e.report().trim_end(),
+                    interval.as_secs()
+                ),
+                None,
             ),
         };
         if said != last_said {
             println!("{} apply --watch:", running::rfc3339(SystemTime::now()));
             print!("{said}");
             last_said = said;
+        }
+        // The report is out before a restart, which waits for the new containerd.
+        if a.restart_containerd
+            && let Some(outcome) = prepared.and_then(|p| restart_if_needed(&p, &mut tried))
+        {
+            let now = running::rfc3339(SystemTime::now());
+            match outcome {
+                Ok(done) => println!("{now} restart: {done}"),
+                Err(why) => println!("{now} error: could not restart containerd: {why}"),
+            }
         }
         std::thread::sleep(interval);
     }

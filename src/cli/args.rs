@@ -33,8 +33,8 @@ pub struct NodeArgs {
 pub struct ContainerdArg {
     /// containerd version of the node: 1.6, 1.7, 2.0, 2.1, 2.2, 2.3 (a patch level may follow).
     /// Default: the spec's containerd.version; on a node, what is installed there (read from the
-    /// package database or the binary's build information, never run), else config.toml's
-    /// `version`
+    /// package database or the binary's build information, never run), else what the containerd
+    /// running on its socket reports, else config.toml's `version`
     #[arg(long = "containerd", value_name = "VERSION", value_parser = VersionParser, hide_possible_values = true)]
     pub version: Option<Version>,
 }

@@ -7,6 +7,7 @@ pub mod layout;
 pub mod resolve;
 pub mod running;
 pub mod version;
+pub mod version_api;
 
 pub use layout::ConfigLayout;
 pub use version::Version;

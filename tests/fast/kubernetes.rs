@@ -326,7 +326,8 @@ fn check_reports_a_restart_pending_until_containerd_starts_again() {
     let dir = tempfile::tempdir().unwrap();
     let root = root_with_config(dir.path());
     let spec = dir.path().join("registries.yaml");
-    fs::write(&spec, SPEC).unwrap();
+    // The version given: the listener below is no containerd, its Version API would not answer.
+    fs::write(&spec, format!("containerd:\n  version: \"1.7\"\n{SPEC}")).unwrap();
     let socket = root.join("run/containerd/containerd.sock");
     // A containerd (a listener on its socket) started before apply changes config.toml.
     let listener = UnixListener::bind(&socket).unwrap();
