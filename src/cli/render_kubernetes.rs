@@ -26,6 +26,19 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
         ));
     }
     let namespace = a.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+    let label = |s: &str| {
+        (1..=63).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    };
+    if !label(namespace) {
+        return Err(Error::Usage(format!(
+            "--namespace `{namespace}`: a namespace name is a DNS label (lower-case letters, \
+             digits and `-`, at most 63)"
+        )));
+    }
     // The spec is validated (no password is read: the pods read them from the Secret), and its
     // text goes into the ConfigMap as it is.
     let (loaded, version) = load(&a.spec)?;

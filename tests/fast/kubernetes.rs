@@ -300,6 +300,14 @@ fn an_inline_password_a_dotdot_path_and_a_missing_image_are_refused() {
         "x",
     ]);
     assert_eq!(out.status.code(), Some(2), "--image is for kubernetes only");
+    let out = render(dir.path(), SPEC, &["--namespace", "Kube_System"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "not a DNS label: {}",
+        text(&out)
+    );
+    assert!(out.stdout.is_empty());
 }
 
 fn root_with_config(dir: &Path) -> std::path::PathBuf {
