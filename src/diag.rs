@@ -78,7 +78,7 @@ codes! {
     BadConfigPath = "bad-config-path",
     /// `containerd.version` is not a version regtrust knows.
     BadContainerdVersion = "bad-containerd-version",
-    /// A `runtimes` entry that is not containerd or docker (or one listed twice).
+    /// A `runtimes` entry that is not containerd, docker or podman (cri-o) (or one listed twice).
     BadRuntime = "bad-runtime",
     /// A `ca` path that is not absolute.
     RelativeCaPath = "relative-ca-path",
@@ -176,6 +176,21 @@ codes! {
     ServerNotAUrl = "server-not-a-url",
     /// The `_default` directory needs a newer containerd.
     DefaultDirUnsupported = "default-dir-unsupported",
+    // --- doctor: containers-image (Podman, CRI-O, Buildah, Skopeo) ---
+    /// A registries.conf file (or drop-in) that is not valid TOML: containers-image refuses every pull.
+    ContainersConfInvalid = "containers-conf-invalid",
+    /// A registries.conf file mixing the v1 format (`[registries.*]`) with v2 settings: refused, every pull fails.
+    ContainersConfMixed = "containers-conf-mixed",
+    /// A registries.conf.d drop-in in the v1 format: refused, every pull fails.
+    ContainersDropInV1 = "containers-drop-in-v1",
+    /// registries.conf in the deprecated v1 format next to v2 drop-ins.
+    ContainersConfV1 = "containers-conf-v1",
+    /// A registry containerd reaches over plain HTTP without `insecure = true` for containers-image.
+    ContainersHttpNotInsecure = "containers-http-not-insecure",
+    /// A file or directory in /etc/containers/certs.d that containers-image does not read (a CA not named `*.crt`, a URL as directory name).
+    ContainersCertIgnored = "containers-cert-ignored",
+    /// A `*.key` without its `*.cert` (or the reverse) in /etc/containers/certs.d: every pull from that host fails.
+    ContainersClientPairIncomplete = "containers-client-pair-incomplete",
     // --- doctor: probes and the running containerd ---
     /// An endpoint that does not answer (name, port or route), from where doctor runs.
     EndpointUnreachable = "endpoint-unreachable",
@@ -187,6 +202,13 @@ codes! {
     TlsCertificateRejected = "tls-certificate-rejected",
     /// containerd runs, but its CRI plugin did not load.
     CriNotLoaded = "cri-not-loaded",
+    // --- doctor: credentials ---
+    /// A config.toml or hosts.toml holding registry credentials that group or others can read.
+    CredentialsReadable = "credentials-readable",
+    /// `registry.configs.*.auth` on containerd 2.x: deprecated, and CRI's local pull path.
+    ConfigAuthDeprecated = "config-auth-deprecated",
+    /// Credentials for a registry whose pulls go first to a mirror that gets none.
+    CredentialsNotForMirror = "credentials-not-for-mirror",
 }
 
 impl Serialize for Code {
@@ -482,7 +504,13 @@ impl Diagnostic {
                 None => group = group.element(Level::NOTE.message(text.as_str())),
             }
         }
-        let effect = self.effect.as_ref().map(|e| format!("containerd: {e}"));
+        // Who does what the finding says: containerd, or containers-image's runtimes.
+        let who = if self.code.as_str().starts_with("containers-") {
+            "Podman, CRI-O, Buildah, Skopeo"
+        } else {
+            "containerd"
+        };
+        let effect = self.effect.as_ref().map(|e| format!("{who}: {e}"));
         if let Some(e) = &effect {
             group = group.element(Level::NOTE.message(e.as_str()));
         }

@@ -57,6 +57,9 @@ pub struct Endpoint {
     pub client_files: Vec<String>,
     pub skip_verify: bool,
     pub is_server: bool,
+    /// An `Authorization` header (credentials) in its `header` table.
+    #[serde(skip)]
+    pub auth_header: bool,
 }
 
 impl Endpoint {
@@ -108,6 +111,13 @@ impl Endpoint {
                 .and_then(Item::as_bool)
                 .unwrap_or(false),
             is_server,
+            auth_header: t
+                .get("header")
+                .and_then(Item::as_table_like)
+                .is_some_and(|h| {
+                    h.iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                }),
         }
     }
 }

@@ -6,8 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use toml_edit::{Item, TableLike};
 
 use crate::containerd::config::ConfigError;
+use crate::secret::Secret;
 use crate::spec::host::{authority, check_host, dir_name, strip_scheme, upstream_host};
-use crate::spec::{Capability, ClientPair, Endpoint, FileSource, Registry};
+use crate::spec::{
+    Capability, ClientPair, Endpoint, FileSource, PasswordSource, Registry, SecretKind,
+};
 
 /// TLS settings of a legacy `registry.configs."host".tls` table (or k3s `configs`).
 #[derive(Debug, Default, Clone)]
@@ -25,17 +28,148 @@ pub struct Legacy {
     pub mirrors: Vec<(String, Vec<String>)>,
     /// endpoint or registry host → TLS settings
     pub tls: BTreeMap<String, LegacyTls>,
+    /// endpoint or registry host → credentials (read, never removed from a config.toml: `apply`
+    /// leaves them; `migrate` and `import k3s` carry them into the spec)
+    pub auth: Vec<(String, LegacyAuth)>,
+}
+
+/// `configs."host".auth` of CRI's config or k3s's registries.yaml.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LegacyAuth {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// base64 of `username:password`.
+    pub auth: Option<String>,
+    pub identitytoken: Option<String>,
+}
+
+impl LegacyAuth {
+    /// Reads the keys of an `auth` table (`identity_token` is k3s's spelling).
+    pub fn from_table(t: &dyn TableLike) -> LegacyAuth {
+        let s = |k: &str| {
+            t.get(k)
+                .and_then(Item::as_str)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        LegacyAuth {
+            username: s("username"),
+            password: s("password"),
+            auth: s("auth"),
+            identitytoken: s("identitytoken").or_else(|| s("identity_token")),
+        }
+    }
+
+    /// (username, what the secret is, the secret), as containerd reads them: an identity token
+    /// first, then username and password, then `auth`.
+    pub fn credential(&self) -> Result<(String, SecretKind, Secret), String> {
+        let user = self.username.clone().unwrap_or_default();
+        if let Some(t) = &self.identitytoken {
+            return Ok((user, SecretKind::IdentityToken, Secret::new(t.clone())));
+        }
+        if let (Some(u), Some(p)) = (&self.username, &self.password) {
+            return Ok((u.clone(), SecretKind::Password, Secret::new(p.clone())));
+        }
+        if let Some(a) = &self.auth {
+            use base64::Engine as _;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(a.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or("`auth` is not base64 of user:password")?;
+            let (u, p) = decoded
+                .split_once(':')
+                .ok_or("`auth` is not base64 of user:password")?;
+            return Ok((
+                u.to_string(),
+                SecretKind::Password,
+                Secret::new(p.to_string()),
+            ));
+        }
+        Err("it has no username and password, `auth` or identity token".into())
+    }
+}
+
+/// Puts the legacy credentials on the endpoints of `regs` they are for (every endpoint, mirror or
+/// upstream, whose host is the key; a registry of its own when none is). `store` saves one
+/// secret where the spec can name it and returns that path; the spec holds only the path.
+pub fn attach_auth(
+    regs: &mut Vec<Registry>,
+    auths: &[(String, LegacyAuth)],
+    store: &mut dyn FnMut(&str, SecretKind, &Secret) -> Result<String, String>,
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    for (key, la) in auths {
+        let host = strip_scheme(key).to_string();
+        let (username, kind, secret) = match la.credential() {
+            Ok(c) => c,
+            Err(why) => {
+                notes.push(format!("warning: configs.\"{key}\".auth is dropped: {why}"));
+                continue;
+            }
+        };
+        if username.contains(':') || username.chars().any(char::is_control) {
+            notes.push(format!(
+                "warning: configs.\"{key}\".auth is dropped: its username cannot be sent as HTTP \
+                 Basic credentials"
+            ));
+            continue;
+        }
+        let path = store(&host, kind, &secret)?;
+        let auth = crate::spec::Auth {
+            username: username.clone(),
+            kind,
+            source: PasswordSource::File(path.clone()),
+            password: None,
+            method: None,
+            at: None,
+        };
+        let mut placed = 0;
+        for r in regs.iter_mut() {
+            for ep in std::iter::once(&mut r.upstream).chain(r.endpoints.iter_mut()) {
+                if ep.authority() == host {
+                    ep.auth = Some(auth.clone());
+                    placed += 1;
+                }
+            }
+        }
+        if placed == 0 {
+            if check_host(&host).is_err() || host == "*" {
+                notes.push(format!(
+                    "warning: configs.\"{key}\".auth is dropped: `{key}` is not a registry host"
+                ));
+                continue;
+            }
+            let mut upstream = Endpoint::new(format!("https://{host}"));
+            upstream.auth = Some(auth);
+            regs.push(Registry {
+                dir_name: dir_name(&host),
+                host: host.clone(),
+                upstream,
+                endpoints: Vec::new(),
+                fallback: true,
+            });
+        }
+        notes.push(format!(
+            "carried the credentials of configs.\"{key}\".auth into the spec: the {} is in {path} \
+             (0600), which the spec names",
+            kind.name()
+        ));
+    }
+    Ok(())
 }
 
 /// Registries made from legacy settings, each with what it came from.
 pub type Migrated = Vec<(Registry, String)>;
 
 /// The legacy registry settings of a node's config.toml as registries, without changing it
-/// (what `apply` would migrate), with what was decided on the way.
+/// (what `apply` would migrate), its `configs.*.auth` credentials, and what was decided on the
+/// way.
+#[allow(clippy::type_complexity)]
 pub fn read_config(
     text: &str,
     containerd: crate::containerd::Version,
-) -> Result<(Migrated, Vec<String>), ConfigError> {
+) -> Result<(Migrated, Vec<(String, LegacyAuth)>, Vec<String>), ConfigError> {
     use crate::containerd::config::{file_layout, registry_table};
     let mut doc = crate::containerd::config::parse(text)?;
     let mut notes = Vec::new();
@@ -48,11 +182,12 @@ pub fn read_config(
         &mut notes,
     )?;
     let registry = registry_table(&mut doc, plugin)?;
-    let legacy = take_legacy(registry, &mut notes)?;
+    let mut legacy = take_legacy(registry, &mut notes)?;
+    let auth = std::mem::take(&mut legacy.auth);
     let regs = migrate(legacy, &BTreeSet::new(), &mut notes);
     // Only what concerns the spec: not the notes about removing tables from config.toml.
     notes.retain(|n| !n.starts_with("removed ") && !n.starts_with("migrated "));
-    Ok((regs, notes))
+    Ok((regs, auth, notes))
 }
 
 /// Removes `mirrors` (non-empty) and `configs.*.tls` / `configs.*.http`, returning what they said.
@@ -116,6 +251,9 @@ pub fn take_legacy(
             let Some(entry) = configs.get_mut(&host).and_then(Item::as_table_like_mut) else {
                 continue;
             };
+            if let Some(a) = entry.get("auth").and_then(Item::as_table_like) {
+                legacy.auth.push((host.clone(), LegacyAuth::from_table(a)));
+            }
             if let Some(tls) = entry.remove("tls") {
                 let t = tls.as_table_like();
                 let s = |k: &str| {

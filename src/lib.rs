@@ -2,6 +2,7 @@
 pub mod apply;
 pub mod cli;
 pub mod containerd;
+pub mod containers_image;
 pub mod diag;
 pub mod docker;
 pub mod doctor;

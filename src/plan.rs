@@ -2,7 +2,10 @@
 //! node must have (path, mode, content), the config.toml requirement, and what must happen after.
 use crate::containerd::Version;
 use crate::hosts::{self, HostEntry, HostsConfig, Origin};
-use crate::spec::{Auth, Capability, ClientPair, Endpoint, FileSource, Registry, ValidSpec};
+use crate::secret::Secret;
+use crate::spec::{
+    Auth, AuthMethod, Capability, ClientPair, Endpoint, FileSource, Registry, SecretKind, ValidSpec,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -11,6 +14,12 @@ pub enum FileKind {
     PrivateKey,
     /// dockerd's daemon.json (edited in place).
     DaemonJson,
+    /// The boot outputs' config.toml credentials (`containerd::credentials`), 0600.
+    ConfigCredentials,
+    /// containers-image's registries.conf drop-in.
+    ContainersConf,
+    /// containers-image's auth.json (credentials: never shown).
+    AuthJson,
 }
 
 /// A file the node must have.
@@ -44,6 +53,21 @@ impl PlannedFile {
     }
 }
 
+/// Credentials containerd's CRI plugin reads from config.toml (`method: config`): a
+/// `registry.configs."host".auth` table of the registry plugin, for the host containerd
+/// contacts (an endpoint's own, or the upstream's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigCredential {
+    /// `host[:port]`, the key of `registry.configs`.
+    pub host: String,
+    /// The URL the credentials are for (for messages).
+    pub url: String,
+    /// Empty with an identity token that has no username.
+    pub username: String,
+    pub kind: SecretKind,
+    pub secret: Secret,
+}
+
 /// What must happen after the files are in place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -60,6 +84,8 @@ pub struct Plan {
     pub files: Vec<PlannedFile>,
     /// Host directories (under config_path) that belong to the spec.
     pub managed_dirs: Vec<String>,
+    /// Credentials for config.toml (`method: config`), in the spec's order.
+    pub credentials: Vec<ConfigCredential>,
     pub actions: Vec<Action>,
 }
 
@@ -77,6 +103,7 @@ impl Plan {
             hosts: Vec::new(),
             files: Vec::new(),
             managed_dirs: Vec::new(),
+            credentials: config_credentials(spec, containerd.as_ref()),
             actions: Vec::new(),
         };
         let entries = spec
@@ -101,7 +128,7 @@ impl Plan {
         // containerd always tries the root last: `server`, or the registry itself when there is
         // none, and it reads `capabilities = []` as every capability. So with `fallback: false`
         // the last endpoint is also the root (tried once more), and the upstream is left out.
-        let fallback = reg.fallback || reg.endpoints.is_empty();
+        let fallback = upstream_contacted(reg);
         let upstream =
             fallback.then(|| self.entry(&reg.upstream, &dir, "", &mut files, &mut secret));
         let mut hosts = Vec::new();
@@ -152,7 +179,8 @@ impl Plan {
     }
 
     /// Resolves an endpoint's settings to node paths, planning inline PEM files. Its
-    /// credentials become an `Authorization` header of its own table only (`secret` is set).
+    /// credentials become an `Authorization` header of its own table only (`secret` is set), or
+    /// with `method: config` a credential of config.toml for its host.
     fn entry(
         &self,
         ep: &Endpoint,
@@ -172,17 +200,24 @@ impl Plan {
         // The password is read before the plan is built (`spec::secrets::read`, called by every
         // command that builds one from a spec); the fuzz property builds plans of specs whose
         // files are not read, which then carry no header.
-        if let Some(Auth {
-            username,
-            password: Some(password),
-            ..
-        }) = &ep.auth
+        if let Some(
+            auth @ Auth {
+                password: Some(password),
+                ..
+            },
+        ) = &ep.auth
         {
-            e.headers.insert(
-                "Authorization".to_string(),
-                vec![crate::secret::basic_authorization(username, password)],
-            );
-            *secret = true;
+            match self.auth_method(auth) {
+                AuthMethod::Header => {
+                    e.headers.insert(
+                        "Authorization".to_string(),
+                        vec![crate::secret::basic_authorization(&auth.username, password)],
+                    );
+                    *secret = true;
+                }
+                // In config.toml: see `config_credentials`.
+                AuthMethod::Config => {}
+            }
         }
         let inline_cas = ep
             .tls
@@ -226,7 +261,83 @@ impl Plan {
     }
 }
 
-fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
+impl Plan {
+    /// For the boot outputs (cloud-init, Ignition, the installer): the file holding the
+    /// credentials blocks their script appends to config.toml, 0600 (None without credentials
+    /// for config.toml). The registry plugin's name is left as a placeholder: the script decides
+    /// it on the node, from the file's `version`.
+    pub fn credentials_file(&self) -> Option<PlannedFile> {
+        use crate::containerd::credentials::{PLUGIN_PLACEHOLDER, block};
+        (!self.credentials.is_empty()).then(|| PlannedFile {
+            path: crate::containerd::layout::CREDENTIALS_FILE.to_string(),
+            mode: 0o600,
+            content: self
+                .credentials
+                .iter()
+                .map(|c| block(PLUGIN_PLACEHOLDER, c))
+                .collect(),
+            kind: FileKind::ConfigCredentials,
+            secret: true,
+        })
+    }
+
+    /// How containerd gets `auth`'s credentials: the spec's `method`, else the default for the
+    /// plan's containerd.
+    pub fn auth_method(&self, auth: &Auth) -> AuthMethod {
+        auth_method(auth, self.containerd.as_ref())
+    }
+}
+
+fn auth_method(auth: &Auth, containerd: Option<&Version>) -> AuthMethod {
+    match (auth.method, auth.kind) {
+        (Some(m), _) => m,
+        // Only containerd's authorizer can exchange an identity token.
+        (None, SecretKind::IdentityToken) => AuthMethod::Config,
+        (None, SecretKind::Password) => AuthMethod::default_for(containerd),
+    }
+}
+
+/// Whether containerd contacts the registry itself: with `fallback: false` and endpoints, the
+/// last endpoint takes the root's place.
+fn upstream_contacted(reg: &Registry) -> bool {
+    reg.fallback || reg.endpoints.is_empty()
+}
+
+/// The credentials of `spec` that go into config.toml (`method: config`, explicit or the
+/// default for `containerd`), one per host containerd contacts, in the spec's order. Secrets
+/// not read yet (a plan of an unread spec) are left out, as the header is.
+pub fn config_credentials(spec: &ValidSpec, containerd: Option<&Version>) -> Vec<ConfigCredential> {
+    let mut out: Vec<ConfigCredential> = Vec::new();
+    for reg in &spec.registries {
+        let upstream = upstream_contacted(reg).then_some(&reg.upstream);
+        for ep in upstream.into_iter().chain(&reg.endpoints) {
+            let Some(
+                auth @ Auth {
+                    password: Some(secret),
+                    ..
+                },
+            ) = &ep.auth
+            else {
+                continue;
+            };
+            if auth_method(auth, containerd) != AuthMethod::Config
+                || out.iter().any(|c| c.host == ep.authority())
+            {
+                continue;
+            }
+            out.push(ConfigCredential {
+                host: ep.authority().to_string(),
+                url: ep.url.clone(),
+                username: auth.username.clone(),
+                kind: auth.kind,
+                secret: secret.clone(),
+            });
+        }
+    }
+    out
+}
+
+pub(crate) fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
     let mut content = pem.trim_end_matches('\n').to_string();
     content.push('\n');
     PlannedFile {

@@ -44,21 +44,75 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"+/=._~-".contains(&b)
 }
 
+/// The keys whose quoted value is a secret in config.toml (`registry.configs."h".auth`) and in
+/// JSON: `password = "…"`, `identitytoken = "…"`, `auth = "…"` (base64 of user:password).
+const SECRET_KEYS: &[&str] = &["password", "identitytoken", "auth"];
+
 /// `text` with the token of every `Basic …` / `Bearer …` credential on a line that names an
-/// `Authorization` header replaced by `<redacted>`.
+/// `Authorization` header, and the quoted value of every `password`, `identitytoken` and `auth`
+/// key (TOML `key = "…"`, JSON `"key": "…"`), replaced by `<redacted>`.
 pub fn redact(text: &str) -> String {
-    if !text.to_ascii_lowercase().contains("authorization") {
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains("authorization") && !SECRET_KEYS.iter().any(|k| lower.contains(k)) {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
+        let line = redact_keys(line);
         if line.to_ascii_lowercase().contains("authorization") {
-            out.push_str(&redact_line(line));
+            out.push_str(&redact_line(&line));
         } else {
-            out.push_str(line);
+            out.push_str(&line);
         }
     }
     out
+}
+
+/// The quoted value after `password`, `identitytoken` or `auth` (a whole key, then `=` or `:`)
+/// replaced by `<redacted>`.
+fn redact_keys(line: &str) -> String {
+    let bytes = line.as_bytes();
+    let lower = line.to_ascii_lowercase();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    for key in SECRET_KEYS {
+        let mut from = 0;
+        while let Some(i) = lower[from..].find(key).map(|i| i + from) {
+            from = i + key.len();
+            if i > 0 && word(bytes[i - 1]) || bytes.get(from).is_some_and(|b| word(*b)) {
+                continue;
+            }
+            let mut j = from;
+            let skip = |j: &mut usize, set: &[u8]| {
+                while bytes.get(*j).is_some_and(|b| set.contains(b)) {
+                    *j += 1;
+                }
+            };
+            skip(&mut j, b"\"' \t");
+            if !matches!(bytes.get(j), Some(b'=' | b':')) {
+                continue;
+            }
+            j += 1;
+            skip(&mut j, b" \t");
+            let Some(&q) = bytes.get(j).filter(|b| **b == b'"' || **b == b'\'') else {
+                continue;
+            };
+            let start = j + 1;
+            let mut k = start;
+            while k < bytes.len() && bytes[k] != q && bytes[k] != b'\n' {
+                k += if q == b'"' && bytes[k] == b'\\' { 2 } else { 1 };
+            }
+            let end = k.min(bytes.len());
+            if line[start..end] == *REDACTED {
+                continue;
+            }
+            let mut out = String::with_capacity(line.len());
+            out.push_str(&line[..start]);
+            out.push_str(REDACTED);
+            out.push_str(&line[end..]);
+            return redact_keys(&out);
+        }
+    }
+    line.to_string()
 }
 
 fn redact_line(line: &str) -> String {
@@ -142,6 +196,21 @@ mod tests {
         assert!(r.contains("\"bearer <redacted>\""), "{r}");
         assert!(r.contains("basic settings"), "{r}");
         assert_eq!(redact("no credentials\n"), "no credentials\n");
+        assert_eq!(redact(&r), r, "idempotent");
+    }
+
+    #[test]
+    fn config_toml_and_json_credentials_are_redacted() {
+        let text = "[plugins.\"x\".registry.configs.\"h\".auth]\n  username = \"alice\"\n  \
+                    password = \"p\\\"w\\\\d\"\n+ identitytoken = 'tok-123'\n\
+                    auth = \"YWxpY2U6cHc=\"\n{\"password\": \"j-s\", \"password_file\": \"/f\"}\n";
+        let r = redact(text);
+        for s in ["p\\\"w", "tok-123", "YWxpY2U6cHc=", "j-s"] {
+            assert!(!r.contains(s), "{s} in {r}");
+        }
+        assert!(r.contains("username = \"alice\""), "{r}");
+        assert!(r.contains("password = \"<redacted>\"\n"), "{r}");
+        assert!(r.contains("\"password_file\": \"/f\""), "{r}");
         assert_eq!(redact(&r), r, "idempotent");
     }
 

@@ -5,7 +5,11 @@
 # over several lines) and one-line inline tables. Everything else is refused, never guessed.
 # Input: the file; environment WANT (config_path), NEWVER (the config version containerd writes),
 # CV (the containerd version), PLUGIN_V2 and PLUGIN_V3 (the plugin holding the registry table in
-# version 2 and in version 3/4 files). Run with LC_ALL=C. Portable awk (mawk, gawk, busybox).
+# version 2 and in version 3/4 files), AUTHSFILE (the credentials blocks to append, or empty).
+# Run with LC_ALL=C. Portable awk (mawk, gawk, busybox).
+# Credentials: the blocks an earlier run appended (each after a MARK line) come off the end of
+# the file first; then the blocks of AUTHSFILE go at the end, the plugin placeholder in their
+# headers replaced by the plugin of the registry table.
 function refuse(m) {
   if (ERR == "") ERR = m " (line " LI ")"
   return 0
@@ -262,6 +266,7 @@ function legacy(p,   rest, segs, n) {
     rest = substr(p, length(REG SEP "configs" SEP) + 1)
     n = split(rest, segs, SEP)
     if (n >= 2 && (segs[2] == "tls" || segs[2] == "http")) return refuse("registry.configs.*.tls (or .http), which apply moves into hosts.toml")
+    if (n >= 2 && segs[2] == "auth" && (segs[1] in AUTHHOST)) return refuse("registry.configs.*.auth of its own for a host the spec gives credentials to, which apply replaces")
   }
   return 1
 }
@@ -375,9 +380,40 @@ function parse_kv(   k, p, line0, vs, lead) {
   }
   return 1
 }
+# Takes the credentials blocks an earlier run appended off the end (N shrinks); refuses when
+# anything else follows the first of them.
+function strip_ours(   i, j) {
+  for (i = 1; i <= N; i++) if (index(L[i], MARK) == 1) break
+  if (i > N) return 1
+  if (i < 2 || L[i - 1] != "") {
+    LI = i
+    return refuse("text around the credentials tables regtrust appended")
+  }
+  j = i - 1
+  while (j <= N) {
+    LI = j
+    if (L[j] != "" || index(L[j + 1], MARK) != 1 || L[j + 2] !~ /^\[plugins\..*\.auth\]$/) return refuse("text after the credentials tables regtrust appended")
+    j += 3
+    if (index(L[j], "  username = \"") == 1) j++
+    if (L[j] !~ /^  (password|identitytoken) = ".*"$/) return refuse("text after the credentials tables regtrust appended")
+    j++
+  }
+  N = i - 2
+  LI = 0
+  return 1
+}
 BEGIN {
   SQ = "\047"
   SEP = "\034"
+  MARK = "# regtrust: credentials for "
+  AN = 0
+  if (ENVIRON["AUTHSFILE"] != "") {
+    while ((getline line < ENVIRON["AUTHSFILE"]) > 0) {
+      A[++AN] = line
+      if (index(line, MARK) == 1) AUTHHOST[substr(line, length(MARK) + 1)] = 1
+    }
+    close(ENVIRON["AUTHSFILE"])
+  }
   WANT = ENVIRON["WANT"]
   NEWVER = ENVIRON["NEWVER"] + 0
   CV = ENVIRON["CV"]
@@ -389,6 +425,7 @@ BEGIN {
 { L[++N] = $0 }
 END {
   if (N >= 1 && substr(L[1], 1, 3) == "\357\273\277") refuse("a UTF-8 byte order mark")
+  strip_ours()
   while (ERR == "" && nextline()) {
     skipws()
     c = substr(S, P, 1)
@@ -448,4 +485,9 @@ END {
     L[LAST] = L[LAST] "\n\n[" h1 "." h2 ".registry]\n" line
   }
   for (i = 1; i <= N; i++) print L[i]
+  for (i = 1; i <= AN; i++) {
+    line = A[i]
+    if (index(line, "[plugins.") == 1) sub(/@PLUGIN@/, PLUGIN, line)
+    print line
+  }
 }

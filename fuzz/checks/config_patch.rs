@@ -48,6 +48,7 @@ pub fn check(data: &[u8]) {
         containerd: Version::parse(version).unwrap(),
         config_path: Some("/etc/containerd/certs.d"),
         covered_dirs: &covered,
+        credentials: &[],
     }) else {
         return;
     };

@@ -20,11 +20,13 @@ pub(super) fn prepare_containerd(
         .map_err(|e| NodeError::Io(format!("cannot read {}: {e}", config_path.display())))?;
     let (version, version_source) = resolve_version(opts, spec, existing.as_deref())?;
     let covered: BTreeSet<String> = spec.registries.iter().map(|r| r.dir_name.clone()).collect();
+    let credentials = crate::plan::config_credentials(spec, Some(&version));
     let config = config_patch::patch(&PatchRequest {
         existing: existing.as_deref(),
         containerd: version,
         config_path: spec.config_path.as_deref(),
         covered_dirs: &covered,
+        credentials: &credentials,
     })
     .map_err(|e| NodeError::Config(format!("{}: {e}", config_path.display())))?;
     let mut plan = Plan::build(spec, &config.migrated, &config.config_path, Some(version));
@@ -128,11 +130,26 @@ pub(super) fn prepare_containerd(
             opts.config_file
         ));
     }
-    if config.changed {
+    let old_mode = fs::mode_of(&config_path);
+    // Credentials in config.toml: readable by root only.
+    let config_mode = match old_mode {
+        Some(m) if config.secret => m & 0o700,
+        Some(m) => m,
+        None if config.secret => 0o600,
+        None => 0o644,
+    };
+    if config.secret && old_mode.is_some_and(|m| m != config_mode) {
+        notes.push(format!(
+            "{config_node_path} now carries registry credentials: its mode changes from {:04o} to \
+             {config_mode:04o}",
+            old_mode.unwrap_or(0)
+        ));
+    }
+    if config.changed || old_mode.is_some_and(|m| m != config_mode) {
         changes.push(Change::Write {
             node_path: config_node_path.clone(),
             path: config_path.clone(),
-            mode: fs::mode_of(&config_path).unwrap_or(0o644),
+            mode: config_mode,
             content: config.text.clone(),
             old: existing.clone(),
             kind: FileKind::HostsToml,

@@ -15,11 +15,13 @@ use crate::root::InRoot;
 use crate::spec::{Runtime, ValidSpec};
 
 mod containerd;
+mod containers_image;
 mod docker_engine;
 mod existing_layout;
 mod report;
 
-use containerd::{is_regular_file, prepare_containerd};
+use containerd::{is_regtrust_file_name, is_regular_file, prepare_containerd};
+use containers_image::prepare_containers;
 use docker_engine::prepare_docker;
 use existing_layout::{carried_hosts, drop_in_edits, refuse_url_directories};
 pub use report::{diff, json_report, report};
@@ -70,6 +72,8 @@ pub struct Prepared {
     pub containerd: Option<ContainerdPart>,
     /// Docker Engine's part (None when docker is not among the runtimes).
     pub docker: Option<DockerPart>,
+    /// containers-image's part (None when podman is not among the runtimes).
+    pub containers: Option<ContainersPart>,
     /// Every write and removal of every runtime: one transaction.
     pub changes: Vec<Change>,
     pub notes: Vec<String>,
@@ -84,6 +88,14 @@ pub struct DockerPart {
     pub daemon_json_existed: bool,
     /// daemon.json changes: dockerd must reload it.
     pub daemon_json_changed: bool,
+}
+
+/// containers-image's part (Podman, CRI-O, Buildah, Skopeo).
+#[derive(Debug)]
+pub struct ContainersPart {
+    pub plan: crate::containers_image::ContainersPlan,
+    /// The registries.conf drop-in changes: CRI-O must reload it.
+    pub drop_in_changed: bool,
 }
 
 #[derive(Debug)]
@@ -178,12 +190,21 @@ pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeErr
     } else {
         None
     };
+    let containers = if runtimes.contains(&Runtime::Podman) {
+        let (part, c, n) = prepare_containers(spec, opts)?;
+        changes.extend(c);
+        notes.extend(n);
+        Some(part)
+    } else {
+        None
+    };
     Ok(Prepared {
         root: opts.root.clone(),
         runtimes,
         runtimes_source,
         containerd,
         docker,
+        containers,
         changes,
         notes,
     })
@@ -215,6 +236,10 @@ fn decide_runtimes(spec: &ValidSpec, opts: &NodeOptions) -> (Vec<Runtime>, Strin
     if let Some(p) = docker::installed(&opts.root) {
         found.push(Runtime::Docker);
         evidence.push(format!("docker ({p})"));
+    }
+    if let Some(p) = crate::containers_image::installed(&opts.root) {
+        found.push(Runtime::Podman);
+        evidence.push(format!("podman ({p})"));
     }
     if found.is_empty() {
         return (

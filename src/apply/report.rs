@@ -66,7 +66,34 @@ pub fn report(p: &Prepared, done: bool) -> String {
     if let Some(d) = &p.docker {
         docker_next(&mut s, d, elsewhere);
     }
+    if let Some(c) = &p.containers {
+        containers_next(&mut s, c, elsewhere);
+    }
     s
+}
+
+pub(super) fn containers_next(s: &mut String, c: &ContainersPart, elsewhere: bool) {
+    if !c.drop_in_changed {
+        let _ = writeln!(
+            s,
+            "no reload needed: Podman, CRI-O, Buildah and Skopeo read certs.d and auth.json on \
+             every pull, and {} is unchanged",
+            crate::containers_image::DROP_IN
+        );
+    } else if elsewhere {
+        let _ = writeln!(
+            s,
+            "CRI-O on that system must reload registries.conf (systemctl reload crio; an image: \
+             nothing to do until its first boot); Podman, Buildah and Skopeo: nothing (they read \
+             it on every run)"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "CRI-O must reload registries.conf: systemctl reload crio; Podman, Buildah and \
+             Skopeo: nothing (they read it on every run)"
+        );
+    }
 }
 
 pub(super) fn containerd_next(s: &mut String, c: &ContainerdPart, elsewhere: bool) {
@@ -146,6 +173,8 @@ pub fn json_report(p: &Prepared, mode: &str, with_diff: bool) -> String {
                 .is_some_and(|c| c.plan.actions.contains(&Action::RestartContainerd)));
     let reload_docker =
         !p.changes.is_empty() && p.docker.as_ref().is_some_and(|d| d.daemon_json_changed);
+    let reload_crio =
+        !p.changes.is_empty() && p.containers.as_ref().is_some_and(|c| c.drop_in_changed);
     let changes: Vec<serde_json::Value> = p
         .changes
         .iter()
@@ -179,6 +208,7 @@ pub fn json_report(p: &Prepared, mode: &str, with_diff: bool) -> String {
         "restart": if restart { "containerd must restart" } else { "none" },
         "reload_docker": reload_docker,
         "pending_restart": p.pending_restart(),
+        "reload_crio": reload_crio,
         "runtimes": p.runtimes.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
         "containerd": p.containerd.as_ref().map(|c| c.version.to_string()),
         "containerd_source": p.containerd.as_ref().map(|c| c.version_source.clone()),
@@ -215,6 +245,19 @@ pub fn diff(p: &Prepared) -> String {
                 s,
                 "--- {node_path}\n+++ {node_path}\n(private key, {} bytes, not shown)",
                 new.len()
+            );
+            continue;
+        }
+        if matches!(
+            c,
+            Change::Write {
+                kind: FileKind::AuthJson,
+                ..
+            }
+        ) {
+            let _ = writeln!(
+                s,
+                "--- {node_path}\n+++ {node_path}\n(credentials, not shown)"
             );
             continue;
         }

@@ -99,14 +99,16 @@ pub enum Command {
     /// Print or write one output for a spec
     #[command(
         after_help = "Examples:\n  regtrust render --spec examples/registries.yaml --target hosts --out ./certs.d\n  \
-        regtrust render --spec examples/registries.yaml --target containerd-config --containerd 1.7"
+        regtrust render --spec examples/registries.yaml --target containerd-config --containerd 1.7\n  \
+        regtrust render --spec registries.yaml --target k3s --out /etc/rancher/k3s/registries.yaml"
     )]
     Render(RenderArgs),
-    /// Write the certs.d tree and patch config.toml (and Docker's daemon.json) on a node or image root
+    /// Write the certs.d tree and patch config.toml (and Docker's daemon.json, containers-image's registries.conf.d) on a node or image root
     #[command(
         after_help = "Examples:\n  regtrust apply --spec registries.yaml --dry-run\n  \
         regtrust apply --spec registries.yaml --root /mnt/image --containerd 1.7\n  \
         regtrust apply --spec registries.yaml --runtime docker   # Docker Engine only\n  \
+        regtrust apply --spec registries.yaml --runtime containerd,podman\n  \
         regtrust apply --spec registries.yaml --check   # exit 1 when the node drifted"
     )]
     Apply(ApplyArgs),
@@ -170,6 +172,9 @@ pub enum Target {
     Script,
     /// The plan as JSON (files with path, mode, content; actions), for Terraform's jsondecode()
     Json,
+    /// k3s / RKE2 registries.yaml (mirrors and configs; what it cannot express is dropped, with a
+    /// warning)
+    K3s,
     /// Kubernetes manifests: the spec as a ConfigMap, a DaemonSet running `apply --watch` on
     /// every node (needs --image)
     Kubernetes,
@@ -244,8 +249,9 @@ pub struct ApplyArgs {
     /// Exit 1 when the node differs from the spec, 0 when in sync; write nothing
     #[arg(long)]
     pub check: bool,
-    /// The runtimes to configure: containerd, docker (comma-separated or repeated; overrides the
-    /// spec's `runtimes`; default: what is installed under the root)
+    /// The runtimes to configure: containerd, docker, podman (Podman, CRI-O, Buildah, Skopeo;
+    /// also named cri-o) (comma-separated or repeated; overrides the spec's `runtimes`; default:
+    /// what is installed under the root)
     #[arg(long, value_name = "RUNTIME", value_delimiter = ',', value_parser = parse_runtime)]
     pub runtime: Vec<crate::spec::Runtime>,
     /// Keep the node in line: apply, then every SECONDS read the spec (and its password files)
@@ -307,6 +313,10 @@ pub struct MigrateArgs {
     /// `insecure_skip_verify` is probed, 2 s each: plain HTTP becomes `http: true`)
     #[arg(long)]
     pub no_probe: bool,
+    /// Where the credentials of `configs.*.auth` go, one 0600 file each, named by the spec
+    /// (default: `<spec>.secrets/` beside the spec)
+    #[arg(long, value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -325,5 +335,9 @@ pub enum ImportFrom {
         /// `insecure_skip_verify` is probed, 2 s each: plain HTTP becomes `http: true`)
         #[arg(long)]
         no_probe: bool,
+        /// Where the credentials of `configs.*.auth` go, one 0600 file each, named by the spec
+        /// (default: `<spec>.secrets/` beside the spec)
+        #[arg(long, value_name = "DIR")]
+        secrets_dir: Option<PathBuf>,
     },
 }

@@ -9,8 +9,8 @@ use crate::emit::{cloud_init, config_fragment, ignition, installer, terraform};
 use crate::error::{Error, Result};
 use crate::fs::Transaction;
 use crate::plan::{FileKind, Plan};
-use crate::spec::DEFAULT_CONFIG_PATH;
 use crate::spec::secrets::has_auth;
+use crate::spec::{DEFAULT_CONFIG_PATH, Runtime};
 
 pub fn run(a: &RenderArgs) -> Result<u8> {
     if a.target == Target::Kubernetes {
@@ -54,17 +54,35 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
         Vec::new()
     };
     let spec = &loaded.spec;
-    if let Some(r) = spec
-        .runtimes
+    // k3s's embedded containerd is its own runtime: the spec's `runtimes` do not apply.
+    if a.target == Target::K3s {
+        return render_k3s(a, spec);
+    }
+    let runtimes = spec.runtimes.clone().unwrap_or_default();
+    let podman = runtimes.contains(&Runtime::Podman);
+    let boot_target = matches!(a.target, Target::CloudInit | Target::Script);
+    if let Some(r) = runtimes
         .iter()
-        .flatten()
-        .find(|r| **r != crate::spec::Runtime::Containerd)
+        .find(|r| **r == Runtime::Docker || (**r == Runtime::Podman && !boot_target))
     {
+        let targets = if *r == Runtime::Podman {
+            "configure containerd only (cloud-init and script also write podman's files)"
+        } else {
+            "configure containerd only"
+        };
         return Err(Error::Usage(format!(
-            "the spec's runtimes include {r}: render targets configure containerd only (not \
-             built yet for {r}); use `regtrust apply --runtime {r}` on the node or image root, \
+            "the spec's runtimes include {r}: this render target does not configure it (render \
+             targets {targets}); use `regtrust apply --runtime {r}` on the node or image root, \
              or leave {r} out of `runtimes` to render containerd's part"
         )));
+    }
+    if podman && !runtimes.contains(&Runtime::Containerd) {
+        return Err(Error::Usage(
+            "the spec's runtimes are podman without containerd: cloud-init and script always \
+             write containerd's part; list containerd too, or use `regtrust apply --runtime \
+             podman` on the node or image root"
+                .into(),
+        ));
     }
     let version = resolve::decide(resolve::Inputs {
         flag: cli_version,
@@ -75,7 +93,42 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
     .flatten()
     .map(|(v, _)| v);
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
-    let plan = Plan::build(spec, &[], config_path, version);
+    let mut plan = Plan::build(spec, &[], config_path, version);
+    let mut deferred = deferred;
+    deferred::mark_config(&mut deferred, &plan);
+    if let Some(c) = plan.credentials.first() {
+        // Only the boot outputs carry config.toml's credentials (a file their script appends);
+        // the others would drop them silently.
+        let why = match a.target {
+            Target::CloudInit | Target::Script | Target::Ignition if a.hosts_only => {
+                Some("--hosts-only leaves config.toml alone")
+            }
+            Target::CloudInit if a.escape == Escape::Terraform => Some(
+                "--escape terraform carries header credentials only (a template variable holds \
+                 the whole header value)",
+            ),
+            Target::CloudInit | Target::Script | Target::Ignition => None,
+            _ => Some("this output has no config.toml to carry them"),
+        };
+        if let Some(why) = why {
+            return Err(Error::Usage(format!(
+                "the credentials for {} ({}) go into containerd's config.toml (`method: config`, \
+                 given, or the default before containerd 2.1; this output is for {}), and {why}. \
+                 Set `method: header` on that `auth` (HTTP Basic registries; token registries \
+                 such as Docker Hub, Harbor or GitLab need containerd 2.1 or newer for it), use \
+                 --target cloud-init, ignition or script, or run `regtrust apply` on the node or \
+                 image root; nothing was written",
+                c.host,
+                c.url,
+                version.map_or("an unknown containerd version".to_string(), |v| {
+                    format!("containerd {v}")
+                })
+            )));
+        }
+    }
+    if podman {
+        add_containers_files(&mut plan, spec, a.target);
+    }
     if a.target == Target::Hosts {
         if a.escape != Escape::None {
             return Err(Error::Usage(
@@ -198,6 +251,64 @@ fn text_output(
     })
 }
 
+/// containers-image's files (the registries.conf drop-in, certs.d) added to the plan's files, for
+/// the boot-time outputs: written as they are, like hosts.toml. auth.json is not: it must be
+/// merged with the node's own entries, which only `apply` does (said on stderr).
+fn add_containers_files(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: Target) {
+    let mut cp = crate::containers_image::ContainersPlan::build(spec);
+    for n in &cp.notes {
+        eprintln!("note: {n}");
+    }
+    if !cp.auths.is_empty() {
+        let hosts: Vec<&str> = cp.auths.iter().map(|a| a.key.as_str()).collect();
+        eprintln!(
+            "warning: the credentials for {} are not written for Podman, CRI-O, Buildah and \
+             Skopeo by this {}: {} must be merged with the node's own entries; run `regtrust \
+             apply --runtime podman` on the node",
+            hosts.join(", "),
+            if target == Target::Script {
+                "installer"
+            } else {
+                "user-data"
+            },
+            crate::containers_image::AUTH_JSON
+        );
+        cp.auths.clear();
+    }
+    let drop_in = cp.drop_in();
+    plan.files.extend(cp.files);
+    plan.files.push(drop_in);
+}
+
+/// `--target k3s`: registries.yaml, with every dropped setting named on stderr. With
+/// credentials the file carries the passwords (k3s has no other way): `--out` is created 0600.
+fn render_k3s(a: &RenderArgs, spec: &crate::spec::ValidSpec) -> Result<u8> {
+    if a.escape != Escape::None || a.hosts_only || a.mime || a.encoding != Encoding::Plain {
+        return Err(Error::Usage(
+            "--escape, --hosts-only, --mime and --encoding do not apply to --target k3s".into(),
+        ));
+    }
+    let (text, warnings) = crate::k3s::export(spec);
+    for w in &warnings {
+        eprintln!("{w}");
+    }
+    let secret = has_auth(spec);
+    if secret {
+        eprintln!(
+            "warning: this registries.yaml carries registry passwords (configs.*.auth): keep it \
+             root-owned 0600 on the node, and out of logs and version control"
+        );
+    }
+    match &a.out {
+        Some(path) => {
+            crate::fs::write_file(path, text.as_bytes(), if secret { 0o600 } else { 0o644 })
+                .map_err(|e| Error::Node(format!("{e}; nothing was written")))?;
+        }
+        None => print!("{text}"),
+    }
+    Ok(exit::OK)
+}
+
 /// What an output with credentials does with them, on stderr (never a password).
 fn warn_credentials(target: Target, has_auth: bool, deferred: &[Deferred]) {
     if !has_auth {
@@ -213,7 +324,8 @@ fn warn_credentials(target: Target, has_auth: bool, deferred: &[Deferred]) {
             eprintln!(
                 "warning: {what} carries registry credentials: instance metadata serves it to \
                  any process on the instance that can reach it, and it stays in the instance's \
-                 settings; the node's hosts.toml files holding them are root-owned 0600. Keep \
+                 settings; the node's files holding them (hosts.toml, or config.toml and its \
+                 credentials file) are root-owned 0600. Keep \
                  the output out of logs and version control{}",
                 if target == Target::CloudInit {
                     " (or render it with --escape terraform and pass the credentials as \
@@ -243,15 +355,17 @@ fn warn_credentials(target: Target, has_auth: bool, deferred: &[Deferred]) {
         Target::Script => {
             for d in deferred {
                 eprintln!(
-                    "note: the installer reads the password of `{}` for {} from the environment \
-                     variable {} at run time (it is not in the script) and fails, writing \
-                     nothing, without it",
-                    d.username, d.url, d.env
+                    "note: the installer reads {} for {} from the environment variable {} at run \
+                     time (it is not in the script) and fails, writing nothing, without it",
+                    d.what(),
+                    d.url,
+                    d.env
                 );
             }
             eprintln!(
-                "warning: the hosts.toml files the installer writes hold the credentials \
-                 (root-owned 0600): an image built with it contains them"
+                "warning: the files the installer writes hold the credentials (hosts.toml, or \
+                 config.toml and its credentials file; root-owned 0600): an image built with it \
+                 contains them"
             );
         }
         _ => {}

@@ -116,6 +116,14 @@ fn host_dirs(spec: &ValidSpec, runtimes: &[Runtime]) -> Vec<HostDir> {
                     .unwrap_or_default();
                 v.push(dir(&docker_dir, false, true));
             }
+            Runtime::Podman => {
+                // registries.conf.d, certs.d and auth.json: all under /etc/containers.
+                let containers_dir = Path::new(crate::containers_image::DROP_IN_DIR)
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                v.push(dir(&containers_dir, false, true));
+            }
         }
     }
     let lock_dir = Path::new(crate::lock::NODE_PATH)

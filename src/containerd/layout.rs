@@ -3,6 +3,9 @@
 
 /// containerd's configuration file on a node (every channel: apply, the boot scripts, doctor).
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/containerd/config.toml";
+/// The boot outputs' credentials for config.toml (`auth.method: config`), 0600: the blocks the
+/// script appends (see `containerd::credentials`).
+pub const CREDENTIALS_FILE: &str = "/etc/containerd/config.toml.regtrust-credentials";
 /// Flatcar's shipped config.toml: its containerd.service runs `containerd --config
 /// ${CONTAINERD_CONFIG}` with this file unless a drop-in sets another (`/usr` is read-only there).
 pub const FLATCAR_SHIPPED_CONFIG: &str = "/usr/share/containerd/config.toml";

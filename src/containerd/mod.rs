@@ -1,5 +1,6 @@
 //! What regtrust knows about containerd: versions, config layouts and feature gates.
 pub mod config;
+pub mod credentials;
 mod go_binary;
 pub mod imports;
 pub mod installed;

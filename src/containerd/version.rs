@@ -76,7 +76,7 @@ impl Version {
         self.major == 1
     }
 
-    fn at_least(&self, major: u32, minor: u32) -> bool {
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
         (self.major, self.minor) >= (major, minor)
     }
 

@@ -23,6 +23,8 @@ pub struct ConfigInfo {
     pub mirrors: Vec<(String, Vec<String>)>,
     /// Hosts with `insecure_skip_verify = true` in `registry.configs` (host, line).
     pub insecure: Vec<(String, usize)>,
+    /// Hosts with credentials in `registry.configs."host".auth` (host, line).
+    pub auth: Vec<(String, usize)>,
     /// The CRI plugin will not load.
     pub cri_disabled: bool,
     /// Why no hosts.toml is read, when none is.
@@ -206,6 +208,17 @@ pub fn check(
                         crate::spec::host::strip_scheme(host)
                     ),
                 );
+            }
+            if let Some(auth) = get(entry, "auth") {
+                let span = table_span(auth).or_else(|| item_span(auth));
+                let line = span.clone().map_or(0, |s| line_of(text, s.start));
+                info.auth.push((host.to_string(), line));
+                if !v.is_1x() {
+                    cx.add(Level::Warning, Code::ConfigAuthDeprecated, span,
+                        format!("`registry.configs.\"{host}\".auth` on containerd {v}"),
+                        "honoured, but deprecated (containerd plans to remove it in 2.4), read only at start, and it moves CRI pulls to the local pull path".into(),
+                        "from containerd 2.1 on a hosts.toml `Authorization` header serves Basic and token registries alike: `auth` with `method: header` (the default there) in the spec, then `regtrust apply`".into());
+                }
             }
             if let Some(http) = get(entry, "http") {
                 cx.add(Level::Error, Code::NoSuchKeyHttp, table_span(http).or_else(|| item_span(http)),

@@ -71,6 +71,9 @@ pub fn check(root: &Path, cfg: &ConfigInfo, v: Version, out: &mut Vec<Finding>) 
                 continue;
             }
             let entries = check_file(root, &file, &name, &text, v, out);
+            if entries.iter().flatten().any(|e| e.auth_header) {
+                super::credentials::readable(root, &file, out);
+            }
             info.dirs.push(HostDir {
                 name,
                 file,

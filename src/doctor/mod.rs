@@ -2,6 +2,8 @@
 //! config_path, and reports each problem with file, line, what containerd will actually do, and
 //! the fix. Never writes.
 pub mod config_checks;
+pub mod containers_checks;
+pub mod credentials;
 pub mod hosts_checks;
 pub mod probe;
 pub mod resolve;
@@ -58,7 +60,19 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(format!("cannot read {}: {e}", cfg_path.display())),
     };
-    let (version, version_source) = detect_version(opts, text.as_deref())?;
+    let (version, version_source) = match detect_version(opts, text.as_deref()) {
+        Ok(v) => v,
+        // No containerd at all (no config.toml, no version anywhere) on a node that has
+        // Podman, CRI-O, Buildah or Skopeo: only their configuration is checked.
+        Err(_)
+            if text.is_none()
+                && opts.containerd.is_none()
+                && crate::containers_image::installed(&opts.root).is_some() =>
+        {
+            return Ok(containers_only(opts));
+        }
+        Err(e) => return Err(e),
+    };
     let mut findings = Vec::new();
     let cfg = config_checks::check(
         &opts.root,
@@ -67,7 +81,12 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         version,
         &mut findings,
     );
+    if !cfg.auth.is_empty() {
+        credentials::readable(&opts.root, &opts.config_file, &mut findings);
+    }
     let hosts = hosts_checks::check(&opts.root, &cfg, version, &mut findings);
+    credentials::upstream_only(&opts.config_file, &cfg, &hosts, &mut findings);
+    containers_checks::check(&opts.root, &hosts, &mut findings);
     let images: Vec<resolve::Resolution> = opts
         .images
         .iter()
@@ -137,6 +156,29 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         images,
         probes,
     })
+}
+
+/// The report of a node without containerd: containers-image's checks only.
+fn containers_only(opts: &Options) -> Report {
+    let mut findings = Vec::new();
+    containers_checks::check(
+        &opts.root,
+        &hosts_checks::HostsInfo::default(),
+        &mut findings,
+    );
+    findings.sort_by(|a, b| (&a.file, a.line()).cmp(&(&b.file, b.line())));
+    Report {
+        containerd: "none".into(),
+        version_source: "not installed under the root, no config.toml: only Podman, CRI-O, \
+                         Buildah and Skopeo's configuration is checked"
+            .into(),
+        config_file: opts.config_file.clone(),
+        hosts_dirs: Vec::new(),
+        config_path_file: None,
+        findings,
+        images: Vec::new(),
+        probes: Vec::new(),
+    }
 }
 
 fn detect_version(opts: &Options, text: Option<&str>) -> Result<(Version, String), String> {

@@ -37,6 +37,7 @@ fn default_entry(host: &str) -> Endpoint {
         client_files: Vec::new(),
         skip_verify: false,
         is_server: !local,
+        auth_header: false,
     }
 }
 

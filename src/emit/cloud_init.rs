@@ -105,7 +105,9 @@ pub fn render(plan: &Plan, containerd: Version, opts: Options) -> String {
         .collect();
     let mut runcmd = Vec::new();
     if !opts.hosts_only {
-        let script = patch_script::render(containerd, &plan.config_path);
+        let creds = plan.credentials_file();
+        let script = patch_script::render(containerd, &plan.config_path, creds.is_some());
+        files.extend(creds.map(|f| write_file(&f.path, f.mode, &f.content, opts.gzip)));
         // Always gz+b64: the script (its TOML reader included) is ~13 KB as text, most of EC2's
         // 16 KB user-data limit; `regtrust render --target script` shows the same code as text.
         files.push(write_file(PATCH_SCRIPT_PATH, 0o755, &script, true));

@@ -11,6 +11,7 @@ pub fn render(containerd: Version, config_path: &str) -> String {
         containerd,
         config_path: Some(config_path),
         covered_dirs: &covered,
+        credentials: &[],
     })
     .expect("patching an empty config cannot fail");
     let header = crate::templates::render(

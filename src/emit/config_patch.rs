@@ -1,5 +1,7 @@
 //! The config.toml change: takes the current text (or none) and returns the patched text.
 //! Comment- and format-preserving (toml_edit); never touches the disk.
+mod credentials;
+
 use std::collections::BTreeSet;
 
 use toml_edit::{DocumentMut, Item, TableLike};
@@ -11,6 +13,7 @@ use crate::containerd::config::{
 };
 use crate::containerd::{ConfigLayout, Version};
 use crate::legacy::{migrate, take_legacy};
+use crate::plan::ConfigCredential;
 use crate::spec::Registry;
 
 pub struct PatchRequest<'a> {
@@ -21,6 +24,8 @@ pub struct PatchRequest<'a> {
     pub config_path: Option<&'a str>,
     /// Host directories the spec covers: legacy settings for them are dropped, not migrated.
     pub covered_dirs: &'a BTreeSet<String>,
+    /// Credentials the registry table must carry (`method: config`).
+    pub credentials: &'a [ConfigCredential],
 }
 
 #[derive(Debug)]
@@ -39,6 +44,8 @@ pub struct Patched {
     /// The file's config_path before, when it named other directories than `config_path`: the
     /// hosts there are carried over (see `apply`).
     pub moved_from: Option<String>,
+    /// The text carries credentials: the file must be root-owned 0600.
+    pub secret: bool,
 }
 
 pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
@@ -49,6 +56,10 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
         .strip_prefix('\u{feff}')
         .map_or(("", existing), |rest| ("\u{feff}", rest));
     let crlf = original.contains("\r\n") && !original.replace("\r\n", "").contains('\n');
+    // The credentials blocks an earlier run appended come off first (see `credentials`).
+    let original = credentials::strip_ours(original)
+        .map_err(ConfigError::Unsupported)?
+        .unwrap_or(original);
     let mut doc = crate::containerd::config::parse(original)?;
     let mut notes = Vec::new();
     let blank = doc.as_table().is_empty();
@@ -72,9 +83,14 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
         existing_path.filter(|old| !old.is_empty() && old.trim_end_matches('/') != config_path);
     let legacy = take_legacy(registry, &mut notes)?;
     set_config_path(registry, &config_path);
+    let dropped = credentials::remove(registry, req.credentials, &mut notes);
     let migrated = migrate(legacy, req.covered_dirs, &mut notes);
 
     let mut text = restore_headers(original, &doc.to_string());
+    credentials::append(&mut text, plugin, req.credentials);
+    if !req.credentials.is_empty() || dropped {
+        credentials::check(&text, plugin, req.credentials)?;
+    }
     if crlf {
         text = text.replace("\r\n", "\n").replace('\n', "\r\n");
     }
@@ -95,6 +111,7 @@ pub fn patch(req: &PatchRequest<'_>) -> Result<Patched, ConfigError> {
         notes,
         migrated,
         moved_from,
+        secret: !req.credentials.is_empty(),
     })
 }
 
@@ -212,6 +229,7 @@ mod tests {
             containerd: Version::parse("1.7").unwrap(),
             config_path: Some("/etc/containerd/certs.d"),
             covered_dirs: &BTreeSet::new(),
+            credentials: &[],
         })
         .unwrap()
         .text
@@ -251,6 +269,7 @@ mod tests {
             containerd: Version::parse("2.1").unwrap(),
             config_path: Some("/etc/containerd/certs.d"),
             covered_dirs: &BTreeSet::new(),
+            credentials: &[],
         })
         .unwrap()
         .text;

@@ -22,14 +22,40 @@ pub struct Deferred {
     /// The URL the credential is for.
     pub url: String,
     pub username: String,
+    /// A password, or an identity token.
+    pub kind: crate::spec::SecretKind,
     /// The `Authorization` value planned with the stand-in password: unique in the output.
     pub stand_in: String,
+    /// The stand-in password itself: what config.toml's credentials carry (`in_config`).
+    pub secret_stand_in: String,
+    /// The credential goes into config.toml (`method: config`), not into a header: what
+    /// fills it in is the password itself, as the inside of a TOML string.
+    pub in_config: bool,
     /// The environment variable the installer reads the password from: `password_env`, or
     /// [`ENV_PREFIX`] + the host.
     pub env: String,
 }
 
 impl Deferred {
+    /// "the password of `user`" / "the identity token", for messages.
+    pub fn what(&self) -> String {
+        if self.username.is_empty() {
+            format!("the {}", self.kind.name())
+        } else {
+            format!("the {} of `{}`", self.kind.name(), self.username)
+        }
+    }
+
+    /// The text in the output that stands for this credential: the whole header value, or (in
+    /// config.toml's credentials) the password.
+    pub fn placeholder(&self) -> &str {
+        if self.in_config {
+            &self.secret_stand_in
+        } else {
+            &self.stand_in
+        }
+    }
+
     /// The Terraform template variable that stands for the whole `Authorization` value.
     pub fn template_var(&self) -> String {
         format!("{TEMPLATE_VAR_PREFIX}{}", self.n)
@@ -68,13 +94,17 @@ pub fn defer(spec: &mut ValidSpec) -> Vec<Deferred> {
                 continue;
             };
             let n = out.len() + 1;
-            let stand_in = Secret::new(format!("regtrust-deferred-credential-{n}"));
+            // `-end`: no stand-in is the beginning of another (…-1 of …-10).
+            let stand_in = Secret::new(format!("regtrust-deferred-credential-{n}-end"));
             auth.password = Some(stand_in.clone());
             out.push(Deferred {
                 n,
                 url,
                 username: auth.username.clone(),
+                kind: auth.kind,
                 stand_in: basic_authorization(&auth.username, &stand_in),
+                secret_stand_in: stand_in.expose().to_string(),
+                in_config: false,
                 env: match &auth.source {
                     PasswordSource::Env(name) => name.clone(),
                     _ => env_for_host(&authority),
@@ -83,6 +113,16 @@ pub fn defer(spec: &mut ValidSpec) -> Vec<Deferred> {
         }
     }
     out
+}
+
+/// Marks the credentials the plan puts into config.toml (`method: config`).
+pub fn mark_config(deferred: &mut [Deferred], plan: &crate::plan::Plan) {
+    for d in deferred {
+        d.in_config = plan
+            .credentials
+            .iter()
+            .any(|c| c.secret.expose() == d.secret_stand_in);
+    }
 }
 
 /// `text` with every stand-in header replaced by `with(credential)`; an error names a
@@ -94,7 +134,7 @@ pub fn replace(
 ) -> Result<String, String> {
     let mut out = text.to_string();
     for d in deferred {
-        if !out.contains(&d.stand_in) {
+        if !out.contains(d.placeholder()) {
             return Err(format!(
                 "the credential of `{}` for {} cannot be left out of this output: its content \
                  is encoded (--encoding gz+b64, or a MIME part that is not ASCII), or a \
@@ -102,7 +142,7 @@ pub fn replace(
                 d.username, d.url
             ));
         }
-        out = out.replace(&d.stand_in, &with(d));
+        out = out.replace(d.placeholder(), &with(d));
     }
     Ok(out)
 }

@@ -185,7 +185,9 @@ pub fn render(plan: &Plan, containerd: Version, opts: Options) -> String {
         .collect();
     let mut units = Vec::new();
     if !opts.hosts_only {
-        let script = patch_script::render_for_unit(containerd, &plan.config_path);
+        let creds = plan.credentials_file();
+        let script = patch_script::render_for_unit(containerd, &plan.config_path, creds.is_some());
+        files.extend(creds.map(|f| file(&f.path, f.mode, &f.content)));
         files.push(file(SCRIPT_PATH, 0o755, &script));
         units.push(Unit {
             name: UNIT_NAME,

@@ -27,6 +27,8 @@ struct Credential {
     username: String,
     /// Why the run stops when the variable is unset or empty.
     missing: String,
+    /// The variable holds the password for config.toml (TOML-escaped), not a header value.
+    config: bool,
 }
 
 /// The installer. `deferred`: the plan's credentials (planned with stand-in passwords); an
@@ -46,20 +48,26 @@ pub fn render(plan: &Plan, containerd: Version, deferred: &[Deferred]) -> Result
             env: d.env.clone(),
             username: d.username.clone(),
             missing: format!(
-                "the password of `{}` for {} is read from the environment variable {}, which is \
-                 not set or empty; nothing was written",
-                d.username, d.url, d.env
+                "{} for {} is read from the environment variable {}, which is not set or empty; \
+                 nothing was written",
+                d.what(),
+                d.url,
+                d.env
             ),
+            config: d.in_config,
         });
     }
+    let creds_file = plan.credentials_file();
     let files: Vec<FileSh<'_>> = plan
         .files
         .iter()
+        .chain(creds_file.iter())
         .map(|f| {
             let mut content = shell_quote(&f.content);
             for d in deferred {
                 // Inside single quotes (a hosts.toml always has spaces): close, expand, reopen.
-                content = content.replace(&d.stand_in, &format!("'\"$regtrust_auth_{}\"'", d.n));
+                content =
+                    content.replace(d.placeholder(), &format!("'\"$regtrust_auth_{}\"'", d.n));
             }
             FileSh {
                 path: &f.path,
@@ -86,6 +94,15 @@ pub fn render(plan: &Plan, containerd: Version, deferred: &[Deferred]) -> Result
             files,
             creds,
             planned => planned.join("\n"),
+            with_credentials => creds_file.is_some(),
+            credentials_file => crate::containerd::layout::CREDENTIALS_FILE,
+            mark => crate::containerd::credentials::MARK,
+            placeholder => crate::containerd::credentials::PLUGIN_PLACEHOLDER,
+            crio_drop_in => plan
+                .files
+                .iter()
+                .find(|f| f.kind == crate::plan::FileKind::ContainersConf)
+                .map(|f| f.path.as_str()),
         },
     );
     script.push('\n');

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_saphyr::{DoubleQuoted, LitString};
 
 use crate::spec::host::upstream_host;
-use crate::spec::{Capability, Endpoint, FileSource, Registry};
+use crate::spec::{Auth, Capability, Endpoint, FileSource, PasswordSource, Registry, SecretKind};
 
 #[derive(Serialize)]
 struct SpecOut {
@@ -53,6 +53,24 @@ struct SettingsOut {
     override_path: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     dial_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<AuthOut>,
+}
+
+#[derive(Serialize, Default)]
+struct AuthOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_token_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_token_env: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'static str>,
 }
 
 fn settings(e: &Endpoint, http: bool) -> SettingsOut {
@@ -64,6 +82,7 @@ fn settings(e: &Endpoint, http: bool) -> SettingsOut {
         headers: e.headers.clone(),
         override_path: e.override_path,
         dial_timeout: e.dial_timeout.clone(),
+        auth: e.auth.as_ref().and_then(auth),
         ..SettingsOut::default()
     };
     if http {
@@ -90,6 +109,25 @@ fn settings(e: &Endpoint, http: bool) -> SettingsOut {
         s.client = Some(m);
     }
     s
+}
+
+/// `auth` by reference: the username and where the secret is (an inline secret is never
+/// written back).
+fn auth(a: &Auth) -> Option<AuthOut> {
+    let mut out = AuthOut {
+        username: (!a.username.is_empty()).then(|| a.username.clone()),
+        method: a.method.map(|m| m.name()),
+        ..AuthOut::default()
+    };
+    let token = a.kind == SecretKind::IdentityToken;
+    match &a.source {
+        PasswordSource::File(p) if token => out.identity_token_file = Some(p.clone()),
+        PasswordSource::File(p) => out.password_file = Some(p.clone()),
+        PasswordSource::Env(v) if token => out.identity_token_env = Some(v.clone()),
+        PasswordSource::Env(v) => out.password_env = Some(v.clone()),
+        PasswordSource::Inline => return None,
+    }
+    Some(out)
 }
 
 /// The registries as a spec document, with a header saying where they came from.

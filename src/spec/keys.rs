@@ -96,7 +96,16 @@ const SETTINGS: &[&str] = &[
 const REGISTRY_ONLY: &[&str] = &["host", "http", "server", "fallback", "endpoints"];
 const ENDPOINT_ONLY: &[&str] = &["url"];
 const CLIENT: &[&str] = &["cert", "key", "cert_pem", "key_pem"];
-const AUTH: &[&str] = &["username", "password_file", "password_env", "password"];
+const AUTH: &[&str] = &[
+    "username",
+    "password_file",
+    "password_env",
+    "password",
+    "identity_token_file",
+    "identity_token_env",
+    "identity_token",
+    "method",
+];
 
 /// Every unknown key of the spec text, in document order; empty when the text does not parse
 /// as a tree (the typed parse then reports that).
@@ -260,9 +269,10 @@ fn recipe_hint(key: &str) -> Option<&'static str> {
             "TLS settings are keys of the registry or endpoint itself: `ca`, `ca_pem`, \
                   `client`, `skip_verify`"
         }
-        "identitytoken" | "identity_token" | "registrytoken" | "token" | "auth_token" => {
-            "only HTTP Basic credentials are supported yet: `auth: {username, password_file | \
-             password_env | password}`; identity tokens and token (Bearer) auth are not"
+        "identitytoken" | "registrytoken" | "token" | "auth_token" => {
+            "credentials go in `auth:` — `{username, password_file | password_env | password}` \
+             or `{identity_token_file | identity_token_env | identity_token}`; registry \
+             (Bearer) tokens are fetched by containerd, not written"
         }
         "plain_http" | "plain-http" | "plainhttp" | "scheme" => {
             "for a registry that speaks plain HTTP write `http: true`"

@@ -9,6 +9,6 @@ pub mod validate;
 
 pub use load::{load_file, load_str};
 pub use valid::{
-    Auth, Capability, ClientPair, DEFAULT_CONFIG_PATH, Endpoint, FileSource, PasswordSource,
-    Registry, Runtime, Tls, ValidSpec,
+    Auth, AuthMethod, Capability, ClientPair, DEFAULT_CONFIG_PATH, Endpoint, FileSource,
+    PasswordSource, Registry, Runtime, SecretKind, Tls, ValidSpec,
 };

@@ -11,8 +11,9 @@ use serde_saphyr::Spanned;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSpec {
-    /// The container runtimes `apply` configures: containerd, docker (podman and cri-o are not
-    /// built yet). Default: what is installed under the root.
+    /// The container runtimes `apply` configures: containerd, docker, podman (Podman, CRI-O,
+    /// Buildah, Skopeo: `cri-o` is another name for it). Default: what is installed under the
+    /// root.
     #[serde(default)]
     #[schemars(with = "Option<Vec<RuntimeName>>")]
     pub runtimes: Option<Spanned<Vec<Spanned<String>>>>,
@@ -99,7 +100,8 @@ pub struct RawRegistry {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub dial_timeout: Option<Spanned<String>>,
-    /// Credentials for this host only (HTTP Basic, sent as an `Authorization` header).
+    /// Credentials for this host only: a username and password (HTTP Basic, or the token
+    /// exchange of a Bearer registry), or an identity token.
     #[serde(default)]
     #[schemars(with = "Option<RawAuth>")]
     pub auth: Option<Spanned<RawAuth>>,
@@ -144,20 +146,23 @@ pub struct RawEndpoint {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub dial_timeout: Option<Spanned<String>>,
-    /// Credentials for this host only (HTTP Basic, sent as an `Authorization` header).
+    /// Credentials for this host only: a username and password (HTTP Basic, or the token
+    /// exchange of a Bearer registry), or an identity token.
     #[serde(default)]
     #[schemars(with = "Option<RawAuth>")]
     pub auth: Option<Spanned<RawAuth>>,
 }
 
-/// Credentials for one registry host: a username and exactly one password source. The password
-/// is read when regtrust renders or applies (never by `check`), and is never printed.
+/// Credentials for one registry host: a username and exactly one password source, or exactly
+/// one identity token source. Secrets are read when regtrust renders or applies (never by
+/// `check`), and are never printed.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
-    /// The user name (no `:`).
-    #[schemars(with = "String")]
-    pub username: Spanned<String>,
+    /// The user name (no `:`); needed with a password, optional with an identity token.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub username: Option<Spanned<String>>,
     /// A file holding the password (read where regtrust runs, not under --root; a relative path
     /// is relative to the spec's directory; one trailing line break is dropped).
     #[serde(default)]
@@ -171,6 +176,37 @@ pub struct RawAuth {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub password: Option<Spanned<String>>,
+    /// A file holding an identity token (an OAuth2 refresh token, what `docker login` stores as
+    /// `identitytoken`) instead of a password: containerd exchanges it for registry tokens
+    /// (`method: config` only).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub identity_token_file: Option<Spanned<String>>,
+    /// An environment variable holding the identity token.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub identity_token_env: Option<Spanned<String>>,
+    /// The identity token itself, inline (`check` warns).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub identity_token: Option<Spanned<String>>,
+    /// How containerd gets the credentials: `config` (CRI's `registry.configs."host".auth` in
+    /// config.toml, mode 0600; needs a restart; the default before containerd 2.1) or `header`
+    /// (an `Authorization: Basic` header in hosts.toml, no restart; the default from 2.1 on).
+    /// Both serve HTTP Basic registries; for token (Bearer) registries — Docker Hub, Harbor,
+    /// GitLab — a header works only from containerd 2.1 on.
+    #[serde(default)]
+    #[schemars(with = "Option<AuthMethodName>")]
+    pub method: Option<Spanned<String>>,
+}
+
+/// How containerd gets a host's credentials.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum AuthMethodName {
+    Config,
+    Header,
 }
 
 /// A TLS client certificate: node paths, or inline PEM written next to hosts.toml.
@@ -325,6 +361,9 @@ pub enum CapabilityName {
 pub enum RuntimeName {
     Containerd,
     Docker,
+    Podman,
+    #[serde(rename = "cri-o")]
+    CriO,
 }
 
 /// The JSON Schema of the spec, for editors (yaml-language-server) and CI checks.

@@ -27,7 +27,15 @@ pub fn read(spec: &mut ValidSpec, file: &str, spec_dir: &Path) -> Result<(), Dia
                         Code::SecretUnreadable,
                         file,
                         auth.at,
-                        format!("the password for `{}` on `{url}`: {why}", auth.username),
+                        if auth.username.is_empty() {
+                            format!("the {} for `{url}`: {why}", auth.kind.name())
+                        } else {
+                            format!(
+                                "the {} for `{}` on `{url}`: {why}",
+                                auth.kind.name(),
+                                auth.username
+                            )
+                        },
                     )
                     .with_help(
                         "regtrust reads the password when it renders or applies; nothing was \

@@ -7,8 +7,8 @@ use serde_saphyr::Spanned;
 use super::host::{check_host, check_url, dir_name, upstream_host};
 use super::model::{OneOrMany, RawAuth, RawClient, RawEndpoint, RawRegistry, RawSpec};
 use super::valid::{
-    Auth, Capability, ClientPair, Endpoint, FileSource, PasswordSource, Registry, Runtime,
-    ValidSpec,
+    Auth, AuthMethod, Capability, ClientPair, Endpoint, FileSource, PasswordSource, Registry,
+    Runtime, SecretKind, ValidSpec,
 };
 use crate::containerd::Version;
 use crate::containerd::version::Support;
@@ -56,7 +56,7 @@ pub fn validate(
             cx.error(
                 &list,
                 Code::BadRuntime,
-                "`runtimes` is empty: list containerd, docker or both (or leave it out: apply \
+                "`runtimes` is empty: list containerd, docker, podman (or leave it out: apply \
                  then configures what is installed)"
                     .to_string(),
             );
@@ -526,7 +526,7 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
     }
 }
 
-/// Checks `auth` (host-level: the credentials go to `ep`'s host only). An inline password is
+/// Checks `auth` (host-level: the credentials go to `ep`'s host only). An inline secret is
 /// taken now; a file or an environment variable is read later (`super::secrets::read`).
 fn auth(cx: &mut Ctx<'_>, ep: &Endpoint, a: &Spanned<RawAuth>) -> Option<Auth> {
     let v = &a.value;
@@ -540,44 +540,94 @@ fn auth(cx: &mut Ctx<'_>, ep: &Endpoint, a: &Spanned<RawAuth>) -> Option<Auth> {
                 .to_string(),
         );
     }
-    let user = &v.username.value;
-    if user.is_empty() {
-        cx.error(
-            &v.username,
+    let sources = [
+        v.password_file.as_ref().map(|p| ("password_file", p)),
+        v.password_env.as_ref().map(|p| ("password_env", p)),
+        v.password.as_ref().map(|p| ("password", p)),
+        v.identity_token_file
+            .as_ref()
+            .map(|p| ("identity_token_file", p)),
+        v.identity_token_env
+            .as_ref()
+            .map(|p| ("identity_token_env", p)),
+        v.identity_token.as_ref().map(|p| ("identity_token", p)),
+    ];
+    let mut given: Vec<(&str, &Spanned<String>)> = sources.into_iter().flatten().collect();
+    // In the spec's order: the error points at the second source written.
+    given.sort_by_key(|(_, s)| pos(s).map(|p| (p.line, p.column)));
+    let kind = match given.first() {
+        Some((n, _)) if n.starts_with("identity_token") => SecretKind::IdentityToken,
+        _ => SecretKind::Password,
+    };
+    let user = v
+        .username
+        .as_ref()
+        .map(|u| u.value.clone())
+        .unwrap_or_default();
+    match &v.username {
+        None if kind == SecretKind::Password => cx.error(
+            a,
             Code::BadAuth,
-            "`username` is empty".to_string(),
-        );
-    } else if user.contains(':') {
-        cx.error(
-            &v.username,
+            "`auth` needs a `username` with a password (or an `identity_token_file`, \
+             `identity_token_env` or `identity_token` instead)"
+                .to_string(),
+        ),
+        None => {}
+        Some(u) if u.value.is_empty() => {
+            cx.error(u, Code::BadAuth, "`username` is empty".to_string())
+        }
+        Some(u) if u.value.contains(':') => cx.error(
+            u,
             Code::BadAuth,
             // Not repeated: `user:password` written as the username would print the password.
             "`username` contains `:`: HTTP Basic auth (user:password) cannot carry it; the \
              password goes in `password_file`, `password_env` or `password`"
                 .to_string(),
-        );
-    } else if user.chars().any(char::is_control) {
-        cx.error(
-            &v.username,
+        ),
+        Some(u) if u.value.chars().any(char::is_control) => cx.error(
+            u,
             Code::BadAuth,
             "`username` contains a control character".to_string(),
+        ),
+        Some(_) => {}
+    }
+    let method = match &v.method {
+        None => None,
+        Some(m) => match AuthMethod::parse(&m.value) {
+            Some(method) => Some(method),
+            None => {
+                cx.error(
+                    m,
+                    Code::BadAuth,
+                    format!(
+                        "`method: {}` is not a method: `config` (config.toml, Basic and token \
+                         registries) or `header` (a Basic header in hosts.toml)",
+                        m.value
+                    ),
+                );
+                None
+            }
+        },
+    };
+    if let (Some(AuthMethod::Header), SecretKind::IdentityToken, Some(m)) =
+        (method, kind, &v.method)
+    {
+        cx.error(
+            m,
+            Code::BadAuth,
+            "an identity token is exchanged for registry tokens by containerd's authorizer: it \
+             needs `method: config`; a header can only carry a username and password"
+                .to_string(),
         );
     }
-    let sources = [
-        v.password_file.as_ref().map(|p| ("password_file", p)),
-        v.password_env.as_ref().map(|p| ("password_env", p)),
-        v.password.as_ref().map(|p| ("password", p)),
-    ];
-    let mut given: Vec<(&str, &Spanned<String>)> = sources.into_iter().flatten().collect();
-    // In the spec's order: the error points at the second source written.
-    given.sort_by_key(|(_, s)| pos(s).map(|p| (p.line, p.column)));
+    let secret_name = kind.name();
     let source = match given.as_slice() {
         [] => {
             cx.error(
                 a,
                 Code::BadAuth,
-                "`auth` needs one password source: `password_file`, `password_env` or \
-                 `password`"
+                "`auth` needs one secret: `password_file`, `password_env` or `password` (with \
+                 `username`), or `identity_token_file`, `identity_token_env` or `identity_token`"
                     .to_string(),
             );
             None
@@ -588,41 +638,44 @@ fn auth(cx: &mut Ctx<'_>, ep: &Endpoint, a: &Spanned<RawAuth>) -> Option<Auth> {
                 *at,
                 Code::BadAuth,
                 format!(
-                    "`auth` has {}: give exactly one password source",
+                    "`auth` has {}: give exactly one source for one secret",
                     names.join(" and ")
                 ),
             );
             None
         }
-        [("password_file", p)] if p.value.is_empty() || p.value.contains('\0') => {
+        [(n, p)] if n.ends_with("_file") && (p.value.is_empty() || p.value.contains('\0')) => {
+            cx.error(*p, Code::BadAuth, format!("`{n}` is not a path"));
+            None
+        }
+        [(n, p)] if n.ends_with("_file") => Some((PasswordSource::File(p.value.clone()), None)),
+        [(n, p)]
+            if n.ends_with("_env") && (p.value.is_empty() || p.value.contains(['=', '\0'])) =>
+        {
             cx.error(
                 *p,
                 Code::BadAuth,
-                "`password_file` is not a path".to_string(),
+                format!("`{n}` is not an environment variable name"),
             );
             None
         }
-        [("password_file", p)] => Some((PasswordSource::File(p.value.clone()), None)),
-        [("password_env", p)] if p.value.is_empty() || p.value.contains(['=', '\0']) => {
-            cx.error(
-                *p,
-                Code::BadAuth,
-                "`password_env` is not an environment variable name".to_string(),
-            );
+        [(n, p)] if n.ends_with("_env") => Some((PasswordSource::Env(p.value.clone()), None)),
+        [(n, p)] if p.value.is_empty() => {
+            cx.error(*p, Code::BadAuth, format!("`{n}` is empty"));
             None
         }
-        [("password_env", p)] => Some((PasswordSource::Env(p.value.clone()), None)),
-        [(_, p)] if p.value.is_empty() => {
-            cx.error(*p, Code::BadAuth, "`password` is empty".to_string());
-            None
-        }
-        [(_, p)] => {
+        [(n, p)] => {
             cx.warn(
                 *p,
                 Code::InlinePassword,
                 format!(
-                    "the password for `{user}` is written in the spec: anyone who can read the \
-                     spec (or its repository) has it; prefer `password_file` or `password_env`"
+                    "the {secret_name}{} is written in the spec: anyone who can read the spec (or \
+                     its repository) has it; prefer `{n}_file` or `{n}_env`",
+                    if user.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" for `{user}`")
+                    }
                 ),
             );
             Some((
@@ -659,9 +712,11 @@ fn auth(cx: &mut Ctx<'_>, ep: &Endpoint, a: &Spanned<RawAuth>) -> Option<Auth> {
     let errors_after = cx.diags.iter().filter(|d| d.is_error()).count();
     let (source, password) = source?;
     (errors_after == errors_before).then(|| Auth {
-        username: user.clone(),
+        username: user,
+        kind,
         source,
         password,
+        method,
         at: pos(a),
     })
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""One GET /v2/ (readiness of a test registry or proxy): prints the HTTP status and exits 0, or
+"""One GET /v2/ or --path (readiness of a test registry, proxy or token service): prints the HTTP status and exits 0, or
 prints the error and exits 1. The server is reached by address; over HTTPS its certificate is
 verified against --ca (the chain, not the name: the name exists only in the test's namespace).
 
-usage: v2_status.py http[s]://IP:PORT [--ca FILE] [--cert FILE --key FILE] [--header NAME:VALUE]
+usage: v2_status.py http[s]://IP:PORT [--ca FILE] [--cert FILE --key FILE] [--header NAME:VALUE] [--path /PATH]
 """
 import argparse
 import http.client
@@ -19,6 +19,7 @@ def main():
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--header", action="append", default=[])
+    p.add_argument("--path", default="/v2/")
     a = p.parse_args()
     u = urllib.parse.urlsplit(a.url)
     try:
@@ -31,7 +32,7 @@ def main():
         else:
             conn = http.client.HTTPConnection(u.hostname, u.port, timeout=2)
         headers = dict(h.split(":", 1) for h in a.header)
-        conn.request("GET", "/v2/", headers=headers)
+        conn.request("GET", a.path, headers=headers)
         print(conn.getresponse().status)
         return 0
     except Exception as e:  # noqa: BLE001 - any failure means "not ready yet"

@@ -84,17 +84,20 @@ impl Node {
 }
 
 /// An upstream with alice's password in a file (relative to the spec), a mirror with bob's in
-/// an environment variable.
+/// an environment variable; both as hosts.toml headers (the config.toml method:
+/// tests/fast/auth_config.rs).
 const SPEC: &str = "registries:
   - host: reg.example:5000
     auth:
       username: alice
       password_file: alice.pw
+      method: header
     endpoints:
       - url: https://mirror.example:5001
         auth:
           username: bob
           password_env: MIRROR_PW
+          method: header
 ";
 
 fn mode(p: &Path) -> u32 {
@@ -117,12 +120,12 @@ fn validation_errors_exit_2_at_their_line_and_write_nothing() {
         (
             "      username: alice\n      password_env: X\n      password_file: /f\n",
             "spec.yaml:6:22",
-            "give exactly one password source",
+            "give exactly one source for one secret",
         ),
         (
             "      username: alice\n",
             "spec.yaml:4:7",
-            "needs one password source",
+            "`auth` needs one secret",
         ),
         (
             "      username: alice\n      password: \"\"\n",
@@ -132,7 +135,27 @@ fn validation_errors_exit_2_at_their_line_and_write_nothing() {
         (
             "      username: alice\n      identitytoken: abc\n",
             "spec.yaml:5:7",
-            "identity tokens and token (Bearer) auth are not",
+            "identity_token_file | identity_token_env | identity_token",
+        ),
+        (
+            "      identity_token_env: TOKEN\n      method: header\n",
+            "spec.yaml:5:15",
+            "an identity token is exchanged for registry tokens by containerd's authorizer",
+        ),
+        (
+            "      username: alice\n      password_env: X\n      method: basic\n",
+            "spec.yaml:6:15",
+            "`method: basic` is not a method",
+        ),
+        (
+            "      password_env: X\n",
+            "spec.yaml:4:7",
+            "`auth` needs a `username` with a password",
+        ),
+        (
+            "      identity_token_env: T\n      password_env: X\n",
+            "spec.yaml:5:21",
+            "`auth` has identity_token_env and password_env",
         ),
     ];
     for (auth, at, words) in cases {
@@ -232,7 +255,7 @@ fn unreadable_passwords_exit_2_name_the_culprit_and_write_nothing() {
 fn check_warns_about_inline_passwords_and_http_without_showing_them() {
     let node = Node::new();
     let spec = node.spec(&format!(
-        "registries:\n  - host: reg.example:5000\n    http: true\n    auth: {{username: alice, password: {ALICE_PW}}}\n"
+        "registries:\n  - host: reg.example:5000\n    http: true\n    auth: {{username: alice, password: {ALICE_PW}, method: header}}\n"
     ));
     let o = node.run(&["check"], &spec, &[]);
     let out = text(&o);
@@ -571,4 +594,210 @@ fn apply_format_json_reports_changes_restart_and_no_secret() {
     assert_eq!(v["restart"], "none");
     let o = node.apply(&spec, &["--check", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+/// A password with the characters TOML must escape.
+const ODD_PW: &str = "odd\"Pw\\7Tz";
+
+/// `method: config` (the default before containerd 2.1): a `registry.configs."host".auth` table
+/// per host at the end of config.toml, after a marker, the file 0600 (said), nothing in
+/// hosts.toml, every printed form redacted; a re-apply changes nothing; another method or a
+/// spec without credentials takes the tables out again, leaving the file as a spec without
+/// credentials would; the file's own table for a spec host is replaced (said), another host's
+/// kept. From 2.1 on the default is the header.
+#[test]
+fn config_method_writes_config_toml_tables_0600_and_takes_them_out_again() {
+    let node = Node::new();
+    let cfg = node.root.join("etc/containerd/config.toml");
+    let seed = "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"other.example\".auth]\n  username = \"own\"\n  password = \"own-secret\"\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"reg.example:5000\".auth]\n  username = \"old\"\n  password = \"old-pw\"\n";
+    fs::write(&cfg, seed).unwrap();
+    fs::set_permissions(&cfg, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(node.dir.join("odd.pw"), format!("{ODD_PW}\n")).unwrap();
+    fs::write(node.dir.join("robot.token"), "idt-Fast-2Lq9\n").unwrap();
+    let spec = node.spec(
+        "registries:\n  - host: reg.example:5000\n    auth:\n      username: alice\n      \
+         password_file: odd.pw\n    endpoints:\n      - url: https://mirror.example:5001\n        \
+         auth:\n          identity_token_file: robot.token\n",
+    );
+    let secrets = [ODD_PW, "idt-Fast-2Lq9", "old-pw"];
+    let no_secret = |what: &str, o: &Output| {
+        for s in secrets {
+            assert!(!text(o).contains(s), "{what} printed {s}: {}", text(o));
+        }
+    };
+    let dry = node.apply(&spec, &["--dry-run"]);
+    no_secret("dry-run", &dry);
+    assert!(
+        text(&dry).contains("password = \"<redacted>\""),
+        "{}",
+        text(&dry)
+    );
+    assert_eq!(fs::read_to_string(&cfg).unwrap(), seed, "dry-run wrote");
+    let o = node.apply(&spec, &[]);
+    no_secret("apply", &o);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("mode changes from 0644 to 0600"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("replaced the credentials config.toml had for reg.example:5000"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(mode(&cfg), 0o600);
+    let written = fs::read_to_string(&cfg).unwrap();
+    let doc: toml_edit::DocumentMut = written.parse().expect("valid TOML");
+    let configs = &doc["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["configs"];
+    assert_eq!(
+        configs["reg.example:5000"]["auth"]["username"].as_str(),
+        Some("alice")
+    );
+    assert_eq!(
+        configs["reg.example:5000"]["auth"]["password"].as_str(),
+        Some(ODD_PW)
+    );
+    let mirror = &configs["mirror.example:5001"]["auth"];
+    assert_eq!(mirror["identitytoken"].as_str(), Some("idt-Fast-2Lq9"));
+    assert!(mirror.get("username").is_none(), "{written}");
+    assert_eq!(
+        configs["other.example"]["auth"]["password"].as_str(),
+        Some("own-secret")
+    );
+    assert!(!written.contains("old-pw"), "{written}");
+    assert_eq!(
+        written.matches("# regtrust: credentials for ").count(),
+        2,
+        "{written}"
+    );
+    let hosts = fs::read_to_string(node.hosts_toml()).unwrap();
+    assert!(
+        !hosts.to_ascii_lowercase().contains("authorization"),
+        "{hosts}"
+    );
+    assert_eq!(mode(&node.hosts_toml()), 0o644);
+    // The backup is the file before: no credential of regtrust's.
+    let bak = fs::read_to_string(node.root.join("etc/containerd/config.toml.bak")).unwrap();
+    assert_eq!(bak, seed);
+    // Idempotent.
+    let again = node.apply(&spec, &[]);
+    assert!(text(&again).contains("nothing to do"), "{}", text(&again));
+    assert_eq!(fs::read_to_string(&cfg).unwrap(), written);
+
+    // Without credentials the marked tables leave, and the file is what a spec without
+    // credentials gives from the same seed (its own table for other.example kept).
+    let plain = node.spec("registries:\n  - host: reg.example:5000\n");
+    assert!(node.apply(&plain, &[]).status.success());
+    let after = fs::read_to_string(&cfg).unwrap();
+    assert!(!after.contains("# regtrust: credentials"), "{after}");
+    let fresh = Node::new();
+    let fresh_cfg = fresh.root.join("etc/containerd/config.toml");
+    let seed_without_spec_host = seed
+        .split("\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"reg.example:5000\"")
+        .next()
+        .unwrap()
+        .to_string()
+        + "\n";
+    fs::write(&fresh_cfg, &seed_without_spec_host).unwrap();
+    let plain2 = fresh.spec("registries:\n  - host: reg.example:5000\n");
+    assert!(fresh.apply(&plain2, &[]).status.success());
+    assert_eq!(after, fs::read_to_string(&fresh_cfg).unwrap());
+
+    // From containerd 2.1 on the default is the header (no restart, token exchange included).
+    let v21 = Node::new();
+    let spec21 = v21.spec(
+        "registries:\n  - host: reg.example:5000\n    auth:\n      username: alice\n      \
+         password_file: alice.pw\n",
+    );
+    let root = v21.root.to_str().unwrap();
+    let o = v21.run(
+        &["apply", "--root", root, "--containerd", "2.1"],
+        &spec21,
+        &[],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let hosts = fs::read_to_string(v21.hosts_toml()).unwrap();
+    assert!(hosts.contains(&token("alice", ALICE_PW)), "{hosts}");
+    let cfg21 = fs::read_to_string(v21.root.join("etc/containerd/config.toml")).unwrap();
+    assert!(!cfg21.contains("password"), "{cfg21}");
+}
+
+/// Credentials config.toml cannot take as appended tables (its `configs` is an inline table):
+/// refused with exit 3, nothing written. Render outputs that cannot carry config-method
+/// credentials refuse them (naming the host and the ways out) instead of dropping them; the boot
+/// outputs carry them.
+#[test]
+fn config_method_refusals_write_nothing() {
+    let node = Node::new();
+    let cfg = node.root.join("etc/containerd/config.toml");
+    let seed = "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  configs = { \"reg.example:5000\" = { tls = { insecure_skip_verify = false } } }\n";
+    fs::write(&cfg, seed).unwrap();
+    let spec = node.spec(
+        "registries:\n  - host: reg.example:5000\n    auth:\n      username: alice\n      \
+         password_file: alice.pw\n",
+    );
+    let before = snapshot(&node.root);
+    let o = node.apply(&spec, &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("registry.configs cannot take the credentials"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(snapshot(&node.root), before, "something was written");
+    let cases: [&[&str]; 4] = [
+        &["--target", "json"],
+        &["--target", "containerd-config"],
+        &["--target", "cloud-init", "--hosts-only"],
+        &["--target", "cloud-init", "--escape", "terraform"],
+    ];
+    for target in cases {
+        let args = [&["render", "--containerd", "1.7"][..], target].concat();
+        let o = node.run(&args, &spec, &[]);
+        assert_eq!(o.status.code(), Some(2), "{target:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("the credentials for reg.example:5000")
+                && text(&o).contains("`method: header`")
+                && text(&o).contains("nothing was written"),
+            "{target:?}: {}",
+            text(&o)
+        );
+    }
+    // The boot outputs carry config.toml's credentials in a 0600 file their script appends.
+    let o = run(Command::new(regtrust_bin())
+        .args([
+            "render",
+            "--target",
+            "cloud-init",
+            "--containerd",
+            "1.7",
+            "--spec",
+        ])
+        .arg(&spec));
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("path: \"/etc/containerd/config.toml.regtrust-credentials\"")
+            && stdout.contains(&format!("password = \\\"{ALICE_PW}\\\"")),
+        "{stdout}"
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).contains(ALICE_PW));
+    // For 2.1 the default is the header: the user-data carries it (on stdout, the one place).
+    let o = run(Command::new(regtrust_bin())
+        .args([
+            "render",
+            "--target",
+            "cloud-init",
+            "--containerd",
+            "2.1",
+            "--spec",
+        ])
+        .arg(&spec));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&token("alice", ALICE_PW)),
+        "{}",
+        text(&o)
+    );
 }

@@ -43,11 +43,13 @@ const SPEC: &str = "registries:
     auth:
       username: alice
       password_file: alice.pw
+      method: header
     endpoints:
       - url: https://mirror.example:5001
         auth:
           username: bob
           password_env: MIRROR_PW
+          method: header
 ";
 
 const HOSTS_TOML: &str = "/etc/containerd/certs.d/reg.example:5000/hosts.toml";

@@ -334,6 +334,21 @@ fn every_doctor_code_fires_in_the_corpus() {
         "cri-not-loaded",
         // Needs a TLS registry: the real `image_resolution_and_probe_against_real_registries`.
         "tls-certificate-rejected",
+        // Credentials (file modes, no secret printed):
+        // `doctor_reports_credential_problems_without_printing_them` below.
+        "credentials-readable",
+        "config-auth-deprecated",
+        "credentials-not-for-mirror",
+        // containers-image (no containerd behaviour to check): the shapes in
+        // tests/fast/podman_doctor.rs, what Podman does with each in the real
+        // `podman::doctor_findings_are_what_podman_does`.
+        "containers-conf-invalid",
+        "containers-conf-mixed",
+        "containers-drop-in-v1",
+        "containers-conf-v1",
+        "containers-http-not-insecure",
+        "containers-cert-ignored",
+        "containers-client-pair-incomplete",
     ];
     let missing: Vec<String> = emitted
         .iter()
@@ -385,4 +400,101 @@ fn default_dir_needs_1_6_17() {
             .iter()
             .any(|f| f.contains("default-dir-unsupported"))
     );
+}
+
+/// Credentials: config.toml and a hosts.toml holding them while others can read the file
+/// (`credentials-readable`), `configs.*.auth` on 2.x (`config-auth-deprecated`), credentials for
+/// the upstream while pulls go first to a mirror that has none (`credentials-not-for-mirror`);
+/// none of them once the files are 0600, the mirror has its own and the version is 1.x. No
+/// secret in doctor's output.
+#[test]
+fn doctor_reports_credential_problems_without_printing_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let certs = root.join("etc/containerd/certs.d");
+    fs::create_dir_all(certs.join("reg.example:5000")).unwrap();
+    fs::create_dir_all(certs.join("hdr.example")).unwrap();
+    let cfg = root.join("etc/containerd/config.toml");
+    fs::write(
+        &cfg,
+        "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\"\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"reg.example:5000\".auth]\n  username = \"alice\"\n  password = \"doc-Secret-5Jx\"\n",
+    )
+    .unwrap();
+    let reg_hosts = certs.join("reg.example:5000/hosts.toml");
+    fs::write(
+        &reg_hosts,
+        "server = \"https://reg.example:5000\"\n\n[host.\"https://mirror.example:5001\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
+    )
+    .unwrap();
+    let hdr_hosts = certs.join("hdr.example/hosts.toml");
+    fs::write(
+        &hdr_hosts,
+        "server = \"https://hdr.example\"\n\n[host.\"https://hdr.example\"]\n  [host.\"https://hdr.example\".header]\n    Authorization = \"Basic Ym9iOmRvYy1Ib3N0cy03Wnc=\"\n",
+    )
+    .unwrap();
+    for f in [&cfg, &reg_hosts, &hdr_hosts] {
+        fs::set_permissions(f, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let doctor = |version: &str| {
+        let o = regtrust(&[
+            "doctor",
+            "--root",
+            root.to_str().unwrap(),
+            "--containerd",
+            version,
+            "--format",
+            "json",
+        ]);
+        let out =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        for s in ["doc-Secret-5Jx", "Ym9iOmRvYy1Ib3N0cy03Wnc="] {
+            assert!(!out.contains(s), "doctor printed {s}: {out}");
+        }
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let codes: Vec<(String, String)> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["code"].as_str().unwrap().to_string(),
+                    f["file"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        (o.status.code(), codes)
+    };
+    let (code, found) = doctor("2.1");
+    let has = |c: &str, file: &str| found.iter().any(|(k, f)| k == c && f.ends_with(file));
+    assert!(has("credentials-readable", "config.toml"), "{found:?}");
+    assert!(
+        has("credentials-readable", "hdr.example/hosts.toml"),
+        "{found:?}"
+    );
+    assert!(
+        !has("credentials-readable", "reg.example:5000/hosts.toml"),
+        "{found:?}"
+    );
+    assert!(has("config-auth-deprecated", "config.toml"), "{found:?}");
+    assert!(
+        has("credentials-not-for-mirror", "config.toml"),
+        "{found:?}"
+    );
+    assert_eq!(code, Some(1));
+    // Fixed: 0600 files, the mirror with its own credentials, containerd 1.7.
+    for f in [&cfg, &hdr_hosts] {
+        fs::set_permissions(f, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut text = fs::read_to_string(&cfg).unwrap();
+    text.push_str("\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"mirror.example:5001\".auth]\n  username = \"bob\"\n  password = \"doc-Mirror-8Kd\"\n");
+    fs::write(&cfg, text).unwrap();
+    let (code, found) = doctor("1.7");
+    assert!(
+        !found
+            .iter()
+            .any(|(c, _)| c.starts_with("credentials") || c.starts_with("config-auth")),
+        "{found:?}"
+    );
+    assert_eq!(code, Some(0), "{found:?}");
 }

@@ -62,7 +62,7 @@ fn every_planned_file_is_in_the_config_as_planned() {
                 SCRIPT_PATH.to_string(),
                 (
                     0o755,
-                    patch_script::render_for_unit(v, &plan.config_path).into_bytes(),
+                    patch_script::render_for_unit(v, &plan.config_path, false).into_bytes(),
                 ),
             ));
         }

@@ -65,17 +65,38 @@ fn a_legacy_endpoint_without_a_scheme_becomes_https_in_migrate_and_apply() {
 }
 
 /// k3s's embedded-mirror documentation writes `docker.io:` and `"*":` with nothing under them;
-/// `rewrite` and `auth` cannot be carried over: warnings, not notes.
+/// `rewrite` cannot be carried over (a warning); `auth` is carried: the password goes to a 0600
+/// file in --secrets-dir that the spec names (never into the spec or the output), and an `auth`
+/// without credentials is dropped with a warning. With `--emit-spec -` and no --secrets-dir:
+/// exit 2, nothing written.
 #[test]
-fn import_k3s_takes_empty_mirror_entries_and_warns_about_what_it_drops() {
+fn import_k3s_takes_empty_mirror_entries_carries_auth_and_warns_about_what_it_drops() {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let yaml = dir.path().join("registries.yaml");
     fs::write(
         &yaml,
-        "mirrors:\n  docker.io:\n  \"*\":\n  registry.example.com:\n    endpoint:\n      - \"http://mirror.example:5000\"\n    rewrite:\n      \"^library/(.*)\": \"mirrored/$1\"\nconfigs:\n  registry.example.com:\n    auth:\n      username: u\n      password: p\n",
+        "mirrors:\n  docker.io:\n  \"*\":\n  registry.example.com:\n    endpoint:\n      - \"http://mirror.example:5000\"\n    rewrite:\n      \"^library/(.*)\": \"mirrored/$1\"\nconfigs:\n  registry.example.com:\n    auth:\n      username: u\n      password: k3s-Pw-77\n  empty.example.com:\n    auth:\n      username: nobody\n",
     )
     .unwrap();
+    let secrets = dir.path().join("secrets");
     let o = regtrust(&["import", "k3s", yaml.to_str().unwrap(), "--emit-spec", "-"]);
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("pass --secrets-dir DIR"),
+        "{:?}",
+        text(&o)
+    );
+    assert!(!secrets.exists());
+    let o = regtrust(&[
+        "import",
+        "k3s",
+        yaml.to_str().unwrap(),
+        "--emit-spec",
+        "-",
+        "--secrets-dir",
+        secrets.to_str().unwrap(),
+    ]);
     let (spec, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(spec.contains("host: \"registry.example.com\""), "{spec}");
@@ -85,14 +106,30 @@ fn import_k3s_takes_empty_mirror_entries_and_warns_about_what_it_drops() {
         "{err}"
     );
     assert!(
-        err.contains("warning: configs.\"registry.example.com\".auth is dropped"),
+        err.contains("warning: configs.\"empty.example.com\".auth is dropped"),
         "{err}"
     );
-    // No secret reaches the output.
+    let file = secrets.join("registry.example.com.password");
+    assert_eq!(fs::read_to_string(&file).unwrap(), "k3s-Pw-77");
+    assert_eq!(
+        fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        fs::metadata(&secrets).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert!(spec.contains("username: u"), "{spec}");
+    assert!(spec.contains("registry.example.com.password"), "{spec}");
+    // No secret reaches the output; the spec loads.
     assert!(
-        !spec.contains("password") && !err.contains(": p"),
+        !spec.contains("k3s-Pw-77") && !err.contains("k3s-Pw-77"),
         "{spec}{err}"
     );
+    let spec_file = dir.path().join("spec.yaml");
+    fs::write(&spec_file, &spec).unwrap();
+    let o = regtrust(&["check", "--spec", spec_file.to_str().unwrap()]);
+    assert!(o.status.success(), "{:?}", text(&o));
 }
 
 /// A loopback server that answers every connection with `reply` (an HTTP response, or a TLS

@@ -1,6 +1,7 @@
 //! Credentials (#15), end to end: real containerd 1.6.20, 1.7.24 and 2.1.9 pull over CRI from a
 //! docker-registry that demands HTTP Basic auth (htpasswd, bcrypt), with the hosts.toml
-//! `regtrust apply` writes from a spec whose password is in a `password_file`. Negative
+//! `regtrust apply` writes from a spec whose password is in a `password_file` (`method: header`;
+//! the config.toml method and token registries: tests/real/auth_token.rs). Negative
 //! controls: no credentials and a wrong password fail with 401. An authenticated mirror (its own
 //! registry and user) in front of an upstream with other credentials: each registry's own log
 //! shows it received only its own user, and no 401 at all. Every printed output (apply, its
@@ -93,7 +94,10 @@ fn spec_text(w: &World, s: Spec) -> String {
     );
     let head = format!("registries:\n  - host: {UPSTREAM}\n    http: true\n");
     let auth = |user: &str, file: &str, indent: &str| {
-        format!("{indent}auth:\n{indent}  username: {user}\n{indent}  password_file: {file}\n")
+        format!(
+            "{indent}auth:\n{indent}  username: {user}\n{indent}  password_file: {file}\n\
+             {indent}  method: header\n"
+        )
     };
     match s {
         Spec::NoAuth => head,

@@ -86,7 +86,7 @@ fn world() -> World {
     fs::write(
         &spec,
         format!(
-            "{head}    auth:\n      username: dave\n      password_file: {}\n",
+            "{head}    auth:\n      username: dave\n      password_file: {}\n      method: header\n",
             pw.display()
         ),
     )

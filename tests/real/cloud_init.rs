@@ -75,7 +75,7 @@ fn expected(spec_text: &str, hosts_only: bool) -> Vec<(String, String, String)> 
         files.push((
             PATCH_SCRIPT_PATH.to_string(),
             "0755".into(),
-            patch_script::render(v, &plan.config_path),
+            patch_script::render(v, &plan.config_path, false),
         ));
     }
     files
@@ -374,7 +374,7 @@ fn regtrust_part_survived(case: &str, root: &Path, out: &str) {
     files.push((
         PATCH_SCRIPT_PATH.to_string(),
         0o755,
-        patch_script::render(v, &plan.config_path),
+        patch_script::render(v, &plan.config_path, false),
     ));
     for (path, mode, content) in &files {
         let p = root.join(path.trim_start_matches('/'));
@@ -391,6 +391,7 @@ fn regtrust_part_survived(case: &str, root: &Path, out: &str) {
         containerd: v,
         config_path: Some("/etc/containerd/certs.d"),
         covered_dirs: &covered,
+        credentials: &[],
     })
     .unwrap();
     assert!(want.changed);

@@ -157,7 +157,7 @@ fn packer_build_with_credentials_reads_the_password_from_the_build_environment()
     fs::write(
         &spec,
         "containerd:\n  version: \"1.7\"\nregistries:\n  - host: reg.corp.example:5000\n    \
-         auth:\n      username: builder\n      password_env: REGISTRY_PW\n",
+         auth:\n      username: builder\n      password_env: REGISTRY_PW\n      method: header\n",
     )
     .unwrap();
     let root = dir.path().join("image");

@@ -34,7 +34,11 @@ fn sh_patch_passes_shellcheck() {
     let dir = tempfile::tempdir().unwrap();
     for v in ["1.6", "2.1", "2.3"] {
         let p = dir.path().join(format!("patch-{v}.sh"));
-        fs::write(&p, patch_script::render(Version::parse(v).unwrap(), WANT)).unwrap();
+        fs::write(
+            &p,
+            patch_script::render(Version::parse(v).unwrap(), WANT, false),
+        )
+        .unwrap();
         let o = Command::new("shellcheck")
             .args(["-s", "sh"])
             .arg(&p)

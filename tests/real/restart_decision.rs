@@ -237,14 +237,14 @@ fn installer_restarts_only_when_config_changed_and_containerd_runs() {
 /// The script cloud-init's runcmd runs (its write_files entry is this text: tests/real/cloud_init.rs).
 #[test]
 fn cloud_init_script_restarts_only_when_config_changed_and_containerd_runs() {
-    let script = patch_script::render(Version::parse("1.7").unwrap(), WANT);
+    let script = patch_script::render(Version::parse("1.7").unwrap(), WANT, false);
     decides_restarts("cloud-init", &script, &["restart", "containerd"]);
 }
 
 /// The Ignition unit runs before containerd, so its restart is queued (`--no-block`).
 #[test]
 fn ignition_unit_script_restarts_only_when_config_changed_and_containerd_runs() {
-    let script = patch_script::render_for_unit(Version::parse("1.7").unwrap(), WANT);
+    let script = patch_script::render_for_unit(Version::parse("1.7").unwrap(), WANT, false);
     decides_restarts(
         "ignition-unit",
         &script,

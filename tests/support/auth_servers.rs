@@ -14,7 +14,7 @@ use base64::Engine as _;
 
 use crate::support::*;
 use crate::system::{PYTHON, require_tool};
-use crate::tls_servers::CertFiles;
+use crate::tls_servers::{CertFiles, Pki};
 
 /// `Basic base64(user:password)`.
 pub fn basic(user: &str, password: &str) -> String {
@@ -30,6 +30,8 @@ pub fn basic(user: &str, password: &str) -> String {
 pub struct AuthRegistry {
     registry: Child,
     proxy: Child,
+    /// The token service of a registry with token (Bearer) auth.
+    token: Option<TokenService>,
     pub name: String,
     /// The proxy's address (what the test's /etc/hosts names).
     pub addr: String,
@@ -77,7 +79,6 @@ impl AuthRegistry {
             "htpasswd",
             "run .ci/install-deps (Debian package apache2-utils)",
         );
-        require_tool("docker-registry", "run .ci/install-deps");
         fs::create_dir_all(dir).unwrap();
         let htpasswd = dir.join("htpasswd");
         let o = run(Command::new("htpasswd")
@@ -85,14 +86,77 @@ impl AuthRegistry {
             .arg(&htpasswd)
             .args([user, password]));
         assert!(o.status.success(), "htpasswd: {}", text(&o));
+        let auth = format!(
+            "  htpasswd:\n    realm: regtrust-test\n    path: {}\n",
+            htpasswd.display()
+        );
+        AuthRegistry::start_inner(dir, name, backend, addr, user, password, tls, &auth, None)
+    }
+
+    /// docker-registry with token auth (`auth: token`, the Bearer flow of Docker Hub, Harbor,
+    /// GitLab…): `tests/e2e/token_service.py` on `token_addr` issues tokens to `users`
+    /// (`(user, password)`, the first one pushes) and to the identity tokens of `identity`
+    /// (`(token, user)`), signed by a certificate of `pki`'s own CA. Plain HTTP.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_token(
+        dir: &Path,
+        name: &str,
+        backend: &str,
+        addr: &str,
+        token_addr: &str,
+        users: &[(&str, &str)],
+        identity: &[(&str, &str)],
+        pki: &Pki,
+    ) -> AuthRegistry {
+        fs::create_dir_all(dir).unwrap();
+        let ca = pki.ca(&format!("{name}-token-ca"), "regtrust test token CA");
+        let signer = pki.leaf(&format!("{name}-token-signer"), &ca, &["token.signer.test"]);
+        let users_file = dir.join("token-users");
+        let mut lines: Vec<String> = users.iter().map(|(u, p)| format!("{u}:{p}")).collect();
+        lines.extend(identity.iter().map(|(t, u)| format!("={t}:{u}")));
+        fs::write(&users_file, lines.join("\n") + "\n").unwrap();
+        let issuer = "regtrust-test-token-service";
+        let service = "regtrust-test-registry";
+        let token = TokenService::start(dir, token_addr, &signer, issuer, &users_file, service);
+        let auth = format!(
+            "  token:\n    realm: http://{token_addr}/token\n    service: {service}\n    \
+             issuer: {issuer}\n    rootcertbundle: {}\n",
+            ca.cert.display()
+        );
+        let (user, password) = users[0];
+        AuthRegistry::start_inner(
+            dir,
+            name,
+            backend,
+            addr,
+            user,
+            password,
+            None,
+            &auth,
+            Some(token),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_inner(
+        dir: &Path,
+        name: &str,
+        backend: &str,
+        addr: &str,
+        user: &str,
+        password: &str,
+        tls: Option<(&CertFiles, &Path)>,
+        auth: &str,
+        token: Option<TokenService>,
+    ) -> AuthRegistry {
+        require_tool("docker-registry", "run .ci/install-deps");
         let cfg = dir.join("config.yml");
         fs::write(
             &cfg,
             format!(
                 "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
-                 http:\n  addr: {backend}\nauth:\n  htpasswd:\n    realm: regtrust-test\n    path: {}\n",
+                 http:\n  addr: {backend}\nauth:\n{auth}",
                 dir.join("data").display(),
-                htpasswd.display()
             ),
         )
         .unwrap();
@@ -123,6 +187,7 @@ impl AuthRegistry {
         let mut r = AuthRegistry {
             registry,
             proxy,
+            token,
             name: name.to_string(),
             addr: addr.to_string(),
             backend: backend.to_string(),
@@ -137,8 +202,12 @@ impl AuthRegistry {
     }
 
     /// Ready = both processes alive, GET /v2/ through the proxy answers 401 without
-    /// credentials and 200 with them (the registry really demands them).
+    /// credentials and 200 with them (the registry really demands them); with token auth, 401
+    /// (a Bearer challenge) and the token service grants the first user a token.
     fn wait_ready(&mut self) {
+        if let Some(t) = &mut self.token {
+            t.wait_ready(&self.user, &self.password);
+        }
         let start = Instant::now();
         let scheme = if self.ca.is_some() { "https" } else { "http" };
         let url = format!("{scheme}://{}", self.addr);
@@ -168,6 +237,9 @@ impl AuthRegistry {
                 String::from_utf8_lossy(&o.stdout).trim().to_string()
             };
             let with = status(&["--header", &header]);
+            if self.token.is_some() && status(&[]) == "401" {
+                return;
+            }
             if with == "200" {
                 assert_eq!(
                     status(&[]),
@@ -233,6 +305,126 @@ impl AuthRegistry {
                 }
             })
             .collect()
+    }
+}
+
+/// `tests/e2e/token_service.py`: issues registry tokens, logs every token request.
+pub struct TokenService {
+    child: Child,
+    pub addr: String,
+    pub service: String,
+    pub log: PathBuf,
+    dir: PathBuf,
+}
+
+/// One line of the token service's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    pub method: String,
+    pub grant: String,
+    pub user: String,
+    pub status: u16,
+}
+
+impl TokenService {
+    fn start(
+        dir: &Path,
+        addr: &str,
+        signer: &CertFiles,
+        issuer: &str,
+        users: &Path,
+        service: &str,
+    ) -> TokenService {
+        let log = dir.join("token-requests.log");
+        let out = |n: &str| fs::File::create(dir.join(n)).unwrap();
+        let child = Command::new(PYTHON)
+            .arg(manifest_dir().join("tests/e2e/token_service.py"))
+            .arg(addr)
+            .arg(&signer.key)
+            .arg(&signer.cert)
+            .arg(issuer)
+            .arg(users)
+            .arg(&log)
+            .stdout(out("token.out"))
+            .stderr(out("token.err"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start token_service.py (needs Debian's python3-jwt)");
+        TokenService {
+            child,
+            addr: addr.to_string(),
+            service: service.to_string(),
+            log,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn wait_ready(&mut self, user: &str, password: &str) {
+        let start = Instant::now();
+        let header = format!("Authorization:{}", basic(user, password));
+        let path = format!("/token?service={}", self.service);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "token service exited ({status}):\n{}",
+                    tail(&self.dir.join("token.err"))
+                );
+            }
+            let o = run(Command::new(PYTHON)
+                .arg(manifest_dir().join("tests/e2e/v2_status.py"))
+                .arg(format!("http://{}", self.addr))
+                .args(["--path", &path, "--header", &header]));
+            if String::from_utf8_lossy(&o.stdout).trim() == "200" {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "token service on {} not ready in 20 s: {}\n{}",
+                self.addr,
+                text(&o),
+                tail(&self.dir.join("token.err"))
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for TokenService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl AuthRegistry {
+    /// The token requests logged since `mark` (a registry with token auth).
+    pub fn token_requests_since(&self, mark: u64) -> Vec<TokenRequest> {
+        let t = self.token.as_ref().expect("a registry with token auth");
+        let b = fs::read(&t.log).unwrap_or_default();
+        String::from_utf8_lossy(&b[(mark as usize).min(b.len())..])
+            .lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                let field = |k: &str| {
+                    f.iter()
+                        .find_map(|x| x.strip_prefix(k))
+                        .unwrap_or("")
+                        .to_string()
+                };
+                TokenRequest {
+                    method: f[0].to_string(),
+                    grant: field("grant="),
+                    user: field("user="),
+                    status: field("status=").parse().unwrap_or(0),
+                }
+            })
+            .collect()
+    }
+
+    /// The size of the token log now.
+    pub fn token_mark(&self) -> u64 {
+        let t = self.token.as_ref().expect("a registry with token auth");
+        fs::metadata(&t.log).map_or(0, |m| m.len())
     }
 }
 

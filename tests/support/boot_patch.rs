@@ -59,11 +59,29 @@ pub fn bare_path(dir: &Path, awk: &str) -> PathBuf {
 
 pub struct Outcome {
     pub accepted: bool,
+    /// The file after the script (when it accepted).
+    pub text: Option<String>,
 }
 
 /// Runs the script for `version` on a root holding `seed` (None: no config.toml) and checks the
 /// contract against `apply`'s patch of the same input.
 pub fn check(dir: &Path, name: &str, version: &str, seed: Option<&[u8]>, path: &Path) -> Outcome {
+    check_with(dir, name, version, seed, path, &[])
+}
+
+/// [`check`] with credentials for config.toml (`method: config`): the script appends the blocks
+/// of the credentials file the boot outputs write, `apply` its own; the file is then readable by
+/// root only.
+pub fn check_with(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    seed: Option<&[u8]>,
+    path: &Path,
+    creds: &[regtrust::plan::ConfigCredential],
+) -> Outcome {
+    use regtrust::containerd::credentials::{PLUGIN_PLACEHOLDER, block};
+    use std::os::unix::fs::PermissionsExt;
     let v = Version::parse(version).unwrap();
     let root = dir.join(format!("{name}-{version}"));
     let _ = fs::remove_dir_all(&root);
@@ -71,9 +89,18 @@ pub fn check(dir: &Path, name: &str, version: &str, seed: Option<&[u8]>, path: &
     let cfg = root.join("etc/containerd/config.toml");
     if let Some(s) = seed {
         fs::write(&cfg, s).unwrap();
+        fs::set_permissions(&cfg, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    if !creds.is_empty() {
+        let blocks: String = creds.iter().map(|c| block(PLUGIN_PLACEHOLDER, c)).collect();
+        fs::write(
+            root.join("etc/containerd/config.toml.regtrust-credentials"),
+            blocks,
+        )
+        .unwrap();
     }
     let script = root.with_extension("sh");
-    fs::write(&script, patch_script::render(v, WANT)).unwrap();
+    fs::write(&script, patch_script::render(v, WANT, !creds.is_empty())).unwrap();
     let o = Command::new(path.join("sh"))
         .arg(&script)
         .env_clear()
@@ -96,6 +123,7 @@ pub fn check(dir: &Path, name: &str, version: &str, seed: Option<&[u8]>, path: &
             containerd: v,
             config_path: Some(WANT),
             covered_dirs: &covered,
+            credentials: creds,
         })
         .ok(),
         None => config_patch::patch(&config_patch::PatchRequest {
@@ -103,6 +131,7 @@ pub fn check(dir: &Path, name: &str, version: &str, seed: Option<&[u8]>, path: &
             containerd: v,
             config_path: Some(WANT),
             covered_dirs: &covered,
+            credentials: creds,
         })
         .ok(),
     };
@@ -128,7 +157,13 @@ pub fn check(dir: &Path, name: &str, version: &str, seed: Option<&[u8]>, path: &
             Some(s) if p.changed => assert_eq!(fs::read(&bak).unwrap(), s, "{log}: backup"),
             _ => assert!(!bak.exists(), "{log}: backup without a change"),
         }
-        Outcome { accepted: true }
+        let mode = fs::metadata(&cfg).unwrap().permissions().mode() & 0o7777;
+        let want_mode = if creds.is_empty() { 0o644 } else { 0o600 };
+        assert_eq!(mode, want_mode, "{log}: mode of config.toml");
+        Outcome {
+            accepted: true,
+            text: Some(p.text),
+        }
     } else {
         assert_eq!(o.status.code(), Some(1), "{log}");
         assert_eq!(
@@ -145,7 +180,10 @@ pub fn check(dir: &Path, name: &str, version: &str, seed: Option<&[u8]>, path: &
             "{log}: the refusal must point to apply"
         );
         assert!(!log.contains("restarting"), "{log}");
-        Outcome { accepted: false }
+        Outcome {
+            accepted: false,
+            text: None,
+        }
     }
 }
 

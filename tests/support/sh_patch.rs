@@ -78,7 +78,7 @@ pub fn equals_the_toml_edit_patch_and_is_idempotent(
         if let Some(s) = &seed {
             fs::write(&cfg, s).unwrap();
         }
-        let script = patch_script::render(version, WANT);
+        let script = patch_script::render(version, WANT, false);
         let first = run_script(shell, &script, &root);
         let out = String::from_utf8_lossy(&first.stdout).to_string()
             + &String::from_utf8_lossy(&first.stderr);
@@ -90,6 +90,7 @@ pub fn equals_the_toml_edit_patch_and_is_idempotent(
             containerd: version,
             config_path: Some(WANT),
             covered_dirs: &covered,
+            credentials: &[],
         })
         .unwrap();
         let sh_doc: DocumentMut = by_sh
@@ -157,7 +158,7 @@ pub fn refuses_what_only_apply_can_migrate(shell: &str) {
         let root = dir.path().join(name);
         fs::create_dir_all(root.join("etc/containerd")).unwrap();
         fs::write(root.join("etc/containerd/config.toml"), seed).unwrap();
-        let o = run_script(shell, &patch_script::render(v17, WANT), &root);
+        let o = run_script(shell, &patch_script::render(v17, WANT, false), &root);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{name}: {err}");
         assert!(err.contains(words), "{name}: {err}");

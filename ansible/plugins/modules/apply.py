@@ -51,8 +51,9 @@ options:
   runtimes:
     description:
       - The container runtimes to configure, as C(regtrust apply --runtime) takes them
-        (C(containerd), C(docker) for Docker Engine's C(daemon.json) and C(certs.d)). A runtime
-        that regtrust does not know fails the task with regtrust's message.
+        (C(containerd), C(docker) for Docker Engine's C(daemon.json) and C(certs.d), C(podman)
+        or C(cri-o) for the containers-image files of Podman, CRI-O, Buildah and Skopeo). A
+        runtime that regtrust does not know fails the task with regtrust's message.
       - Default is the spec's C(runtimes), else what is installed under I(root).
     type: list
     elements: str
@@ -110,6 +111,11 @@ restart_required:
   type: bool
 reload_docker:
   description: Whether dockerd must reload C(daemon.json) (C(systemctl reload docker)).
+  returned: always
+  type: bool
+reload_crio:
+  description: Whether a running CRI-O must reload its registries configuration
+    (C(systemctl reload crio)); Podman, Buildah and Skopeo read it on every run.
   returned: always
   type: bool
 runtimes:
@@ -268,6 +274,7 @@ def main():
         restart=data["restart"],
         restart_required=data["restart"] != "none",
         reload_docker=bool(data.get("reload_docker", False)),
+        reload_crio=bool(data.get("reload_crio", False)),
         runtimes=data.get("runtimes", []),
         containerd=data.get("containerd"),
         notes=notes,
