@@ -176,6 +176,18 @@ fn waited<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Removes the running container when the node's scenario ends, passed or failed.
+struct Removed {
+    name: String,
+    storage: std::path::PathBuf,
+}
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = run(podman(&self.storage).args(["rm", "-f", "-t", "0", &self.name]));
+    }
+}
+
 struct Node {
     version: &'static str,
     /// None: no config.toml (containerd on its defaults; the pod learns the version from
@@ -353,6 +365,10 @@ fn node(m: &Manifest, n: &Node, storage: &Path, tag: &str, change_spec: bool) {
         .args(&m.args);
     let o = run(&mut c);
     assert!(o.status.success(), "{what}: podman run: {}", text(&o));
+    let _removed = Removed {
+        name: name.clone(),
+        storage: storage.to_path_buf(),
+    };
     let logs = || text(&run(podman(storage).args(["logs", &name])));
     let probe = || run(podman(storage).args(["exec", &name]).args(&m.probe));
     let hosts_toml = root.join("etc/containerd/certs.d/my.private.registry:5000/hosts.toml");
@@ -478,5 +494,4 @@ fn node(m: &Manifest, n: &Node, storage: &Path, tag: &str, change_spec: bool) {
             logs()
         );
     }
-    let _ = run(podman(storage).args(["rm", "-f", "-t", "0", &name]));
 }
