@@ -258,6 +258,9 @@ fn check_password_path(p: &str) -> Result<()> {
                     their own directory; `..` cannot be mapped (name the file without `..`)",
         );
     }
+    if p.trim_start_matches("./") == kubernetes::SPEC_FILE {
+        return bad("the spec itself is projected under that name");
+    }
     if path.is_absolute() {
         let parent = path.parent().unwrap_or(Path::new("/"));
         let taken = [
