@@ -209,6 +209,12 @@ codes! {
     ConfigAuthDeprecated = "config-auth-deprecated",
     /// Credentials for a registry whose pulls go first to a mirror that gets none.
     CredentialsNotForMirror = "credentials-not-for-mirror",
+    /// `--probe`: an endpoint asks for credentials and the node has none for it.
+    CredentialsMissing = "credentials-missing",
+    /// `--probe`: the registry (or its token service) refuses the node's credentials.
+    CredentialsRejected = "credentials-rejected",
+    /// `--probe`: a token registry with header credentials on containerd before 2.1.
+    HeaderCannotDoToken = "header-cannot-do-token",
 }
 
 impl Serialize for Code {

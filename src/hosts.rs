@@ -60,6 +60,9 @@ pub struct Endpoint {
     /// An `Authorization` header (credentials) in its `header` table.
     #[serde(skip)]
     pub auth_header: bool,
+    /// Its value (for `doctor --probe`; never printed).
+    #[serde(skip)]
+    pub auth_header_value: Option<String>,
 }
 
 impl Endpoint {
@@ -85,6 +88,22 @@ impl Endpoint {
             c if c.is_empty() => vec!["pull".into(), "resolve".into(), "push".into()],
             c => c,
         };
+        let auth_header = t
+            .get("header")
+            .and_then(Item::as_table_like)
+            .and_then(|h| {
+                h.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                    .map(|(_, v)| v.clone())
+            })
+            .and_then(|v| match v.as_str() {
+                Some(s) => Some(s.to_string()),
+                None => v
+                    .as_array()
+                    .and_then(|a| a.get(0))
+                    .and_then(|x| x.as_str())
+                    .map(str::to_string),
+            });
         Endpoint {
             url: url.to_string(),
             capabilities,
@@ -111,13 +130,8 @@ impl Endpoint {
                 .and_then(Item::as_bool)
                 .unwrap_or(false),
             is_server,
-            auth_header: t
-                .get("header")
-                .and_then(Item::as_table_like)
-                .is_some_and(|h| {
-                    h.iter()
-                        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
-                }),
+            auth_header: auth_header.is_some(),
+            auth_header_value: auth_header,
         }
     }
 }

@@ -11,6 +11,17 @@ use crate::error::exit;
 /// roff-escapes text for a man page body.
 fn esc(s: &str) -> String {
     let s = s.replace('\\', "\\e").replace('-', "\\-");
+    // roff reads its input as Latin-1: dashes and quotes by name, anything else as \[uXXXX].
+    let s: String = s
+        .chars()
+        .map(|c| match c {
+            '\u{2014}' => "\\(em".to_string(),
+            '\u{2013}' => "\\(en".to_string(),
+            '\u{2192}' => "\\(->".to_string(),
+            c if c.is_ascii() => c.to_string(),
+            c => format!("\\[u{:04X}]", c as u32),
+        })
+        .collect();
     // A line starting with . or ' would be a roff request.
     s.lines()
         .map(|l| {

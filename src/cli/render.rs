@@ -107,7 +107,7 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
                 "--escape terraform carries header credentials only (a template variable holds \
                  the whole header value)",
             ),
-            Target::CloudInit | Target::Script | Target::Ignition => None,
+            Target::CloudInit | Target::Script | Target::Ignition | Target::Json => None,
             _ => Some("this output has no config.toml to carry them"),
         };
         if let Some(why) = why {
@@ -116,8 +116,8 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
                  given, or the default before containerd 2.1; this output is for {}), and {why}. \
                  Set `method: header` on that `auth` (HTTP Basic registries; token registries \
                  such as Docker Hub, Harbor or GitLab need containerd 2.1 or newer for it), use \
-                 --target cloud-init, ignition or script, or run `regtrust apply` on the node or \
-                 image root; nothing was written",
+                 --target cloud-init, ignition, script or json, or run `regtrust apply` on the \
+                 node or image root; nothing was written",
                 c.host,
                 c.url,
                 version.map_or("an unknown containerd version".to_string(), |v| {
@@ -395,7 +395,7 @@ fn output_mode(target: Target, plan: &Plan) -> u32 {
         Target::CloudInit | Target::Ignition | Target::Script | Target::Json
     );
     let private = |f: &crate::plan::PlannedFile| f.kind == FileKind::PrivateKey || f.secret;
-    if carries_files && plan.files.iter().any(private) {
+    if carries_files && (plan.files.iter().any(private) || !plan.credentials.is_empty()) {
         0o600
     } else {
         0o644

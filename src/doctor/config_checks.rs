@@ -25,6 +25,8 @@ pub struct ConfigInfo {
     pub insecure: Vec<(String, usize)>,
     /// Hosts with credentials in `registry.configs."host".auth` (host, line).
     pub auth: Vec<(String, usize)>,
+    /// Those credentials (for `--probe`; never printed).
+    pub auth_credentials: Vec<(String, crate::legacy::LegacyAuth)>,
     /// The CRI plugin will not load.
     pub cri_disabled: bool,
     /// Why no hosts.toml is read, when none is.
@@ -213,6 +215,10 @@ pub fn check(
                 let span = table_span(auth).or_else(|| item_span(auth));
                 let line = span.clone().map_or(0, |s| line_of(text, s.start));
                 info.auth.push((host.to_string(), line));
+                if let Some(t) = auth.as_table_like() {
+                    info.auth_credentials
+                        .push((host.to_string(), crate::legacy::LegacyAuth::from_table(t)));
+                }
                 if !v.is_1x() {
                     cx.add(Level::Warning, Code::ConfigAuthDeprecated, span,
                         format!("`registry.configs.\"{host}\".auth` on containerd {v}"),

@@ -1,6 +1,7 @@
 //! `regtrust doctor`: reads a node's config.toml (and its imports) and every hosts.toml under
 //! config_path, and reports each problem with file, line, what containerd will actually do, and
 //! the fix. Never writes.
+pub mod auth_probe;
 pub mod config_checks;
 pub mod containers_checks;
 pub mod credentials;
@@ -118,7 +119,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
                 });
             }
         }
-        probes = probe::probe_all(&opts.root, &cfg, &probed, &mut findings);
+        probes = probe::probe_all(&opts.root, &cfg, &probed, version, &mut findings);
         let socket = match &opts.address {
             Some(a) => PathBuf::from(a),
             None => crate::root::resolve(&opts.root, "/run/containerd/containerd.sock")

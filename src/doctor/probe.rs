@@ -131,6 +131,14 @@ fn system_bundle(root: &Path) -> Option<PathBuf> {
 
 /// A verifying TLS handshake with the CAs containerd would use; Err says what is wrong.
 pub fn verify_tls(authority: &str, cas: &[PathBuf]) -> Result<(), String> {
+    tls_stream(authority, cas).map(drop)
+}
+
+/// A TLS connection to `authority` whose certificate verified against `cas`, handshake done.
+pub fn tls_stream(
+    authority: &str,
+    cas: &[PathBuf],
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName};
     let host = authority
@@ -161,7 +169,23 @@ pub fn verify_tls(authority: &str, cas: &[PathBuf]) -> Result<(), String> {
     while conn.is_handshaking() {
         conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
     }
-    Ok(())
+    Ok(rustls::StreamOwned::new(conn, sock))
+}
+
+/// A TCP connection with the probe's timeouts.
+pub fn connect_plain(authority: &str) -> std::io::Result<TcpStream> {
+    connect(authority)
+}
+
+/// The CAs containerd would use for an endpoint: its `ca` files, else the node's bundle.
+pub fn cas_for(root: &Path, ca: &[String]) -> Vec<PathBuf> {
+    if ca.is_empty() {
+        system_bundle(root).into_iter().collect()
+    } else {
+        ca.iter()
+            .filter_map(|c| crate::root::resolve(root, c).ok())
+            .collect()
+    }
 }
 
 fn get_v2(authority: &str, host: &str) -> std::io::Result<String> {
@@ -180,7 +204,7 @@ fn get_v2(authority: &str, host: &str) -> std::io::Result<String> {
     Ok(format!("GET /v2/ answers `{line}`"))
 }
 
-fn authority_of(url: &str) -> Option<String> {
+pub fn authority_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let a = rest.split('/').next()?;
     Some(if a.contains(':') && !a.ends_with(']') {
@@ -198,6 +222,7 @@ pub fn probe_all(
     root: &Path,
     cfg: &ConfigInfo,
     hosts: &HostsInfo,
+    version: crate::containerd::Version,
     out: &mut Vec<Finding>,
 ) -> Vec<ProbeResult> {
     let mut results: Vec<ProbeResult> = Vec::new();
@@ -229,13 +254,7 @@ pub fn probe_all(
                 }
             };
             if e.url.starts_with("https://") && r.speaks == Speaks::Tls {
-                let cas: Vec<PathBuf> = if e.ca.is_empty() {
-                    system_bundle(root).into_iter().collect()
-                } else {
-                    e.ca.iter()
-                        .filter_map(|c| crate::root::resolve(root, c).ok())
-                        .collect()
-                };
+                let cas = cas_for(root, &e.ca);
                 let verdict = match verify_tls(&auth, &cas) {
                     Ok(()) => "certificate verified".to_string(),
                     Err(err) if e.skip_verify => format!(
@@ -291,6 +310,25 @@ pub fn probe_all(
                     )
                 };
                 out.push(Finding::found(Level::Error, Code::HttpsToHttpRegistry, d.file.clone(), None, format!("{}{with} is configured as HTTPS, but {auth} speaks only plain HTTP", e.url), "every pull fails with `server gave HTTP response to HTTPS client`; skip_verify cannot change that".into(), fix));
+            }
+            // What it asks of a client, and whether the node's credentials work.
+            // (An http:// endpoint is asked over HTTP even when it did not answer the TLS
+            // question: some servers wait for a line that never comes.)
+            let speaks_its_scheme = (e.url.starts_with("http://")
+                && r.speaks != Speaks::Unreachable)
+                || (e.url.starts_with("https://") && r.speaks == Speaks::Tls);
+            if speaks_its_scheme
+                && let Some(p) = super::auth_probe::probe_endpoint(
+                    root,
+                    &d.file,
+                    &d.name,
+                    e,
+                    &cfg.auth_credentials,
+                    version,
+                    out,
+                )
+            {
+                results.push(p);
             }
         }
     }

@@ -38,6 +38,7 @@ fn default_entry(host: &str) -> Endpoint {
         skip_verify: false,
         is_server: !local,
         auth_header: false,
+        auth_header_value: None,
     }
 }
 

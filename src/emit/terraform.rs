@@ -75,10 +75,23 @@ struct PlanJson<'a> {
     containerd: Option<String>,
     files: Vec<FileView<'a>>,
     actions: Vec<&'static str>,
+    /// config.toml's credentials (`method: config`): host, username, which secret, and the
+    /// secret itself (redacted unless shown).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    config_credentials: Vec<CredentialJson>,
 }
 
 /// The plan as JSON, for `jsondecode(file(...))`: files with path, mode ("0644") and content.
 /// Credentials read `Basic <redacted>` unless `show_secrets`.
+#[derive(serde::Serialize)]
+struct CredentialJson {
+    host: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    username: String,
+    key: &'static str,
+    value: String,
+}
+
 pub fn plan_json(plan: &Plan, show_secrets: bool) -> String {
     let redacted: Vec<String> = plan
         .files
@@ -111,6 +124,20 @@ pub fn plan_json(plan: &Plan, show_secrets: bool) -> String {
             .iter()
             .map(|a| match a {
                 Action::RestartContainerd => "restart-containerd",
+            })
+            .collect(),
+        config_credentials: plan
+            .credentials
+            .iter()
+            .map(|c| CredentialJson {
+                host: c.host.clone(),
+                username: c.username.clone(),
+                key: crate::containerd::credentials::key(c.kind),
+                value: if show_secrets {
+                    c.secret.expose().to_string()
+                } else {
+                    crate::secret::REDACTED.to_string()
+                },
             })
             .collect(),
     };

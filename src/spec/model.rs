@@ -193,8 +193,8 @@ pub struct RawAuth {
     /// How containerd gets the credentials: `config` (CRI's `registry.configs."host".auth` in
     /// config.toml, mode 0600; needs a restart; the default before containerd 2.1) or `header`
     /// (an `Authorization: Basic` header in hosts.toml, no restart; the default from 2.1 on).
-    /// Both serve HTTP Basic registries; for token (Bearer) registries — Docker Hub, Harbor,
-    /// GitLab — a header works only from containerd 2.1 on.
+    /// Both serve HTTP Basic registries; for token (Bearer) registries (Docker Hub, Harbor,
+    /// GitLab) a header works only from containerd 2.1 on.
     #[serde(default)]
     #[schemars(with = "Option<AuthMethodName>")]
     pub method: Option<Spanned<String>>,

@@ -746,8 +746,7 @@ fn config_method_refusals_write_nothing() {
         text(&o)
     );
     assert_eq!(snapshot(&node.root), before, "something was written");
-    let cases: [&[&str]; 4] = [
-        &["--target", "json"],
+    let cases: [&[&str]; 3] = [
         &["--target", "containerd-config"],
         &["--target", "cloud-init", "--hosts-only"],
         &["--target", "cloud-init", "--escape", "terraform"],
@@ -783,6 +782,40 @@ fn config_method_refusals_write_nothing() {
         "{stdout}"
     );
     assert!(!String::from_utf8_lossy(&o.stderr).contains(ALICE_PW));
+    // The plan as JSON lists them, redacted unless --show-secrets.
+    let o = node.run(
+        &["render", "--target", "json", "--containerd", "1.7"],
+        &spec,
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["config_credentials"][0]["host"], "reg.example:5000",
+        "{v}"
+    );
+    assert_eq!(v["config_credentials"][0]["value"], "<redacted>", "{v}");
+    let o = run(Command::new(regtrust_bin())
+        .args([
+            "render",
+            "--target",
+            "json",
+            "--containerd",
+            "1.7",
+            "--show-secrets",
+            "--spec",
+        ])
+        .arg(&spec));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["config_credentials"][0]["value"], ALICE_PW, "{v}");
+    // Written to a file, the plan with credentials is 0600.
+    let out = node.dir.join("plan.json");
+    let o = run(Command::new(regtrust_bin())
+        .args(["render", "--target", "json", "--containerd", "1.7", "--out"])
+        .arg(&out)
+        .arg("--spec")
+        .arg(&spec));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(mode(&out), 0o600);
     // For 2.1 the default is the header: the user-data carries it (on stdout, the one place).
     let o = run(Command::new(regtrust_bin())
         .args([

@@ -339,6 +339,11 @@ fn every_doctor_code_fires_in_the_corpus() {
         "credentials-readable",
         "config-auth-deprecated",
         "credentials-not-for-mirror",
+        // `--probe` with credentials: `probe_tries_the_nodes_credentials` below (a loopback
+        // registry), and against real docker-registry token auth in tests/real/auth_token.rs.
+        "credentials-missing",
+        "credentials-rejected",
+        "header-cannot-do-token",
         // containers-image (no containerd behaviour to check): the shapes in
         // tests/fast/podman_doctor.rs, what Podman does with each in the real
         // `podman::doctor_findings_are_what_podman_does`.
@@ -497,4 +502,186 @@ fn doctor_reports_credential_problems_without_printing_them() {
         "{found:?}"
     );
     assert_eq!(code, Some(0), "{found:?}");
+}
+
+/// A loopback registry that wants credentials: `GET /v2/` answers 401 with a Basic challenge
+/// unless the request carries `Authorization: <good>`; with `bearer`, the challenge is Bearer
+/// and the realm (`/token` on the same server) grants a token only to `<good>`. Returns its port.
+fn login_registry(good: &'static str, bearer: bool) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            // A TLS ClientHello (the probe's first question) gets a plain-HTTP 400, as
+            // docker-registry answers.
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+                if !req.starts_with(b"GET") {
+                    break;
+                }
+            }
+            if !req.starts_with(b"GET") {
+                let _ = s.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
+                continue;
+            }
+            let text = String::from_utf8_lossy(&req).to_string();
+            let first = text.lines().next().unwrap_or("").to_string();
+            let auth = text
+                .lines()
+                .find_map(|h| h.strip_prefix("Authorization: "))
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            let path = first.split(' ').nth(1).unwrap_or("").to_string();
+            let ok = auth == good;
+            let reply = if path.starts_with("/token") {
+                if ok {
+                    "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"token\":\"t1\"}\n".to_string()
+                } else {
+                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n".to_string()
+                }
+            } else if bearer {
+                format!(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"svc\"\r\nContent-Length: 0\r\n\r\n"
+                )
+            } else if ok {
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_string()
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n".to_string()
+            };
+            let _ = s.write_all(reply.as_bytes());
+        }
+    });
+    port
+}
+
+/// `doctor --probe` tries the node's credentials: accepted or refused (`credentials-rejected`),
+/// by the registry (Basic) or its token service (Bearer); a header for a token registry on
+/// containerd before 2.1 (`header-cannot-do-token`), not on 2.1; a registry that asks for a
+/// login the node does not have (`credentials-missing`). Nothing printed carries a credential.
+/// (Against real docker-registry token auth: tests/real/auth_token.rs.)
+#[test]
+fn probe_tries_the_nodes_credentials() {
+    use std::os::unix::fs::PermissionsExt;
+    const GOOD: &str = "Basic YWxpY2U6cHJvYmUtR29vZC0x"; // alice:probe-Good-1
+    const WRONG: &str = "Basic YWxpY2U6cHJvYmUtV3Jvbmc="; // alice:probe-Wrong
+    let basic = login_registry(GOOD, false);
+    let bearer = login_registry(GOOD, true);
+    let doctor = |hosts: &[(u16, Option<&str>)], configs: &[(u16, &str)], version: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut cfg = "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\"\n".to_string();
+        for (port, pw) in configs {
+            cfg.push_str(&format!("\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"127.0.0.1:{port}\".auth]\n  username = \"alice\"\n  password = \"{pw}\"\n"));
+        }
+        fs::create_dir_all(root.join("etc/containerd")).unwrap();
+        fs::write(root.join("etc/containerd/config.toml"), cfg).unwrap();
+        for (port, header) in hosts {
+            let d = root.join(format!("etc/containerd/certs.d/127.0.0.1:{port}"));
+            fs::create_dir_all(&d).unwrap();
+            let mut t = format!(
+                "server = \"http://127.0.0.1:{port}\"\n\n[host.\"http://127.0.0.1:{port}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+            );
+            if let Some(h) = header {
+                t.push_str(&format!(
+                    "  [host.\"http://127.0.0.1:{port}\".header]\n    Authorization = [\"{h}\"]\n"
+                ));
+            }
+            fs::write(d.join("hosts.toml"), t).unwrap();
+        }
+        for f in walk(root) {
+            fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let o = regtrust(&[
+            "doctor",
+            "--root",
+            root.to_str().unwrap(),
+            "--containerd",
+            version,
+            "--probe",
+            "--format",
+            "json",
+        ]);
+        let out =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        for s in [
+            "YWxpY2U6cHJvYmUtR29vZC0x",
+            "YWxpY2U6cHJvYmUtV3Jvbmc=",
+            "probe-Good-1",
+            "probe-Wrong",
+        ] {
+            assert!(!out.contains(s), "doctor printed {s}: {out}");
+        }
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let codes: Vec<String> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap().to_string())
+            .collect();
+        let verdicts: Vec<String> = v["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["verdict"].as_str().unwrap().to_string())
+            .collect();
+        (codes, verdicts)
+    };
+    let has = |c: &[String], code: &str| c.iter().any(|x| x == code);
+    // Basic with the right header: accepted; a wrong one: refused.
+    let (c, v) = doctor(&[(basic, Some(GOOD))], &[], "1.7");
+    assert!(
+        !has(&c, "credentials-rejected")
+            && v.iter().any(
+                |x| x.contains("Basic credentials; the ones in hosts.toml header are accepted")
+            ),
+        "{c:?} {v:?}"
+    );
+    let (c, _) = doctor(&[(basic, Some(WRONG))], &[], "1.7");
+    assert!(has(&c, "credentials-rejected"), "{c:?}");
+    // Bearer with a header: the token service accepts it, but 1.7 would not send it.
+    let (c, v) = doctor(&[(bearer, Some(GOOD))], &[], "1.7");
+    assert!(
+        has(&c, "header-cannot-do-token")
+            && v.iter()
+                .any(|x| x.contains("accepted by the token service")),
+        "{c:?} {v:?}"
+    );
+    let (c, _) = doctor(&[(bearer, Some(GOOD))], &[], "2.1");
+    assert!(
+        !has(&c, "header-cannot-do-token") && !has(&c, "credentials-rejected"),
+        "{c:?}"
+    );
+    // Bearer with config.toml's credentials: right, then wrong.
+    let (c, v) = doctor(&[(bearer, None)], &[(bearer, "probe-Good-1")], "1.7");
+    assert!(
+        !has(&c, "credentials-rejected")
+            && !has(&c, "header-cannot-do-token")
+            && v.iter().any(|x| x.contains("config.toml are accepted")),
+        "{c:?} {v:?}"
+    );
+    let (c, _) = doctor(&[(bearer, None)], &[(bearer, "probe-Wrong")], "1.7");
+    assert!(has(&c, "credentials-rejected"), "{c:?}");
+    // No credentials at all.
+    let (c, _) = doctor(&[(basic, None)], &[], "1.7");
+    assert!(has(&c, "credentials-missing"), "{c:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -1,7 +1,8 @@
 //! Credentials for token (Bearer) registries (#15), end to end, and the choice of method: a
 //! docker-registry with `auth: token` and the token service of `tests/e2e/token_service.py`
 //! (Docker Hub's, Harbor's and GitLab's flow), and a docker-registry with htpasswd (Basic) auth as
-//! a mirror with its own login. On real containerd 1.6.20, 1.7.24 and 2.1.9 over CRI:
+//! an authenticated pull-through mirror of it (docker-registry's `proxy`) with its own htpasswd
+//! login. On real containerd 1.6.20, 1.7.24 and 2.1.9 over CRI:
 //! - `method: header` (a static Basic header in hosts.toml): on 1.6 and 1.7 it cannot pull from
 //!   the token registry — containerd's token request carries no credentials (the token service
 //!   sees an anonymous request); on 2.1 it pulls — containerd sends the host's headers with the
@@ -9,8 +10,8 @@
 //!   `config` before 2.1, `header` from 2.1 on;
 //! - `method: config` (`registry.configs."host".auth` in config.toml, 0600, after a restart)
 //!   pulls on every version;
-//! - the default pulls from the token registry, and from the Basic mirror with the mirror's own
-//!   user — each side receives only its own credentials;
+//! - the default pulls from the token registry, and through the pull-through mirror with the
+//!   mirror's own user — containerd sends each side only its own credentials;
 //! - an identity token (`identity_token_file`) pulls through the OAuth2 refresh-token grant;
 //! - a wrong password fails with 401; a re-apply changes nothing; no printed output carries a
 //!   secret;
@@ -31,7 +32,7 @@ use crate::tls_servers::{Net, Pki};
 const TOKEN_HOST: &str = "token.registry.test:5000";
 const MIRROR_HOST: &str = "basic-mirror.test:5000";
 const IMAGE: &str = "token.registry.test:5000/demo/token:1";
-/// On the mirror only.
+/// Pulled through the mirror (on the token registry, fetched by the mirror).
 const MIRRORED: &str = "token.registry.test:5000/demo/mirrored:1";
 
 const ALICE_PW: &str = "alice-Tk-4Pq8Z";
@@ -154,6 +155,31 @@ fn unauthorized(err: &str) -> bool {
     ["401", "unauthorized", "authorization failed"]
         .iter()
         .any(|m| e.contains(m))
+}
+
+/// `doctor --probe --format json` on `root`, run where the test's names resolve (a mount
+/// namespace with the test's /etc/hosts): the finding codes and the probe verdicts. Nothing it
+/// prints carries a secret.
+fn doctor_probe(w: &World, root: &Path, version: &str) -> (Vec<String>, Vec<String>) {
+    let o = run(in_namespace(
+        "mount --bind \"$E2E_HOSTS\" /etc/hosts && exec \"$E2E_REGTRUST\" doctor --root \"$E2E_ROOT\" \
+         --containerd \"$E2E_VERSION\" --probe --format json",
+    )
+    .env("E2E_HOSTS", &w.hosts)
+    .env("E2E_REGTRUST", regtrust_bin())
+    .env("E2E_ROOT", root)
+    .env("E2E_VERSION", version));
+    assert_no_secret(&format!("{version}: doctor --probe"), &text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{version}: doctor --probe: {e}: {}", text(&o)));
+    let list = |k: &str, f: &str| -> Vec<String> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[f].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    (list("findings", "code"), list("probes", "verdict"))
 }
 
 /// containerd restarted on `root` with an empty content store (each pull fetches everything).
@@ -314,6 +340,11 @@ fn one_version(w: &World, version: &str) {
         !asked.is_empty() && asked.iter().all(|r| r.status == 401),
         "{version}: wrong password: {asked:?}"
     );
+    let (codes, verdicts) = doctor_probe(w, &root, version);
+    assert!(
+        codes.iter().any(|c| c == "credentials-rejected"),
+        "{version}: {codes:?} {verdicts:?}"
+    );
 
     // An identity token: the refresh-token grant.
     apply(&write_spec(w, Spec::IdentityToken), &root, version, &[]);
@@ -335,7 +366,8 @@ fn one_version(w: &World, version: &str) {
         "{version}: identity token: {asked:?}"
     );
 
-    // A Basic mirror with its own login in front of the token registry: each gets its own.
+    // The pull-through mirror with its own login in front of the token registry: each side gets
+    // only its own credentials from containerd (the mirror fetches from the upstream as alice).
     apply(&write_spec(w, Spec::Mirror), &root, version, &[]);
     restart(&mut ctd, w, version, &root, &dir, 6);
     let c = ctd.as_ref().unwrap();
@@ -344,7 +376,7 @@ fn one_version(w: &World, version: &str) {
         .unwrap_or_else(|e| panic!("{version}: through the mirror: {e}\n{}", c.log_tail()));
     c.cri_pull(IMAGE).unwrap_or_else(|e| {
         panic!(
-            "{version}: falling back to the upstream: {e}\n{}",
+            "{version}: the upstream image through the mirror: {e}\n{}",
             c.log_tail()
         )
     });
@@ -604,13 +636,18 @@ fn world() -> World {
         &[(ROBOT_TOKEN, "robot")],
         &pki,
     );
-    let mirror = AuthRegistry::start(
+    // An authenticated pull-through mirror of the token registry: bob logs in to it, it logs in
+    // to the token registry as alice for what it does not have yet.
+    let mirror = AuthRegistry::start_pull_through(
         &work.join("registry-mirror"),
         "mirror",
         &format!("{}:5000", net.ip(4)),
         &format!("{}:5000", net.ip(5)),
         "bob",
         BOB_PW,
+        &format!("http://{}:5000", net.ip(3)),
+        "alice",
+        ALICE_PW,
     );
     let image = |name: &str| {
         let d = work.join(format!("image-{name}"));
@@ -618,7 +655,7 @@ fn world() -> World {
         make_image(&d, &format!("{name} behind a token service"))
     };
     token.push(&image("token"), "demo/token:1");
-    mirror.push(&image("mirrored"), "demo/mirrored:1");
+    token.push(&image("mirrored"), "demo/mirrored:1");
     let hosts = work.join("hosts");
     fs::write(
         &hosts,

@@ -137,6 +137,37 @@ impl AuthRegistry {
         )
     }
 
+    /// docker-registry as an authenticated pull-through mirror (`proxy.remoteurl`): its own
+    /// clients log in with htpasswd (`user`), and it logs in to `remote` (an http:// URL) as
+    /// `remote_user` to fetch what it does not have.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_pull_through(
+        dir: &Path,
+        name: &str,
+        backend: &str,
+        addr: &str,
+        user: &str,
+        password: &str,
+        remote: &str,
+        remote_user: &str,
+        remote_password: &str,
+    ) -> AuthRegistry {
+        fs::create_dir_all(dir).unwrap();
+        let htpasswd = dir.join("htpasswd");
+        let o = run(Command::new("htpasswd")
+            .args(["-B", "-b", "-c"])
+            .arg(&htpasswd)
+            .args([user, password]));
+        assert!(o.status.success(), "htpasswd: {}", text(&o));
+        // The auth snippet closes the `auth:` section; `proxy:` follows at the top level.
+        let auth = format!(
+            "  htpasswd:\n    realm: regtrust-test\n    path: {}\nproxy:\n  remoteurl: {remote}\n  \
+             username: {remote_user}\n  password: {remote_password}\n",
+            htpasswd.display()
+        );
+        AuthRegistry::start_inner(dir, name, backend, addr, user, password, None, &auth, None)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn start_inner(
         dir: &Path,

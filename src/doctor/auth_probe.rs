@@ -1,0 +1,245 @@
+//! `doctor --probe` and credentials: asks each endpoint's `GET /v2/` without credentials (does
+//! it want a login, and which scheme: `WWW-Authenticate: Basic` or `Bearer`), then with the
+//! credentials the node has for that host (a hosts.toml `Authorization` header, or config.toml's
+//! `registry.configs."host".auth`): `GET /v2/` with them for Basic, the token service's `GET
+//! realm?service=…` with them for Bearer. So it says whether the credentials work, and when a
+//! header cannot (containerd before 2.1 sends no header with its token request). Never prints a
+//! credential.
+use std::io::{Read, Write};
+use std::path::Path;
+
+use super::probe::{ProbeResult, Speaks, authority_of, cas_for, connect_plain, tls_stream};
+use super::{Finding, Level};
+use crate::containerd::Version;
+use crate::diag::Code;
+use crate::hosts::Endpoint;
+
+/// What an HTTP request answered: the status and the `WWW-Authenticate` header.
+struct Answer {
+    status: u16,
+    challenge: Option<String>,
+}
+
+/// `GET path` on `url`'s host (http or https, the certificate verified with `cas`).
+fn get(
+    url: &str,
+    path: &str,
+    authorization: Option<&str>,
+    cas: &[std::path::PathBuf],
+) -> Result<Answer, String> {
+    let authority = authority_of(url).ok_or("not a URL")?;
+    let host = url
+        .split_once("://")
+        .map_or(url, |(_, r)| r)
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if let Some(a) = authorization {
+        req.push_str(&format!("Authorization: {a}\r\n"));
+    }
+    req.push_str("\r\n");
+    let mut head = Vec::new();
+    let mut read = |s: &mut dyn ReadWrite| -> Result<(), String> {
+        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+            let n = s.read(&mut buf).map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        Ok(())
+    };
+    if url.starts_with("https://") {
+        read(&mut tls_stream(&authority, cas)?)?;
+    } else {
+        read(&mut connect_plain(&authority).map_err(|e| e.to_string())?)?;
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or("no HTTP answer")?;
+    let challenge = lines.take_while(|l| !l.is_empty()).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("www-authenticate")
+            .then(|| v.trim().to_string())
+    });
+    Ok(Answer { status, challenge })
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// `Bearer realm="…",service="…"` → (scheme, realm, service).
+fn parse_challenge(c: &str) -> (String, Option<String>, Option<String>) {
+    let (scheme, params) = c.split_once(' ').unwrap_or((c, ""));
+    let param = |name: &str| {
+        params.split(',').find_map(|p| {
+            let (k, v) = p.trim().split_once('=')?;
+            (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().trim_matches('"').to_string())
+        })
+    };
+    (scheme.to_string(), param("realm"), param("service"))
+}
+
+/// The credentials the node has for an endpoint: its hosts.toml header, else config.toml's for
+/// its host (`Basic …` either way; None with none, or an identity token).
+fn credentials(
+    e: &Endpoint,
+    config: &[(String, crate::legacy::LegacyAuth)],
+) -> (Option<String>, &'static str) {
+    if let Some(h) = &e.auth_header_value {
+        return (Some(h.clone()), "hosts.toml header");
+    }
+    let host = crate::spec::host::authority(&e.url);
+    let Some((_, la)) = config.iter().find(|(h, _)| h == host) else {
+        return (None, "");
+    };
+    match la.credential() {
+        Ok((user, crate::spec::SecretKind::Password, secret)) => (
+            Some(crate::secret::basic_authorization(&user, &secret)),
+            "config.toml",
+        ),
+        _ => (None, "config.toml (an identity token: not probed)"),
+    }
+}
+
+/// Probes one endpoint's authentication; pushes findings; returns the verdict line.
+#[allow(clippy::too_many_arguments)]
+pub fn probe_endpoint(
+    root: &Path,
+    file: &str,
+    registry: &str,
+    e: &Endpoint,
+    config: &[(String, crate::legacy::LegacyAuth)],
+    version: Version,
+    out: &mut Vec<Finding>,
+) -> Option<ProbeResult> {
+    if e.url.starts_with("https://") && e.skip_verify {
+        return None;
+    }
+    let cas = cas_for(root, &e.ca);
+    let base = e.url.trim_end_matches('/');
+    let answer = get(base, "/v2/", None, &cas).ok()?;
+    let (creds, source) = credentials(e, config);
+    let result = |verdict: String| ProbeResult {
+        endpoint: format!("{} (credentials)", e.url),
+        speaks: if e.url.starts_with("https://") {
+            Speaks::Tls
+        } else {
+            Speaks::PlainHttp
+        },
+        verdict,
+    };
+    if answer.status != 401 {
+        return Some(result(format!(
+            "GET /v2/ answers {} without credentials{}",
+            answer.status,
+            if creds.is_some() {
+                " (the configured credentials are not needed)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let (scheme, realm, service) = parse_challenge(answer.challenge.as_deref().unwrap_or(""));
+    let Some(creds) = creds else {
+        if !source.is_empty() {
+            return Some(result(format!("asks for {scheme} credentials; {source}")));
+        }
+        out.push(Finding::found(
+            Level::Warning,
+            Code::CredentialsMissing,
+            file,
+            None,
+            format!(
+                "{} asks for credentials ({scheme}) and the node has none for it",
+                e.url
+            ),
+            "pulls through it fail with 401, unless the pod brings imagePullSecrets (sent to the \
+             image's own registry only, never to a mirror)"
+                .into(),
+            format!(
+                "give {registry}'s spec entry (or that endpoint) an `auth`, then `regtrust apply`"
+            ),
+        ));
+        return Some(result(format!(
+            "asks for {scheme} credentials; none configured"
+        )));
+    };
+    let accepted = if scheme.eq_ignore_ascii_case("bearer") {
+        let Some(realm) = realm else {
+            return Some(result("Bearer challenge without a realm".into()));
+        };
+        let sep = if realm.contains('?') { '&' } else { '?' };
+        let query = service
+            .map(|s| format!("{sep}service={s}"))
+            .unwrap_or_default();
+        let (realm_base, realm_path) = match realm.split_once("://") {
+            Some((scheme, rest)) => {
+                let (h, p) = rest.split_once('/').unwrap_or((rest, ""));
+                (format!("{scheme}://{h}"), format!("/{p}{query}"))
+            }
+            None => return Some(result(format!("Bearer realm `{realm}` is not a URL"))),
+        };
+        let cas = cas_for(root, &[]);
+        get(&realm_base, &realm_path, Some(&creds), &cas).map(|a| a.status == 200)
+    } else {
+        get(base, "/v2/", Some(&creds), &cas).map(|a| a.status == 200)
+    };
+    let token = scheme.eq_ignore_ascii_case("bearer");
+    match accepted {
+        Ok(true) => {
+            if token && source == "hosts.toml header" && !version.at_least(2, 1) {
+                out.push(Finding::found(
+                    Level::Error,
+                    Code::HeaderCannotDoToken,
+                    file,
+                    None,
+                    format!(
+                        "{} is a token (Bearer) registry and its credentials are a hosts.toml \
+                         header, which containerd {version} does not send with its token request",
+                        e.url
+                    ),
+                    "the token service sees an anonymous request: every pull fails with 401 \
+                     (containerd 2.1 and newer send the header; measured)"
+                        .into(),
+                    "`method: config` on that `auth` in the spec (the default before 2.1), then \
+                     `regtrust apply` and a containerd restart"
+                        .into(),
+                ));
+            }
+            Some(result(format!(
+                "asks for {scheme} credentials; the ones in {source} are accepted{}",
+                if token { " by the token service" } else { "" }
+            )))
+        }
+        Ok(false) => {
+            out.push(Finding::found(
+                Level::Error,
+                Code::CredentialsRejected,
+                file,
+                None,
+                format!(
+                    "{} refuses the credentials in {source} ({scheme}{})",
+                    e.url,
+                    if token { ", at its token service" } else { "" }
+                ),
+                "every pull through it fails with 401".into(),
+                "check the username and the password the spec names, then `regtrust apply`".into(),
+            ));
+            Some(result(format!(
+                "asks for {scheme} credentials; the ones in {source} are REFUSED"
+            )))
+        }
+        Err(why) => Some(result(format!(
+            "asks for {scheme} credentials; could not try them: {why}"
+        ))),
+    }
+}
