@@ -155,8 +155,19 @@ pub(super) fn prepare_containerd(
             kind: FileKind::HostsToml,
         });
     }
+    // The files are right (or will be): does the running containerd use them? Only said when
+    // nothing in config.toml or its drop-ins is still to change (then the restart is planned).
+    let running = crate::containerd::running::running(&opts.root);
+    let pending_restart = running
+        .as_ref()
+        .filter(|_| !plan.actions.contains(&Action::RestartContainerd))
+        .and_then(|r| {
+            crate::containerd::running::pending_restart(r, &config_path, &config_node_path)
+        });
     Ok((
         ContainerdPart {
+            pending_restart,
+            running,
             plan,
             version,
             version_source,

@@ -118,6 +118,11 @@ pub struct ContainerdPart {
     pub config_node_path: String,
     pub config_path: PathBuf,
     pub config_existed: bool,
+    /// The files match, but the containerd running on the root's socket started before
+    /// config.toml last changed: the sentence saying so (see `containerd::running`).
+    pub pending_restart: Option<String>,
+    /// The containerd answering on the root's socket, if any.
+    pub running: Option<crate::containerd::running::Running>,
 }
 
 #[derive(Debug)]
@@ -154,6 +159,18 @@ fn resolve_version(
     })
     .map_err(NodeError::Io)?
     .ok_or(NodeError::NoVersion)
+}
+
+impl Prepared {
+    /// The node is as the spec wants it: no file to change, no restart pending.
+    pub fn in_sync(&self) -> bool {
+        self.changes.is_empty() && self.pending_restart().is_none()
+    }
+
+    /// The sentence saying the running containerd has not read config.toml as it is.
+    pub fn pending_restart(&self) -> Option<&str> {
+        self.containerd.as_ref()?.pending_restart.as_deref()
+    }
 }
 
 pub fn prepare(spec: &ValidSpec, opts: &NodeOptions) -> Result<Prepared, NodeError> {

@@ -26,7 +26,14 @@ pub fn report(p: &Prepared, done: bool) -> String {
         }
     }
     if p.changes.is_empty() {
-        let _ = writeln!(s, "nothing to do: the node matches the spec");
+        match p.pending_restart() {
+            Some(pending) => {
+                let _ = writeln!(s, "the files match the spec, but {pending}");
+            }
+            None => {
+                let _ = writeln!(s, "nothing to do: the node matches the spec");
+            }
+        }
         return s;
     }
     let verb = |a: &str, b: &str| {
@@ -111,6 +118,8 @@ pub(super) fn containerd_next(s: &mut String, c: &ContainerdPart, elsewhere: boo
                 "containerd must be restarted to read config.toml: systemctl restart containerd"
             );
         }
+    } else if let Some(pending) = &c.pending_restart {
+        let _ = writeln!(s, "{pending}");
     } else {
         let _ = writeln!(
             s,
@@ -151,14 +160,17 @@ pub(super) fn docker_next(s: &mut String, d: &DockerPart, elsewhere: bool) {
 
 /// `apply --format json`: one object for tools (the Ansible module). `changed` says whether the
 /// node differs (or differed) from the spec; `files_changed` lists node paths; `restart` is
-/// `"containerd must restart"` when config.toml (or a drop-in) changes, else `"none"`; `notes`
+/// `"containerd must restart"` when config.toml (or a drop-in) changes, or when the containerd
+/// answering on the root's socket started before config.toml last changed (`pending_restart`
+/// then says so), else `"none"`; `notes`
 /// are the text report's notes and warnings; with `--dry-run`, `diff` is the same redacted diff
 /// the text report shows. No credential is included.
 pub fn json_report(p: &Prepared, mode: &str, with_diff: bool) -> String {
-    let restart = !p.changes.is_empty()
-        && p.containerd
-            .as_ref()
-            .is_some_and(|c| c.plan.actions.contains(&Action::RestartContainerd));
+    let restart = p.pending_restart().is_some()
+        || (!p.changes.is_empty()
+            && p.containerd
+                .as_ref()
+                .is_some_and(|c| c.plan.actions.contains(&Action::RestartContainerd)));
     let reload_docker =
         !p.changes.is_empty() && p.docker.as_ref().is_some_and(|d| d.daemon_json_changed);
     let reload_crio =
@@ -195,6 +207,7 @@ pub fn json_report(p: &Prepared, mode: &str, with_diff: bool) -> String {
         "changes": changes,
         "restart": if restart { "containerd must restart" } else { "none" },
         "reload_docker": reload_docker,
+        "pending_restart": p.pending_restart(),
         "reload_crio": reload_crio,
         "runtimes": p.runtimes.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
         "containerd": p.containerd.as_ref().map(|c| c.version.to_string()),

@@ -33,8 +33,8 @@ pub struct NodeArgs {
 pub struct ContainerdArg {
     /// containerd version of the node: 1.6, 1.7, 2.0, 2.1, 2.2, 2.3 (a patch level may follow).
     /// Default: the spec's containerd.version; on a node, what is installed there (read from the
-    /// package database or the binary's build information, never run), else config.toml's
-    /// `version`
+    /// package database or the binary's build information, never run), else what the containerd
+    /// running on its socket reports, else config.toml's `version`
     #[arg(long = "containerd", value_name = "VERSION", value_parser = VersionParser, hide_possible_values = true)]
     pub version: Option<Version>,
 }
@@ -177,6 +177,9 @@ pub enum Target {
     /// k3s / RKE2 registries.yaml (mirrors and configs; what it cannot express is dropped, with a
     /// warning)
     K3s,
+    /// Kubernetes manifests: the spec as a ConfigMap, a DaemonSet running `apply --watch` on
+    /// every node (needs --image)
+    Kubernetes,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -223,6 +226,17 @@ pub struct RenderArgs {
     /// json: show credentials (`Authorization` headers) instead of `Basic <redacted>`
     #[arg(long)]
     pub show_secrets: bool,
+    /// kubernetes: the container image with regtrust at /regtrust (deploy/build-image builds it)
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// kubernetes: the namespace of the ConfigMap and the DaemonSet (it must exist; default
+    /// kube-system)
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// kubernetes: the DaemonSet restarts containerd (SIGTERM; systemd's Restart=always starts
+    /// it again) when config.toml changed; its pods get hostPID
+    #[arg(long)]
+    pub restart_containerd: bool,
 }
 
 #[derive(Args, Debug)]
@@ -242,6 +256,16 @@ pub struct ApplyArgs {
     /// what is installed under the root)
     #[arg(long, value_name = "RUNTIME", value_delimiter = ',', value_parser = parse_runtime)]
     pub runtime: Vec<crate::spec::Runtime>,
+    /// Keep the node in line: apply, then every SECONDS read the spec (and its password files)
+    /// again and apply what differs; prints only when what it says changes; runs until stopped
+    /// (the Kubernetes DaemonSet runs it)
+    #[arg(long, value_name = "SECONDS", conflicts_with_all = ["check", "dry_run"])]
+    pub watch: Option<u64>,
+    /// When config.toml changed, or the containerd running on the root's socket started before
+    /// it last changed: SIGTERM to that containerd, for its service manager to start it again
+    /// (systemd: Restart=always); its process must be visible (a pod needs hostPID)
+    #[arg(long, conflicts_with_all = ["check", "dry_run"])]
+    pub restart_containerd: bool,
     /// Output: the text report, or one JSON object on stdout (changed, files_changed, restart,
     /// notes; with --dry-run also the diff), credentials redacted as in the text report
     #[arg(long, value_enum, default_value = "text")]

@@ -6,6 +6,7 @@ pub mod doctor;
 mod man;
 pub mod migrate;
 pub mod render;
+mod render_kubernetes;
 pub mod terraform_external;
 
 use crate::containerd::Version;

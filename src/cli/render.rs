@@ -13,6 +13,15 @@ use crate::spec::secrets::has_auth;
 use crate::spec::{DEFAULT_CONFIG_PATH, Runtime};
 
 pub fn run(a: &RenderArgs) -> Result<u8> {
+    if a.target == Target::Kubernetes {
+        return super::render_kubernetes::run(a);
+    }
+    if a.image.is_some() || a.namespace.is_some() || a.restart_containerd {
+        return Err(Error::Usage(
+            "--image, --namespace and --restart-containerd apply to --target kubernetes only"
+                .into(),
+        ));
+    }
     if a.show_secrets && a.target != Target::Json {
         return Err(Error::Usage(
             "--show-secrets applies to --target json only".into(),

@@ -11,14 +11,17 @@ use super::version::Version;
 /// 2. the Go build information of `usr/bin`, `usr/local/bin` or `opt/bin/containerd` under the root
 ///    (the `-X …/version.Version=` linker flag or the main module's version), else the version
 ///    string the linker placed next to containerd's `version.Package`;
-/// 3. config.toml's `version` key (the oldest release writing it).
+/// 3. the Version API of the containerd answering on `<root>/run/containerd/containerd.sock`
+///    (a gRPC call on the socket: `version_api`), for a root that holds neither (a node's `/`
+///    mounted into a pod with only the directories regtrust needs);
+/// 4. config.toml's `version` key (the oldest release writing it).
 ///
 /// Symbolic links are followed inside the root. An installed containerd older than regtrust
 /// supports is an error (never replaced by a guess from config.toml); a newer one is taken as the
 /// newest regtrust knows, with a warning in the returned words.
 /// Returns the version and where it came from, in words; None when nothing says.
 pub fn detect(root: &Path, config_text: Option<&str>) -> Result<Option<(Version, String)>, String> {
-    if let Some(found) = installed(root) {
+    if let Some(found) = installed(root).or_else(|| running(root)) {
         return found.map(Some);
     }
     Ok(from_config(config_text))
@@ -50,10 +53,11 @@ pub const BINARIES: &[&str] = &[
     "/opt/bin/containerd",
 ];
 
-/// The installed containerd's version and its source, `Err` (with the reason) when the version
-/// found is not one regtrust supports, None when the root says nothing.
-pub(crate) fn installed(root: &Path) -> Option<Result<(Version, String), String>> {
-    let found = |raw: &str, source: String| match Version::parse_release(raw) {
+/// A release string found on the node (`1.7.24`, `v2.1.9`), judged: supported (with its
+/// source), newer than regtrust knows (the newest, with a warning), or an error.
+fn judge(raw: &str, source: String) -> Result<(Version, String), String> {
+    let raw = raw.trim().trim_start_matches('v');
+    match Version::parse_release(raw) {
         Ok(v) if Version::parse(raw).is_ok() => Ok((v, source)),
         Ok(v) if v < Version::OLDEST => Err(format!(
             "{source}: containerd {v} is older than regtrust supports ({}): the hosts.toml \
@@ -70,7 +74,24 @@ pub(crate) fn installed(root: &Path) -> Option<Result<(Version, String), String>
             ),
         )),
         Err(e) => Err(format!("{source}: {e}")),
-    };
+    }
+}
+
+/// The version the containerd answering on the root's socket reports (its Version API).
+fn running(root: &Path) -> Option<Result<(Version, String), String>> {
+    let r = super::running::running(root)?;
+    let raw = super::version_api::version(&r.socket, std::time::Duration::from_secs(2))?;
+    let source = format!(
+        "the Version API of the containerd running on {} ({raw})",
+        super::running::SOCKET
+    );
+    Some(judge(&raw, source))
+}
+
+/// The installed containerd's version and its source, `Err` (with the reason) when the version
+/// found is not one regtrust supports, None when the root says nothing.
+pub(crate) fn installed(root: &Path) -> Option<Result<(Version, String), String>> {
+    let found = judge;
     let dpkg = read_in_root(root, "/var/lib/dpkg/status").and_then(|t| dpkg_containerd(&t));
     if let Some((package, version)) = dpkg {
         let source = format!("dpkg status of {} ({package} {version})", root.display());

@@ -6,7 +6,9 @@ pub mod imports;
 pub mod installed;
 pub mod layout;
 pub mod resolve;
+pub mod running;
 pub mod version;
+pub mod version_api;
 
 pub use layout::ConfigLayout;
 pub use version::Version;

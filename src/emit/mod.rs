@@ -5,6 +5,7 @@ pub mod config_patch;
 pub mod deferred;
 pub mod ignition;
 pub mod installer;
+pub mod kubernetes;
 pub mod patch_script;
 pub mod spec_yaml;
 pub mod terraform;

@@ -121,6 +121,7 @@ pub fn unknown_keys(name: &str, text: &str) -> Vec<Diagnostic> {
     };
     for (k, v) in top {
         match k.value.as_str() {
+            "runtimes" => {}
             "containerd" => check_map(name, v, CONTAINERD, "containerd", &mut out),
             "registries" => {
                 for r in seq(v) {

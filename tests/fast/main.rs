@@ -24,6 +24,7 @@ mod ignition;
 mod import;
 mod installer;
 mod k3s_export;
+mod kubernetes;
 mod patch_script;
 mod podman;
 mod podman_boot;

@@ -117,6 +117,17 @@ fn unknown_top_level_key() {
 }
 
 #[test]
+fn runtimes_is_not_reported_beside_an_unknown_top_level_key() {
+    let (_, stderr) = check(
+        "spec.yaml",
+        "runtimes: [containerd]\nconfig_path: /x\nregistries:\n  - host: a.example\n",
+    );
+    assert!(stderr.contains("unknown key `config_path`"), "{stderr}");
+    assert!(!stderr.contains("unknown key `runtimes`"), "{stderr}");
+    assert!(stderr.contains("1 error in the spec"), "{stderr}");
+}
+
+#[test]
 fn duplicate_hosts_point_at_the_second_and_name_the_first() {
     rejects(
         "registries:\n  - host: a.example\n  - host: b.example\n  - host: a.example\n",

@@ -7,8 +7,9 @@
 //! popular `insecure_skip_verify` recipe): check mode reports changes and writes nothing; the first
 //! run changes the files and runs the handler (a marker file here, not a restart); the second
 //! changes nothing and runs no handler; a bad spec fails the task at its line and column; an
-//! unsupported runtime fails. Then real containerd of each version, started on each root, pulls
-//! over CRI from the Fixture's plain-HTTP registries.
+//! unsupported runtime fails with regtrust's message; `runtimes: [docker]` edits daemon.json and
+//! returns `reload_docker` (then nothing on a second run). Then real containerd of each version,
+//! started on each root, pulls over CRI from the Fixture's plain-HTTP registries.
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -415,21 +416,72 @@ fn ansible_playbook_checks_applies_and_containerd_pulls() {
     );
     assert_eq!(tree(&nodes[0].dir), after[0], "a bad spec wrote something");
 
-    // 5. An unsupported runtime fails clearly.
+    // 5. A runtime regtrust does not know fails with regtrust's own message.
     let o = run(ansible(&work, "ansible")
         .args(["node-1.6", "-i", "inventory.yml", "-m", "regtrust.node.apply", "-a"])
         .arg(format!(
-            "{{\"spec\": \"{}\", \"root\": \"{}\", \"runtimes\": [\"containerd\", \"cri-o\"], \"regtrust_path\": \"{}\"}}",
+            "{{\"spec\": \"{}\", \"root\": \"{}\", \"runtimes\": [\"containerd\", \"rkt\"], \"regtrust_path\": \"{}\"}}",
             fx.spec.display(),
             nodes[0].root.display(),
             nodes[0].bin.display()
         ))
 );
     assert!(
-        !o.status.success()
-            && text(&o).contains("configures only containerd today; not supported: cri-o"),
+        !o.status.success() && text(&o).contains("unknown runtime `rkt`"),
         "{}",
         text(&o)
+    );
+    // Docker Engine (as `apply --runtime` takes it): daemon.json changes, dockerd must reload;
+    // the second run changes nothing and needs no reload. (dockerd itself: tests/real/docker.rs.)
+    let docker_root = work.join("docker-root");
+    fs::create_dir_all(docker_root.join("etc/docker")).unwrap();
+    fs::write(
+        docker_root.join("etc/docker/daemon.json"),
+        "{\n  \"log-driver\": \"json-file\"\n}\n",
+    )
+    .unwrap();
+    let docker_run = || {
+        let o = run(ansible(&work, "ansible")
+            .args(["node-1.6", "-i", "inventory.yml", "-m", "regtrust.node.apply", "-a"])
+            .arg(format!(
+                "{{\"spec\": \"{}\", \"root\": \"{}\", \"runtimes\": [\"docker\"], \"regtrust_path\": \"{}\"}}",
+                fx.spec.display(),
+                docker_root.display(),
+                nodes[0].bin.display()
+            )));
+        let out = text(&o);
+        assert!(o.status.success(), "docker runtime: {out}");
+        let json = out.split_once(" => ").map(|(_, j)| j).unwrap_or_default();
+        // The result object, then Ansible's warnings.
+        serde_json::Deserializer::from_str(json)
+            .into_iter::<serde_json::Value>()
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("ad hoc output: {out}"))
+    };
+    let first = docker_run();
+    assert_eq!(
+        (
+            &first["changed"],
+            &first["reload_docker"],
+            &first["restart_required"]
+        ),
+        (&true.into(), &true.into(), &false.into()),
+        "{first}"
+    );
+    assert_eq!(first["runtimes"], serde_json::json!(["docker"]));
+    assert!(
+        fs::read_to_string(docker_root.join("etc/docker/daemon.json"))
+            .unwrap()
+            .contains("my.private.registry:5000"),
+        "daemon.json names the HTTP registry"
+    );
+    assert!(!docker_root.join("etc/containerd").exists(), "only docker");
+    let second = docker_run();
+    assert_eq!(
+        (&second["changed"], &second["reload_docker"]),
+        (&false.into(), &false.into()),
+        "{second}"
     );
 
     // The spec_content temp files are gone, and nothing went to the real ~/.ansible.

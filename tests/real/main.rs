@@ -29,6 +29,7 @@ mod hostile;
 mod https;
 mod ignition;
 mod installer;
+mod kubernetes;
 mod packer;
 mod patch_script;
 mod podman;

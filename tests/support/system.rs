@@ -231,7 +231,7 @@ pub struct Containerd {
     pub log: PathBuf,
     /// Holds the socket: a short path under /tmp, since a unix socket path (containerd adds
     /// `.ttrpc`) must stay under 104 bytes, which deep work directories exceed.
-    _socket_dir: tempfile::TempDir,
+    _socket_dir: Option<tempfile::TempDir>,
 }
 
 const NAMESPACE_SCRIPT: &str = r#"set -e
@@ -270,14 +270,29 @@ impl Containerd {
         hosts: &Path,
         state: &Path,
     ) -> Result<Containerd, String> {
-        fs::create_dir_all(state).unwrap();
-        let log = state.join("containerd.log");
-        let logf = fs::File::create(&log).unwrap();
         let socket_dir = tempfile::Builder::new()
             .prefix("ctrd")
             .tempdir_in("/tmp")
             .unwrap();
         let socket = socket_dir.path().join("c.sock");
+        let mut c = Containerd::try_start_at(bin, root, hosts, state, &socket)?;
+        c._socket_dir = Some(socket_dir);
+        Ok(c)
+    }
+
+    /// [`Containerd::try_start`] with the socket at `socket` (a short path: see `socket`); a
+    /// restart is a drop and a new start at the same path.
+    pub fn try_start_at(
+        bin: &Path,
+        root: &Path,
+        hosts: &Path,
+        state: &Path,
+        socket: &Path,
+    ) -> Result<Containerd, String> {
+        fs::create_dir_all(state).unwrap();
+        let log = state.join("containerd.log");
+        let logf = fs::File::create(&log).unwrap();
+        let socket = socket.to_path_buf();
         let mut child = in_namespace(NAMESPACE_SCRIPT)
             .env("E2E_ROOT", root)
             .env("E2E_HOSTS", hosts)
@@ -320,7 +335,7 @@ impl Containerd {
             child,
             socket,
             log,
-            _socket_dir: socket_dir,
+            _socket_dir: None,
         })
     }
 

@@ -50,11 +50,13 @@ options:
     type: str
   runtimes:
     description:
-      - The container runtimes to configure. regtrust supports only C(containerd) today; any other
-        value fails the task.
+      - The container runtimes to configure, as C(regtrust apply --runtime) takes them
+        (C(containerd), C(docker) for Docker Engine's C(daemon.json) and C(certs.d), C(podman)
+        or C(cri-o) for the containers-image files of Podman, CRI-O, Buildah and Skopeo). A
+        runtime that regtrust does not know fails the task with regtrust's message.
+      - Default is the spec's C(runtimes), else what is installed under I(root).
     type: list
     elements: str
-    default: [containerd]
   regtrust_path:
     description: The regtrust binary on the node, a path or a name looked up on C(PATH).
     type: str
@@ -98,13 +100,29 @@ changes:
   type: list
   elements: dict
 restart:
-  description: C(containerd must restart) when config.toml (or a drop-in it imports) changed, else C(none).
+  description: C(containerd must restart) when config.toml (or a drop-in it imports) changed, or
+    when the containerd answering on the root's socket started before config.toml last changed;
+    else C(none).
   returned: always
   type: str
 restart_required:
   description: The same as a boolean, for a handler's C(when).
   returned: always
   type: bool
+reload_docker:
+  description: Whether dockerd must reload C(daemon.json) (C(systemctl reload docker)).
+  returned: always
+  type: bool
+reload_crio:
+  description: Whether a running CRI-O must reload its registries configuration
+    (C(systemctl reload crio)); Podman, Buildah and Skopeo read it on every run.
+  returned: always
+  type: bool
+runtimes:
+  description: The runtimes regtrust configured.
+  returned: always
+  type: list
+  elements: str
 containerd:
   description: The containerd version regtrust wrote for.
   returned: success
@@ -132,7 +150,6 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes
 
-SUPPORTED_RUNTIMES = ("containerd",)
 POSITION = re.compile(r"-->\s*(?P<file>.*?):(?P<line>\d+):(?P<column>\d+)")
 
 
@@ -175,6 +192,8 @@ def run(module, binary, spec_path, shown_as, mode):
         cmd += ["--containerd", p["containerd"]]
     if p["config"]:
         cmd += ["--config", p["config"]]
+    if p["runtimes"]:
+        cmd += ["--runtime", ",".join(p["runtimes"])]
     if mode:
         cmd.append(mode)
     rc, out, err = module.run_command(cmd)
@@ -203,7 +222,7 @@ def main():
             root=dict(type="path", default="/"),
             config=dict(type="str"),
             containerd=dict(type="str"),
-            runtimes=dict(type="list", elements="str", default=["containerd"]),
+            runtimes=dict(type="list", elements="str"),
             regtrust_path=dict(type="str", default="regtrust"),
         ),
         mutually_exclusive=[("spec", "spec_content")],
@@ -211,11 +230,9 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    unsupported = [r for r in p["runtimes"] if r not in SUPPORTED_RUNTIMES]
-    if unsupported or not p["runtimes"]:
-        module.fail_json(
-            msg="runtimes: regtrust configures only containerd today; not supported: %s"
-            % (", ".join(unsupported) or "an empty list"))
+    if p["runtimes"] is not None and not p["runtimes"]:
+        module.fail_json(msg="runtimes: an empty list; leave it out to configure the spec's "
+                         "runtimes (else what is installed under root)")
     binary = find_binary(module, p["regtrust_path"])
 
     tmp = None
@@ -256,6 +273,9 @@ def main():
         changes=data.get("changes", []),
         restart=data["restart"],
         restart_required=data["restart"] != "none",
+        reload_docker=bool(data.get("reload_docker", False)),
+        reload_crio=bool(data.get("reload_crio", False)),
+        runtimes=data.get("runtimes", []),
         containerd=data.get("containerd"),
         notes=notes,
     )
