@@ -22,6 +22,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("installer.sh", include_str!("../templates/installer.sh.j2")),
     ("sh-common.sh", include_str!("../templates/sh-common.sh.j2")),
     (
+        "detect-containerd.sh",
+        include_str!("../templates/detect-containerd.sh.j2"),
+    ),
+    (
         "patch-config.sh",
         include_str!("../templates/patch-config.sh.j2"),
     ),

@@ -216,10 +216,15 @@ fn text_output(
     if a.target == Target::Json {
         return Ok(terraform::plan_json(plan, a.show_secrets));
     }
-    let v = version.ok_or(
-        "the config.toml layout depends on the containerd version: pass --containerd \
-         (1.6 … 2.3) or set containerd.version in the spec",
-    )?;
+    // cloud-init's script and the installer read the node's containerd when they run, unless
+    // pinned (contracts.md); the other outputs depend on the version when rendered.
+    let needs = || {
+        version.ok_or(
+            "the config.toml layout depends on the containerd version: pass --containerd \
+             (1.6 … 2.3) or set containerd.version in the spec (cloud-init and the installer \
+             can do without: they read it on the node)",
+        )
+    };
     Ok(match a.target {
         Target::CloudInit => {
             let opts = cloud_init::Options {
@@ -227,7 +232,7 @@ fn text_output(
                 gzip: a.encoding == Encoding::GzB64,
                 mime: a.mime,
             };
-            let text = cloud_init::render(plan, v, opts);
+            let text = cloud_init::render(plan, version, opts);
             report_size(text.len(), a.encoding);
             text
         }
@@ -242,12 +247,12 @@ fn text_output(
             let opts = ignition::Options {
                 hosts_only: a.hosts_only,
             };
-            let text = ignition::render(plan, v, opts);
+            let text = ignition::render(plan, needs()?, opts);
             eprintln!("ignition config: {} bytes", text.len());
             text
         }
-        Target::Script => installer::render(plan, v, deferred)?,
-        _ => config_fragment::render(v, &plan.config_path),
+        Target::Script => installer::render(plan, version, deferred)?,
+        _ => config_fragment::render(needs()?, &plan.config_path),
     })
 }
 

@@ -96,8 +96,10 @@ fn write_file(path: &str, mode: u32, text: &str, gzip: bool) -> WriteFile {
     }
 }
 
-/// The `#cloud-config` document (or its MIME multipart wrapping).
-pub fn render(plan: &Plan, containerd: Version, opts: Options) -> String {
+/// The `#cloud-config` document (or its MIME multipart wrapping). `containerd`: the version it
+/// is for, or `None`: its script reads the node's when it runs.
+pub fn render(plan: &Plan, containerd: impl Into<Option<Version>>, opts: Options) -> String {
+    let containerd: Option<Version> = containerd.into();
     let mut files: Vec<WriteFile> = plan
         .files
         .iter()
@@ -153,7 +155,7 @@ pub fn render(plan: &Plan, containerd: Version, opts: Options) -> String {
     let mut text = crate::templates::render(
         "cloud-config",
         minijinja::context! {
-            version => containerd.to_string(),
+            version => containerd.map(|v| v.to_string()).unwrap_or_default(),
             summary,
             patch => !opts.hosts_only,
             config_path => plan.config_path.as_str(),

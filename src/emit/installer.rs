@@ -33,7 +33,14 @@ struct Credential {
 
 /// The installer. `deferred`: the plan's credentials (planned with stand-in passwords); an
 /// error names a `password_env` that is no shell variable name.
-pub fn render(plan: &Plan, containerd: Version, deferred: &[Deferred]) -> Result<String, String> {
+/// `containerd`: the version it is for, or `None`: it reads the node's (or the root's) when it
+/// runs.
+pub fn render(
+    plan: &Plan,
+    containerd: impl Into<Option<Version>>,
+    deferred: &[Deferred],
+) -> Result<String, String> {
+    let containerd: Option<Version> = containerd.into();
     let mut creds = Vec::new();
     for d in deferred {
         if !is_shell_name(&d.env) {
@@ -86,11 +93,11 @@ pub fn render(plan: &Plan, containerd: Version, deferred: &[Deferred]) -> Result
     let mut script = crate::templates::render(
         "installer.sh",
         minijinja::context! {
-            version => containerd.to_string(),
+            version => containerd.map(|v| v.to_string()).unwrap_or_default(),
             summary,
             config_file => DEFAULT_CONFIG_FILE,
             config_path => plan.config_path.as_str(),
-            new_file_version => ConfigLayout::native_for(&containerd).number(),
+            new_file_version => containerd.map_or(0, |v| ConfigLayout::native_for(&v).number()),
             files,
             creds,
             planned => planned.join("\n"),

@@ -7,9 +7,14 @@ use crate::containerd::{ConfigLayout, Version};
 /// The script cloud-init's `runcmd` runs (and `--target script` embeds the same edit).
 /// `with_credentials`: it also appends the credentials blocks of
 /// [`crate::containerd::layout::CREDENTIALS_FILE`] (which the output writes), else removes that
-/// file and any blocks an earlier run appended.
-pub fn render(containerd: Version, config_path: &str, with_credentials: bool) -> String {
-    render_with(containerd, config_path, false, with_credentials)
+/// file and any blocks an earlier run appended. `containerd`: the version it is for, or `None`:
+/// the script reads the version on the node when it runs (templates/detect-containerd.sh.j2).
+pub fn render(
+    containerd: impl Into<Option<Version>>,
+    config_path: &str,
+    with_credentials: bool,
+) -> String {
+    render_with(containerd.into(), config_path, false, with_credentials)
 }
 
 /// The same script as the ExecStart of a systemd unit ordered `Before=containerd.service`
@@ -17,11 +22,11 @@ pub fn render(containerd: Version, config_path: &str, with_credentials: bool) ->
 /// from a copy of that file; a restart it asks for is queued (`--no-block`), since containerd
 /// waits for this unit to finish.
 pub fn render_for_unit(containerd: Version, config_path: &str, with_credentials: bool) -> String {
-    render_with(containerd, config_path, true, with_credentials)
+    render_with(Some(containerd), config_path, true, with_credentials)
 }
 
 fn render_with(
-    containerd: Version,
+    containerd: Option<Version>,
     config_path: &str,
     unit: bool,
     with_credentials: bool,
@@ -29,10 +34,10 @@ fn render_with(
     let mut script = crate::templates::render(
         "patch-config.sh",
         minijinja::context! {
-            version => containerd.to_string(),
+            version => containerd.map(|v| v.to_string()).unwrap_or_default(),
             config_file => DEFAULT_CONFIG_FILE,
             config_path => config_path,
-            new_file_version => ConfigLayout::native_for(&containerd).number(),
+            new_file_version => containerd.map_or(0, |v| ConfigLayout::native_for(&v).number()),
             seed_from => if unit { FLATCAR_SHIPPED_CONFIG } else { "" },
             restart_no_block => unit,
             with_credentials,

@@ -11,6 +11,7 @@ mod apply;
 mod auth;
 mod auth_channels;
 mod boot_patch_contract;
+mod boot_version;
 mod cli_polish;
 mod cmd;
 mod concurrency;

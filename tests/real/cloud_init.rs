@@ -180,26 +180,40 @@ fn large_user_data_is_flagged() {
 
 /// cloud-init applies the user-data over a scratch /etc/containerd seeded with `seed`, twice;
 /// then containerd of `version` pulls through CRI.
+/// `detect`: rendered without `--containerd`; the script reads the version from `containerd
+/// --version` (the release's own binary first on PATH in the namespace), says so, and writes
+/// what the pinned script writes (apply's patch for that release).
 fn boot_and_pull(
     fx: &Fixture,
     version: &str,
     case: &str,
     seed: &str,
     hosts_only: bool,
+    detect: bool,
 ) -> Vec<String> {
     let dir = fx.work.join(case);
     let root = dir.join("root");
     fs::create_dir_all(root.join("etc/containerd")).unwrap();
     fs::write(root.join("etc/containerd/config.toml"), seed).unwrap();
     let userdata = dir.join("user-data.yaml");
-    let mut args = vec!["--containerd", version];
+    let mut args = if detect {
+        vec![]
+    } else {
+        vec!["--containerd", version]
+    };
     if hosts_only {
         args.push("--hosts-only");
     }
     render(&fx.spec, &userdata, &args);
+    let bin_dir = containerd_bin(version)
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
     let mut failures = Vec::new();
     for round in 1..=2 {
-        let o = run_cloud_init(&userdata, &root);
+        let o = run_cloud_init_env(&userdata, &root, &[("PATH", path.clone())]);
         let out = format!(
             "{}{}",
             String::from_utf8_lossy(&o.stdout),
@@ -229,6 +243,25 @@ fn boot_and_pull(
         if hosts_only {
             assert_eq!(config, seed, "hosts-only must not touch config.toml");
         }
+        if detect {
+            assert!(
+                out.contains(&format!(
+                    "configuring containerd {version} (read from containerd --version"
+                )),
+                "{version} {case}: the detected version is said:\n{out}"
+            );
+            let covered = std::collections::BTreeSet::new();
+            let want =
+                regtrust::emit::config_patch::patch(&regtrust::emit::config_patch::PatchRequest {
+                    existing: Some(seed),
+                    containerd: Version::parse(version).unwrap(),
+                    config_path: Some("/etc/containerd/certs.d"),
+                    covered_dirs: &covered,
+                    credentials: &[],
+                })
+                .unwrap();
+            assert_eq!(config, want.text, "{version} {case}: not what apply writes");
+        }
         let ctrd = Containerd::start(
             &containerd_bin(version),
             &root,
@@ -251,13 +284,23 @@ fn first_boot(version: &str, ip_base: u8) {
     let fx = Fixture::new(&format!("cloud-init-{version}"), ip_base);
     let mut failures = Vec::new();
     let debian = debian_config(version);
-    failures.extend(boot_and_pull(&fx, version, "debian", &debian, false));
+    failures.extend(boot_and_pull(&fx, version, "debian", &debian, false, false));
     failures.extend(boot_and_pull(
         &fx,
         version,
         "default",
         &default_config(version),
         false,
+        false,
+    ));
+    // Rendered without --containerd: the script reads the node's.
+    failures.extend(boot_and_pull(
+        &fx,
+        version,
+        "detected",
+        &default_config(version),
+        false,
+        true,
     ));
     // An image that already has config_path baked in: hosts files only, config.toml untouched.
     let baked = format!(
@@ -269,6 +312,7 @@ fn first_boot(version: &str, ip_base: u8) {
         "baked-hosts-only",
         &baked,
         true,
+        false,
     ));
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

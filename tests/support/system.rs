@@ -368,6 +368,12 @@ impl Drop for Containerd {
 /// namespace where `<root>/etc/containerd` is /etc/containerd and `<root>/usr/local/sbin` is
 /// /usr/local/sbin, then runs the runcmd script cloud-init wrote. Returns the combined output.
 pub fn run_cloud_init(userdata: &Path, root: &Path) -> Output {
+    run_cloud_init_env(userdata, root, &[])
+}
+
+/// [`run_cloud_init`] with more environment variables (e.g. a PATH whose `containerd` is
+/// another release).
+pub fn run_cloud_init_env(userdata: &Path, root: &Path, env: &[(&str, String)]) -> Output {
     require_tool(
         "cloud-init",
         "run .ci/install-deps (Debian package cloud-init)",
@@ -389,9 +395,12 @@ for s in /var/lib/cloud/instances/*/scripts/runcmd; do
   sh "$s"
 done
 "#;
-    run(in_namespace(SCRIPT)
-        .env("E2E_ROOT", root)
-        .env("E2E_USERDATA", userdata))
+    let mut c = in_namespace(SCRIPT);
+    c.env("E2E_ROOT", root).env("E2E_USERDATA", userdata);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    run(&mut c)
 }
 
 /// cloud-init's whole boot path on `userdata` (a `#cloud-config` document or a MIME multipart):
