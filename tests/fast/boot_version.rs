@@ -46,7 +46,9 @@ fn the_script_reads_the_roots_containerd_and_writes_what_the_pinned_one_writes()
     let d = dir.path();
     let unpinned = patch_script::render(None, WANT, false);
     assert!(unpinned.contains("detect_containerd"), "{unpinned}");
-    let cases: Vec<(&str, &str, Vec<(&str, String)>)> = vec![
+    // (release, what, files of the root)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>);
+    let cases: Vec<Case> = vec![
         ("1.6", "dpkg 1.6", vec![("var/lib/dpkg/status", dpkg("1.6.20~ds1-1+deb12u3"))]),
         ("1.7", "dpkg 1.7", vec![("var/lib/dpkg/status", dpkg("1.7.24~ds1-6+b2"))]),
         ("2.1", "dpkg 2.1", vec![("var/lib/dpkg/status", dpkg("2.1.9~ds1-1"))]),
