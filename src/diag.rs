@@ -106,6 +106,8 @@ codes! {
     AuthOnHttp = "auth-on-http",
     /// `auth` on a registry with `fallback: false`: the upstream is never contacted.
     AuthUnused = "auth-unused",
+    /// One host given two different `auth`s in the spec (containerd keeps one login per host).
+    AuthConflict = "auth-conflict",
     /// A password file or environment variable that cannot be read, or is empty.
     SecretUnreadable = "secret-unreadable",
     /// `dial_timeout` needs a newer containerd.

@@ -124,6 +124,7 @@ pub fn validate(
             registries.push(r);
         }
     }
+    conflicting_credentials(&mut cx, &registries);
     cx.diags.sort_by_key(|d| d.pos.map(|p| (p.line, p.column)));
     let failed = cx.diags.iter().any(Diagnostic::is_error);
     let spec = (!failed).then_some(ValidSpec {
@@ -523,6 +524,40 @@ fn settings(cx: &mut Ctx<'_>, ep: &mut Endpoint, s: Settings, tls_reported: bool
     }
     if let Some(a) = s.auth {
         ep.auth = auth(cx, ep, &a);
+    }
+}
+
+/// One host with two different `auth`s (a mirror shared by two registries, each with its own
+/// login): containerd keeps one set of credentials per host (config.toml's `configs."host"`, or
+/// each hosts.toml's own header), so with `method: config` only the first is written: a warning
+/// at the second.
+fn conflicting_credentials(cx: &mut Ctx<'_>, registries: &[Registry]) {
+    let mut seen: Vec<(&str, &Auth)> = Vec::new();
+    for r in registries {
+        for ep in std::iter::once(&r.upstream).chain(&r.endpoints) {
+            let Some(a) = &ep.auth else { continue };
+            match seen.iter().find(|(h, _)| *h == ep.authority()) {
+                Some((_, first))
+                    if first.username != a.username
+                        || first.source != a.source
+                        || first.kind != a.kind =>
+                {
+                    cx.diags.push(Diagnostic::warning(
+                        Code::AuthConflict,
+                        cx.file,
+                        a.at,
+                        format!(
+                            "`{}` gets other credentials here than earlier in the spec: containerd \
+                             keeps one login per host (with `method: config` only the first is \
+                             written); give every endpoint of that host the same `auth`",
+                            ep.authority()
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => seen.push((ep.authority(), a)),
+            }
+        }
     }
 }
 

@@ -834,3 +834,26 @@ fn config_method_refusals_write_nothing() {
         text(&o)
     );
 }
+
+/// A mirror shared by two registries with two different logins: a warning at the second
+/// (containerd keeps one login per host); the same login twice: nothing.
+#[test]
+fn two_logins_for_one_host_are_warned_about() {
+    let node = Node::new();
+    let two = |second: &str| {
+        format!(
+            "registries:\n  - host: a.example\n    endpoints:\n      - url: https://m.example\n        \
+             auth: {{username: x, password_env: A}}\n  - host: b.example\n    endpoints:\n      - \
+             url: https://m.example\n        auth: {{username: {second}, password_env: A}}\n"
+        )
+    };
+    let o = node.run(&["check"], &node.spec(&two("y")), &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("warning[auth-conflict]") && text(&o).contains(":9:15"),
+        "{}",
+        text(&o)
+    );
+    let o = node.run(&["check"], &node.spec(&two("x")), &[]);
+    assert!(!text(&o).contains("auth-conflict"), "{}", text(&o));
+}
