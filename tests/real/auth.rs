@@ -275,6 +275,21 @@ fn one_version(w: &World, version: &str) {
         "{version}: https with credentials: {seen:#?}"
     );
 
+    // doctor --probe tries carol's header over HTTPS (the certificate verified with the spec's
+    // CA): accepted.
+    let (codes, verdicts) = doctor_probe_in(&w.hosts, &root, version, &secrets());
+    for url in [format!("https://{TLS_HOST}")] {
+        assert!(
+            verdicts.iter().any(
+                |v| v.contains("Basic credentials; the ones in hosts.toml header are accepted")
+            ),
+            "{version}: {url}: {verdicts:?}"
+        );
+    }
+    assert!(
+        !codes.iter().any(|c| c.starts_with("credentials-")),
+        "{version}: {codes:?} {verdicts:?}"
+    );
     // doctor on that node, render json: nothing printed carries a credential.
     let root_s = root.to_str().unwrap();
     let doctor = regtrust(&[

@@ -125,29 +125,8 @@ fn write_spec(w: &World, s: Spec) -> String {
     p.display().to_string()
 }
 
-/// `doctor --probe --format json` on `root`, run where the test's names resolve (a mount
-/// namespace with the test's /etc/hosts): the finding codes and the probe verdicts. Nothing it
-/// prints carries a secret.
 fn doctor_probe(w: &World, root: &Path, version: &str) -> (Vec<String>, Vec<String>) {
-    let o = run(in_namespace(
-        "mount --bind \"$E2E_HOSTS\" /etc/hosts && exec \"$E2E_REGTRUST\" doctor --root \"$E2E_ROOT\" \
-         --containerd \"$E2E_VERSION\" --probe --format json",
-    )
-    .env("E2E_HOSTS", &w.hosts)
-    .env("E2E_REGTRUST", regtrust_bin())
-    .env("E2E_ROOT", root)
-    .env("E2E_VERSION", version));
-    assert_no_secret(&format!("{version}: doctor --probe"), &text(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{version}: doctor --probe: {e}: {}", text(&o)));
-    let list = |k: &str, f: &str| -> Vec<String> {
-        v[k].as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x[f].as_str().unwrap_or("").to_string())
-            .collect()
-    };
-    (list("findings", "code"), list("probes", "verdict"))
+    doctor_probe_in(&w.hosts, root, version, &secrets())
 }
 
 /// containerd restarted on `root` with an empty content store (each pull fetches everything).

@@ -535,3 +535,45 @@ impl AuthRegistry {
             .collect()
     }
 }
+
+/// `doctor --probe --format json` on `root`, run where the test's names resolve (a mount
+/// namespace with `hosts` as /etc/hosts): the finding codes and the probes as `endpoint: verdict`.
+/// Nothing it prints holds one of `secrets`.
+pub fn doctor_probe_in(
+    hosts: &Path,
+    root: &Path,
+    version: &str,
+    secrets: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let o = run(crate::system::in_namespace(
+        "mount --bind \"$E2E_HOSTS\" /etc/hosts && exec \"$E2E_REGTRUST\" doctor --root \"$E2E_ROOT\" \
+         --containerd \"$E2E_VERSION\" --probe --format json",
+    )
+    .env("E2E_HOSTS", hosts)
+    .env("E2E_REGTRUST", regtrust_bin())
+    .env("E2E_ROOT", root)
+    .env("E2E_VERSION", version));
+    assert_none_of(&format!("{version}: doctor --probe"), &text(&o), secrets);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{version}: doctor --probe: {e}: {}", text(&o)));
+    let list = |k: &str, f: &str| -> Vec<String> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[f].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let probes = v["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}: {}",
+                p["endpoint"].as_str().unwrap_or(""),
+                p["verdict"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    (list("findings", "code"), probes)
+}
