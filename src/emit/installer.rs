@@ -98,6 +98,7 @@ pub fn render(plan: &Plan, containerd: Version, deferred: &[Deferred]) -> Result
             credentials_file => crate::containerd::layout::CREDENTIALS_FILE,
             mark => crate::containerd::credentials::MARK,
             placeholder => crate::containerd::credentials::PLUGIN_PLACEHOLDER,
+            docker => plan.docker.as_ref().map(crate::emit::docker_merge::installer_part),
             crio_drop_in => plan
                 .files
                 .iter()
