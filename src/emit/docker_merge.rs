@@ -11,9 +11,10 @@ use crate::plan::DockerPlan;
 /// Where cloud-init writes the merge script on the node.
 pub const SCRIPT_PATH: &str = "/usr/local/sbin/regtrust-docker-config";
 
-/// The deepest nesting the script accepts in daemon.json: serde_json's limit (what `apply`
-/// reads), so the script never writes a file `apply` would refuse.
-const MAX_DEPTH: usize = 127;
+/// The deepest nesting of a daemon.json value the script edits: Python's JSON reader recurses
+/// (about 1,000 levels), `apply`'s reader does not; deeper files are left to `apply` (refused,
+/// unchanged).
+const MAX_DEPTH: usize = 500;
 
 /// What the script is told: the entries the spec wants and the certs.d files the output writes.
 #[derive(Serialize)]

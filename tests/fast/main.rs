@@ -16,6 +16,7 @@ mod cmd;
 mod concurrency;
 mod config_path_move;
 mod docker;
+mod docker_boot;
 mod doctor;
 mod faults;
 mod fuzz_regressions;
