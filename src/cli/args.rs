@@ -223,8 +223,8 @@ pub struct RenderArgs {
     /// json: show credentials (`Authorization` headers) instead of `Basic <redacted>`
     #[arg(long)]
     pub show_secrets: bool,
-    /// cloud-init, script: the runtimes to configure besides containerd: docker, podman
-    /// (comma-separated or repeated, containerd among them; overrides the spec's `runtimes`)
+    /// cloud-init, script: the runtimes to configure: containerd, docker, podman (comma-separated
+    /// or repeated; containerd must be among them; overrides the spec's `runtimes`)
     #[arg(long, value_name = "RUNTIME", value_delimiter = ',', value_parser = parse_runtime)]
     pub runtime: Vec<crate::spec::Runtime>,
 }

@@ -85,7 +85,10 @@ fn docker_tree(root: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
             let rel = format!("/{}", p.strip_prefix(base).unwrap().display());
             let meta = fs::symlink_metadata(&p).unwrap();
             if meta.is_dir() {
-                out.insert(format!("{rel}/"), (meta.permissions().mode() & 0o7777, vec![]));
+                out.insert(
+                    format!("{rel}/"),
+                    (meta.permissions().mode() & 0o7777, vec![]),
+                );
                 walk(base, &p, out);
             } else {
                 out.insert(
@@ -124,7 +127,10 @@ fn render(d: &Path, name: &str, spec: &str) -> Rendered {
         ],
     );
     assert!(o.status.success(), "{}", out(&o));
-    let o = regtrust(d, &["render", "--spec", &spec_arg, "--target", "cloud-init"]);
+    let o = regtrust(
+        d,
+        &["render", "--spec", &spec_arg, "--target", "cloud-init"],
+    );
     assert!(o.status.success(), "{}", out(&o));
     let userdata: serde_json::Value =
         serde_saphyr::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
@@ -149,7 +155,11 @@ fn render(d: &Path, name: &str, spec: &str) -> Rendered {
     let open = "<<'REGTRUST_DOCKER_MERGE' || exit 1\n";
     let start = sh.find(open).unwrap() + open.len();
     let end = sh.find("\nREGTRUST_DOCKER_MERGE\n").unwrap();
-    assert_eq!(&sh[start..end + 1], script, "installer and cloud-init differ");
+    assert_eq!(
+        &sh[start..end + 1],
+        script,
+        "installer and cloud-init differ"
+    );
     let merge = d.join(format!("{name}-merge.py"));
     fs::write(&merge, script).unwrap();
     Rendered {
@@ -364,7 +374,9 @@ fn the_merge_writes_what_apply_writes_or_both_refuse() {
                 );
                 refused.push(name);
             }
-            (Some(0), Some(1)) if out(&ob).contains("run regtrust apply, which edits any valid JSON") => {
+            (Some(0), Some(1))
+                if out(&ob).contains("run regtrust apply, which edits any valid JSON") =>
+            {
                 assert_eq!(
                     docker_tree(&b).get("/etc/docker/daemon.json"),
                     before.get("/etc/docker/daemon.json"),
@@ -461,7 +473,10 @@ fn the_merge_keeps_the_operators_keys_and_records_only_its_own_entries() {
         ])
     );
     let key = b.join("etc/docker/certs.d/secure.registry.test:5443/client.key");
-    assert_eq!(fs::metadata(key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        fs::metadata(key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert!(!b.join("etc/docker/regtrust-managed.pending.json").exists());
     // `regtrust apply` agrees: nothing to do for docker.
     let o = apply(d, &b, SPEC);
@@ -535,14 +550,27 @@ fn apply_and_the_merge_follow_one_another() {
         for (then, run_then) in &steps {
             for (last, run_last) in &steps {
                 let root = seeded(d, &format!("{first}-{then}-{last}"), Some(seed));
-                for (n, (which, run)) in [("full", run_first), ("pruned", run_then), ("empty", run_last)]
-                    .into_iter()
-                    .enumerate()
+                for (n, (which, run)) in [
+                    ("full", run_first),
+                    ("pruned", run_then),
+                    ("empty", run_last),
+                ]
+                .into_iter()
+                .enumerate()
                 {
                     let o = run(&root, which);
-                    assert!(o.status.success(), "{first}/{then}/{last} {which}: {}", out(&o));
+                    assert!(
+                        o.status.success(),
+                        "{first}/{then}/{last} {which}: {}",
+                        out(&o)
+                    );
                     let got = docker_tree(&root);
-                    assert_eq!(got, want[n], "{first}/{then}/{last}: after {which}: {}", out(&o));
+                    assert_eq!(
+                        got,
+                        want[n],
+                        "{first}/{then}/{last}: after {which}: {}",
+                        out(&o)
+                    );
                 }
             }
         }
@@ -562,7 +590,11 @@ fn an_interrupted_run_is_finished_and_a_broken_record_refused() {
     let a = seeded(d, "a", Some(seed));
     let b = seeded(d, "b", Some(seed));
     for root in [&a, &b] {
-        fs::write(root.join("etc/docker/regtrust-managed.pending.json"), pending).unwrap();
+        fs::write(
+            root.join("etc/docker/regtrust-managed.pending.json"),
+            pending,
+        )
+        .unwrap();
     }
     let oa = apply(d, &a, SPEC);
     assert!(oa.status.success(), "{}", out(&oa));
@@ -582,7 +614,11 @@ fn an_interrupted_run_is_finished_and_a_broken_record_refused() {
         fs::read(a.join("etc/docker/regtrust-managed.json")).unwrap()
     );
     // A record that is not regtrust's: refused, nothing changed (apply refuses it too).
-    for bad in ["{\"insecure\": []}", "{\"auths\": [1]}", "{\"auths\": [], \"auths\": []}"] {
+    for bad in [
+        "{\"insecure\": []}",
+        "{\"auths\": [1]}",
+        "{\"auths\": [], \"auths\": []}",
+    ] {
         let c = seeded(d, "c", Some(seed));
         fs::write(c.join("etc/docker/regtrust-managed.json"), bad).unwrap();
         let before = docker_tree(&c);
@@ -593,7 +629,11 @@ fn an_interrupted_run_is_finished_and_a_broken_record_refused() {
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(1), "{bad}: {}", out(&o));
-        assert!(out(&o).contains("not regtrust's record"), "{bad}: {}", out(&o));
+        assert!(
+            out(&o).contains("not regtrust's record"),
+            "{bad}: {}",
+            out(&o)
+        );
         assert_eq!(docker_tree(&c), before, "{bad}");
         let o = apply(d, &c, SPEC);
         assert_eq!(o.status.code(), Some(3), "apply on {bad}: {}", out(&o));
@@ -608,7 +648,15 @@ fn the_installer_without_python3_writes_nothing() {
     fs::write(d.join("spec.yaml"), SPEC).unwrap();
     let o = regtrust(
         d,
-        &["render", "--spec", "spec.yaml", "--target", "script", "--out", "install.sh"],
+        &[
+            "render",
+            "--spec",
+            "spec.yaml",
+            "--target",
+            "script",
+            "--out",
+            "install.sh",
+        ],
     );
     assert!(o.status.success(), "{}", out(&o));
     assert!(
@@ -668,7 +716,15 @@ fn render_shapes_and_refusals() {
     // --runtime puts docker among the runtimes (the spec has none).
     let o = regtrust(
         d,
-        &["render", "--spec", "spec.yaml", "--target", "cloud-init", "--runtime", "containerd,docker"],
+        &[
+            "render",
+            "--spec",
+            "spec.yaml",
+            "--target",
+            "cloud-init",
+            "--runtime",
+            "containerd,docker",
+        ],
     );
     assert!(o.status.success(), "{}", out(&o));
     let doc: serde_json::Value =
@@ -692,9 +748,18 @@ fn render_shapes_and_refusals() {
     assert_eq!(
         files,
         BTreeMap::from([
-            ("/etc/docker/certs.d/secure.registry.test:5443/ca.crt".into(), m("0644")),
-            ("/etc/docker/certs.d/secure.registry.test:5443/client.cert".into(), m("0644")),
-            ("/etc/docker/certs.d/secure.registry.test:5443/client.key".into(), m("0600")),
+            (
+                "/etc/docker/certs.d/secure.registry.test:5443/ca.crt".into(),
+                m("0644")
+            ),
+            (
+                "/etc/docker/certs.d/secure.registry.test:5443/client.cert".into(),
+                m("0644")
+            ),
+            (
+                "/etc/docker/certs.d/secure.registry.test:5443/client.key".into(),
+                m("0600")
+            ),
             ("/usr/local/sbin/regtrust-docker-config".into(), m("0755")),
         ])
     );
@@ -706,20 +771,43 @@ fn render_shapes_and_refusals() {
         ])
     );
     // Without docker: no docker file, no second runcmd.
-    let o = regtrust(d, &["render", "--spec", "spec.yaml", "--target", "cloud-init"]);
+    let o = regtrust(
+        d,
+        &["render", "--spec", "spec.yaml", "--target", "cloud-init"],
+    );
     assert!(o.status.success(), "{}", out(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(!text.contains("/etc/docker/") && !text.contains("regtrust-docker-config"));
     // The targets that do not configure docker refuse it; docker without containerd too.
     for (target, runtimes, says) in [
-        ("ignition", "containerd,docker", "the runtimes include docker: this render target does not configure it"),
+        (
+            "ignition",
+            "containerd,docker",
+            "the runtimes include docker: this render target does not configure it",
+        ),
         ("json", "containerd,docker", "the runtimes include docker"),
-        ("cloud-init", "docker", "the runtimes are docker without containerd"),
-        ("script", "docker", "the runtimes are docker without containerd"),
+        (
+            "cloud-init",
+            "docker",
+            "the runtimes are docker without containerd",
+        ),
+        (
+            "script",
+            "docker",
+            "the runtimes are docker without containerd",
+        ),
     ] {
         let o = regtrust(
             d,
-            &["render", "--spec", "spec.yaml", "--target", target, "--runtime", runtimes],
+            &[
+                "render",
+                "--spec",
+                "spec.yaml",
+                "--target",
+                target,
+                "--runtime",
+                runtimes,
+            ],
         );
         assert_eq!(o.status.code(), Some(2), "{target} {runtimes}: {}", out(&o));
         assert!(out(&o).contains(says), "{target} {runtimes}: {}", out(&o));

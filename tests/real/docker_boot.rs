@@ -74,7 +74,10 @@ fn dockerd_pulls_after_the_cloud_init_and_installer_merge() {
         ]);
         assert!(o.status.success(), "{target}: {}", text(&o));
     }
-    let o = run(Command::new("shellcheck").arg("-s").arg("sh").arg(&installer));
+    let o = run(Command::new("shellcheck")
+        .arg("-s")
+        .arg("sh")
+        .arg(&installer));
     assert!(o.status.success(), "shellcheck: {}", text(&o));
     let oci = make_image(&work, "hello from the docker boot test");
     let sockdir = tempfile::Builder::new()
