@@ -91,6 +91,10 @@ pub struct Plan {
     /// Credentials for config.toml (`method: config`), in the spec's order.
     pub credentials: Vec<ConfigCredential>,
     pub actions: Vec<Action>,
+    /// Docker Engine's part, for the boot outputs (cloud-init, the installer): its certs.d files
+    /// are in `files` too; its daemon.json entries are merged on the node
+    /// (`emit::docker_merge`). None when docker is not among the runtimes.
+    pub docker: Option<DockerPlan>,
 }
 
 impl Plan {
@@ -109,6 +113,7 @@ impl Plan {
             managed_dirs: Vec::new(),
             credentials: config_credentials(spec, containerd.as_ref()),
             actions: Vec::new(),
+            docker: None,
         };
         let entries = spec
             .registries

@@ -20,6 +20,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/patch-config-body.sh.j2"),
     ),
     ("installer.sh", include_str!("../templates/installer.sh.j2")),
+    (
+        "docker-merge.py",
+        include_str!("../templates/docker-merge.py.j2"),
+    ),
+    (
+        "docker-merge.sh",
+        include_str!("../templates/docker-merge.sh.j2"),
+    ),
     ("sh-common.sh", include_str!("../templates/sh-common.sh.j2")),
     (
         "detect-containerd.sh",

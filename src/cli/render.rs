@@ -58,31 +58,34 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
     if a.target == Target::K3s {
         return render_k3s(a, spec);
     }
-    let runtimes = spec.runtimes.clone().unwrap_or_default();
+    let runtimes = if a.runtime.is_empty() {
+        spec.runtimes.clone().unwrap_or_default()
+    } else {
+        a.runtime.clone()
+    };
     let podman = runtimes.contains(&Runtime::Podman);
+    let docker = runtimes.contains(&Runtime::Docker);
     let boot_target = matches!(a.target, Target::CloudInit | Target::Script);
     if let Some(r) = runtimes
         .iter()
-        .find(|r| **r == Runtime::Docker || (**r == Runtime::Podman && !boot_target))
+        .find(|r| (**r == Runtime::Docker || **r == Runtime::Podman) && !boot_target)
     {
-        let targets = if *r == Runtime::Podman {
-            "configure containerd only (cloud-init and script also write podman's files)"
-        } else {
-            "configure containerd only"
-        };
         return Err(Error::Usage(format!(
-            "the spec's runtimes include {r}: this render target does not configure it (render \
-             targets {targets}); use `regtrust apply --runtime {r}` on the node or image root, \
-             or leave {r} out of `runtimes` to render containerd's part"
+            "the runtimes include {r}: this render target does not configure it (render targets \
+             configure containerd only; cloud-init and script also write podman's and docker's \
+             files); use `regtrust apply --runtime {r}` on the node or image root, or leave {r} \
+             out of the runtimes to render containerd's part"
         )));
     }
-    if podman && !runtimes.contains(&Runtime::Containerd) {
-        return Err(Error::Usage(
-            "the spec's runtimes are podman without containerd: cloud-init and script always \
-             write containerd's part; list containerd too, or use `regtrust apply --runtime \
-             podman` on the node or image root"
-                .into(),
-        ));
+    if let Some(r) = [Runtime::Podman, Runtime::Docker]
+        .into_iter()
+        .find(|r| runtimes.contains(r) && !runtimes.contains(&Runtime::Containerd))
+    {
+        return Err(Error::Usage(format!(
+            "the runtimes are {r} without containerd: cloud-init and script always write \
+             containerd's part; list containerd too, or use `regtrust apply --runtime {r}` on \
+             the node or image root"
+        )));
     }
     let version = resolve::decide(resolve::Inputs {
         flag: cli_version,
@@ -128,6 +131,9 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
     }
     if podman {
         add_containers_files(&mut plan, spec, a.target);
+    }
+    if docker {
+        add_docker_part(&mut plan, spec, a.target);
     }
     if a.target == Target::Hosts {
         if a.escape != Escape::None {
@@ -283,6 +289,42 @@ fn add_containers_files(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: 
     let drop_in = cp.drop_in();
     plan.files.extend(cp.files);
     plan.files.push(drop_in);
+}
+
+/// Docker Engine's part for the boot-time outputs: the certs.d files added to the plan's files
+/// (written as they are), and the daemon.json entries, which the output merges on the node
+/// (`emit::docker_merge`). root's config.json is not written: it must be merged with the
+/// node's own logins, which only `apply` does (said on stderr).
+fn add_docker_part(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: Target) {
+    let mut dp = crate::plan::DockerPlan::build(spec);
+    for n in &dp.notes {
+        eprintln!("note: {n}");
+    }
+    if !dp.auths.is_empty() {
+        let hosts: Vec<&str> = dp.auths.iter().map(|(k, _)| k.as_str()).collect();
+        eprintln!(
+            "warning: the credentials for {} are not written for the docker CLI by this {}: {} \
+             must be merged with the node's own logins; run `regtrust apply --runtime docker` on \
+             the node",
+            hosts.join(", "),
+            if target == Target::Script {
+                "installer"
+            } else {
+                "user-data"
+            },
+            crate::docker::CONFIG_JSON
+        );
+        dp.auths.clear();
+    }
+    if target == Target::Script {
+        eprintln!(
+            "note: the installer merges {} with python3, and stops before writing anything where \
+             python3 is missing",
+            crate::docker::DAEMON_JSON
+        );
+    }
+    plan.files.extend(dp.files.iter().cloned());
+    plan.docker = Some(dp);
 }
 
 /// `--target k3s`: registries.yaml, with every dropped setting named on stderr. With

@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What the record says about itself, in the file.
-const COMMENT: &str = "Written by regtrust: what it added for Docker Engine. On the next \
+pub const COMMENT: &str = "Written by regtrust: what it added for Docker Engine. On the next \
                        regtrust apply, an entry listed here that left the spec is removed; \
                        entries not listed here are never touched.";
 

@@ -115,6 +115,19 @@ pub fn render(plan: &Plan, containerd: impl Into<Option<Version>>, opts: Options
         files.push(write_file(PATCH_SCRIPT_PATH, 0o755, &script, true));
         runcmd.push(vec![DoubleQuoted(PATCH_SCRIPT_PATH.to_string())]);
     }
+    if let Some(docker) = &plan.docker {
+        // daemon.json is merged on the node by Python 3, which cloud-init itself runs on.
+        let script = crate::emit::docker_merge::render(docker);
+        files.push(write_file(
+            crate::emit::docker_merge::SCRIPT_PATH,
+            0o755,
+            &script,
+            true,
+        ));
+        runcmd.push(vec![DoubleQuoted(
+            crate::emit::docker_merge::SCRIPT_PATH.to_string(),
+        )]);
+    }
     let doc = Document {
         merge_how: vec![
             Merge {

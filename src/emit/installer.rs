@@ -105,6 +105,7 @@ pub fn render(
             credentials_file => crate::containerd::layout::CREDENTIALS_FILE,
             mark => crate::containerd::credentials::MARK,
             placeholder => crate::containerd::credentials::PLUGIN_PLACEHOLDER,
+            docker => plan.docker.as_ref().map(crate::emit::docker_merge::installer_part),
             crio_drop_in => plan
                 .files
                 .iter()

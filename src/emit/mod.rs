@@ -3,6 +3,7 @@ pub mod cloud_init;
 pub mod config_fragment;
 pub mod config_patch;
 pub mod deferred;
+pub mod docker_merge;
 pub mod ignition;
 pub mod installer;
 pub mod kubernetes;

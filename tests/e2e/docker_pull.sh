@@ -22,33 +22,12 @@ set -u
 regtrust=$1 work=$2 oci=$3 spec=$4 spec_pruned=$5 sockdir=$6
 shift 6
 here=$(dirname "$0")
-api() { python3 "$here/engine_api.py" "$@"; }
+# shellcheck source=tests/e2e/docker_lib.sh
+. "$here/docker_lib.sh"
 ip link set lo up
 for n in 10 11 12; do ip addr add "192.0.2.$n/32" dev lo; done
 mount --bind "$work/hosts" /etc/hosts
 
-registry() { # name addr [extra http/auth config]
-  mkdir -p "$work/$1"
-  cat > "$work/$1/config.yml" <<CFG
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $work/$1/data
-http:
-  addr: $2
-$3
-CFG
-  docker-registry serve "$work/$1/config.yml" > "$work/$1/registry.log" 2>&1 &
-  pids+=("$!")
-}
-pids=()
-dockerd_pid=
-cleanup() {
-  [ -n "$dockerd_pid" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
-  kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
-}
 trap cleanup EXIT
 registry registry 192.0.2.10:5000 ""
 registry tls-registry 192.0.2.11:5443 "  tls:
@@ -93,11 +72,7 @@ for arg in "$@"; do
     local before
     before=$(grep -c 'Reloaded configuration' "$log")
     kill -HUP "$dockerd_pid"
-    for _ in $(seq 50); do
-      [ "$(grep -c 'Reloaded configuration' "$log")" -gt "$before" ] && break
-      sleep 0.1
-    done
-    [ "$(grep -c 'Reloaded configuration' "$log")" -gt "$before" ] && say "reloaded $1"
+    wait_reloaded "$log" "$before" && say "reloaded $1"
     kill -0 "$dockerd_pid" 2>/dev/null && say "alive after reload $1"
   }
   apply() { # label spec
@@ -111,17 +86,8 @@ for arg in "$@"; do
       'import json, sys; print(" ".join(sorted(f["code"] + "@" + f["file"] for f in json.load(sys.stdin)["findings"])))'
   }
   mount --bind "$root/etc/docker" /etc/docker
-  "$dockerd" --data-root "$work/data-$v" --exec-root "$sockdir/exec-$v" \
-    --pidfile "$sockdir/$v.pid" -H "unix://$sock" --bridge=none --iptables=false \
-    --ip6tables=false --storage-driver vfs > "$log" 2>&1 &
-  dockerd_pid=$!
-  # A SIGHUP before dockerd has installed its handler kills it: wait for /_ping first.
-  for _ in $(seq 300); do
-    [ "$(api "$sock" ping)" = OK ] && break
-    kill -0 "$dockerd_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ "$(api "$sock" ping)" = OK ] || { say "dockerd did not start: $(tail -5 "$log")"; exit 1; }
+  start_dockerd "$dockerd" "$sock" "$log" "$work/data-$v" "$sockdir/exec-$v" "$sockdir/$v.pid" \
+    || { say "dockerd did not start: $(tail -5 "$log")"; exit 1; }
   say "dockerd $(api "$sock" version)"
 
   say "doctor before apply: $(doc)"

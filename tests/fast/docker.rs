@@ -319,7 +319,7 @@ fn unknown_runtimes_are_refused() {
     let o = r.apply(&[]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(out(&o).contains("`runtimes` is empty"), "{}", out(&o));
-    // Render targets do not configure Docker yet, and say so.
+    // The hosts target does not configure Docker (cloud-init and script do), and says so.
     let o = Command::new(env!("CARGO_BIN_EXE_regtrust"))
         .args(["render", "--target", "hosts", "--out"])
         .arg(r.path("/out"))

@@ -1,7 +1,8 @@
-//! The fast suite: `cargo test` on a machine with Rust, a POSIX `sh`, `awk` and coreutils, as any
-//! user (no root), in well under a minute once built. One test binary, one module per area; the
+//! The fast suite: `cargo test` on a machine with Rust, a POSIX `sh`, `awk` and coreutils (and
+//! python3 for `docker_boot`: the Docker boot merge is Python), as any user (no root), in well
+//! under a minute once built. One test binary, one module per area; the
 //! snapshot tests of whole CLI runs are in `cmd/` (trycmd). What needs a real system or another
-//! tool (containerd, cloud-init, QEMU, Packer, Terraform, dash, shellcheck, python3, root) is in
+//! tool (containerd, cloud-init, QEMU, Packer, Terraform, dash, shellcheck, root) is in
 //! `tests/real`, built and run with `cargo test --features real-systems --test real`.
 
 #[path = "../support/mod.rs"]
@@ -17,6 +18,7 @@ mod cmd;
 mod concurrency;
 mod config_path_move;
 mod docker;
+mod docker_boot;
 mod doctor;
 mod faults;
 mod fuzz_regressions;

@@ -170,9 +170,8 @@ fn credentials_are_left_to_apply_and_other_targets_refuse() {
         );
         assert_eq!(o.status.code(), Some(2), "{target}");
         assert!(
-            String::from_utf8_lossy(&o.stderr).contains(
-                "the spec's runtimes include podman: this render target does not configure it"
-            ),
+            String::from_utf8_lossy(&o.stderr)
+                .contains("the runtimes include podman: this render target does not configure it"),
             "{target}: {}",
             String::from_utf8_lossy(&o.stderr)
         );

@@ -389,7 +389,7 @@ fn dockerd_pulls_through_what_apply_writes() {
 
 /// engine_api.py's `info` line → (the insecure registries, sorted, without dockerd's default
 /// CIDRs: 127.0.0.0/8, and ::1/128 from 28.x; the mirrors).
-fn info_lists(line: &str) -> (Vec<String>, Vec<String>) {
+pub(crate) fn info_lists(line: &str) -> (Vec<String>, Vec<String>) {
     let rest = line
         .strip_prefix("insecure ")
         .unwrap_or_else(|| panic!("info: {line}"));

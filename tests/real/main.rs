@@ -22,6 +22,7 @@ mod boot_patch_contract;
 mod cli_polish;
 mod cloud_init;
 mod docker;
+mod docker_boot;
 mod doctor;
 mod e2e_containerd;
 mod faults;
