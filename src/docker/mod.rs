@@ -32,14 +32,16 @@ pub const DOCKER_HUB: &str = "docker.io";
 /// /etc/docker/certs.d in its default config_path, and Debian's docker-registry keeps its config
 /// in /etc/docker/registry. Nothing is run.
 pub fn installed(root: &Path) -> Option<&'static str> {
-    // Debian's and Ubuntu's docker.io install /usr/sbin/dockerd; Docker's own packages
-    // /usr/bin/dockerd.
-    [
-        "/usr/bin/dockerd",
-        "/usr/sbin/dockerd",
-        "/usr/local/bin/dockerd",
-        DAEMON_JSON,
-    ]
-    .into_iter()
-    .find(|p| root.join(p.trim_start_matches('/')).exists())
+    DOCKERD
+        .into_iter()
+        .chain([DAEMON_JSON])
+        .find(|p| root.join(p.trim_start_matches('/')).exists())
 }
+
+/// Where dockerd is installed: Debian's and Ubuntu's docker.io put it in /usr/sbin, Docker's own
+/// packages in /usr/bin. (The boot outputs' merge looks in the same places.)
+pub const DOCKERD: [&str; 3] = [
+    "/usr/bin/dockerd",
+    "/usr/sbin/dockerd",
+    "/usr/local/bin/dockerd",
+];

@@ -60,6 +60,7 @@ pub fn render(plan: &DockerPlan) -> String {
             summary => summary(plan),
             plan => json(&wanted),
             record_comment => json(crate::docker::managed::COMMENT),
+            dockerd => json(&crate::docker::DOCKERD),
             max_depth => MAX_DEPTH,
         },
     );

@@ -197,6 +197,9 @@ fn install(r: &Rendered, root: &Path) -> Output {
 fn seeded(d: &Path, name: &str, seed: Option<&[u8]>) -> std::path::PathBuf {
     let root = d.join(name);
     fs::create_dir_all(root.join("etc/docker")).unwrap();
+    // A node with Docker Engine (the merge leaves a node without it alone).
+    fs::create_dir_all(root.join("usr/sbin")).unwrap();
+    fs::write(root.join("usr/sbin/dockerd"), "").unwrap();
     if let Some(bytes) = seed {
         fs::write(root.join("etc/docker/daemon.json"), bytes).unwrap();
     }
@@ -835,4 +838,43 @@ fn render_shapes_and_refusals() {
         out(&o)
     );
     assert!(!String::from_utf8_lossy(&o.stdout).contains("/root/.docker"));
+}
+
+/// A node without Docker Engine (no dockerd, no daemon.json): the merge says so and writes
+/// nothing; with only a daemon.json it merges.
+#[test]
+fn a_node_without_docker_engine_is_left_alone() {
+    require_python3();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let r = render(d, "spec", SPEC);
+    let root = d.join("bare");
+    fs::create_dir_all(&root).unwrap();
+    let o = Command::new("python3")
+        .arg(&r.merge)
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("Docker Engine is not installed here"),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        !root.join("etc/docker").exists(),
+        "written on a node without Docker"
+    );
+    fs::create_dir_all(root.join("etc/docker")).unwrap();
+    fs::write(root.join("etc/docker/daemon.json"), "{}\n").unwrap();
+    let o = Command::new("python3")
+        .arg(&r.merge)
+        .arg("--root")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    let text = fs::read_to_string(root.join("etc/docker/daemon.json")).unwrap();
+    assert!(text.contains("insecure-registries"), "{text}");
 }
