@@ -237,8 +237,9 @@ pub struct RenderArgs {
     /// it again) when config.toml changed; its pods get hostPID
     #[arg(long)]
     pub restart_containerd: bool,
-    /// cloud-init, script: the runtimes to configure: containerd, docker, podman (comma-separated
-    /// or repeated; containerd must be among them; overrides the spec's `runtimes`)
+    /// cloud-init, script (and ignition, for podman): the runtimes to configure: containerd,
+    /// docker, podman (comma-separated or repeated; containerd must be among them; overrides the
+    /// spec's `runtimes`)
     #[arg(long, value_name = "RUNTIME", value_delimiter = ',', value_parser = parse_runtime)]
     pub runtime: Vec<crate::spec::Runtime>,
 }

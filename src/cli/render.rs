@@ -65,16 +65,23 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
     };
     let podman = runtimes.contains(&Runtime::Podman);
     let docker = runtimes.contains(&Runtime::Docker);
-    let boot_target = matches!(a.target, Target::CloudInit | Target::Script);
-    if let Some(r) = runtimes
-        .iter()
-        .find(|r| (**r == Runtime::Docker || **r == Runtime::Podman) && !boot_target)
-    {
+    // Which targets carry which runtime's part: podman's files are plain files (cloud-init,
+    // the installer, Ignition); docker's daemon.json is merged by Python 3 on the node (cloud-init,
+    // the installer: Flatcar and Fedora CoreOS have no Python for an Ignition unit).
+    let carries = |r: Runtime| match r {
+        Runtime::Podman => matches!(
+            a.target,
+            Target::CloudInit | Target::Script | Target::Ignition
+        ),
+        Runtime::Docker => matches!(a.target, Target::CloudInit | Target::Script),
+        _ => true,
+    };
+    if let Some(r) = runtimes.iter().find(|r| !carries(**r)) {
         return Err(Error::Usage(format!(
-            "the runtimes include {r}: this render target does not configure it (render targets \
-             configure containerd only; cloud-init and script also write podman's and docker's \
-             files); use `regtrust apply --runtime {r}` on the node or image root, or leave {r} \
-             out of the runtimes to render containerd's part"
+            "the runtimes include {r}: this render target does not configure it (cloud-init and \
+             script write podman's and docker's part, ignition podman's); use `regtrust apply \
+             --runtime {r}` on the node or image root, or leave {r} out of the runtimes to \
+             render containerd's part"
         )));
     }
     if let Some(r) = [Runtime::Podman, Runtime::Docker]
@@ -277,10 +284,10 @@ fn add_containers_files(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: 
              Skopeo by this {}: {} must be merged with the node's own entries; run `regtrust \
              apply --runtime podman` on the node",
             hosts.join(", "),
-            if target == Target::Script {
-                "installer"
-            } else {
-                "user-data"
+            match target {
+                Target::Script => "installer",
+                Target::Ignition => "Ignition config",
+                _ => "user-data",
             },
             crate::containers_image::AUTH_JSON
         );

@@ -329,7 +329,7 @@ fn unknown_runtimes_are_refused() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     assert!(
-        out(&o).contains("render targets configure containerd only"),
+        out(&o).contains("this render target does not configure it"),
         "{}",
         out(&o)
     );

@@ -246,3 +246,77 @@ fn a_refused_shape_leaves_the_file_and_fails_the_unit() {
         odd
     );
 }
+
+/// Podman, CRI-O, Buildah, Skopeo on Ignition (Fedora CoreOS ships Podman): with `podman` among
+/// the runtimes the config writes the registries.conf drop-in and the certs.d files with the
+/// bytes and modes `regtrust apply --runtime containerd,podman` writes into a root; docker is
+/// refused (no Python on Flatcar or Fedora CoreOS for its daemon.json merge).
+#[test]
+fn podman_files_on_ignition_are_what_apply_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(
+        &spec,
+        "runtimes: [containerd, podman]\nregistries:\n  - host: my.private.registry:5000\n    http: true\n  - host: docker.io\n    endpoints:\n      - url: http://cache.corp.example:5000\n",
+    )
+    .unwrap();
+    let config = render_ignition(&spec, &["--containerd", "2.1"]);
+    let files = crate::support::ignition::files(&config);
+    let root = dir.path().join("root");
+    fs::create_dir_all(root.join("etc/containerd")).unwrap();
+    let o = regtrust(&[
+        "apply",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+        "--containerd",
+        "2.1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut checked = 0;
+    for entry in walk_files(&root.join("etc/containers")) {
+        let node = format!("/{}", entry.strip_prefix(&root).unwrap().display());
+        let (mode, bytes) = files
+            .get(&node)
+            .unwrap_or_else(|| panic!("{node} is not in the Ignition config"));
+        assert_eq!(bytes, &fs::read(&entry).unwrap(), "{node}");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            *mode,
+            fs::metadata(&entry).unwrap().permissions().mode() & 0o7777,
+            "{node}"
+        );
+        checked += 1;
+    }
+    assert!(
+        files.contains_key("/etc/containers/registries.conf.d/50-regtrust.conf") && checked >= 1,
+        "{files:?}"
+    );
+    let o = regtrust(&[
+        "render",
+        "--spec",
+        spec.to_str().unwrap(),
+        "--target",
+        "ignition",
+        "--containerd",
+        "2.1",
+        "--runtime",
+        "containerd,docker",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("ignition podman's"), "{}", text(&o));
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -82,6 +82,17 @@ fn ignition_validate_accepts_every_rendered_config() {
             }
         }
     }
+    // With podman among the runtimes: its registries.conf drop-in and certs.d files too.
+    for spec in &specs {
+        let config = render_ignition(
+            spec,
+            &["--containerd", "2.1", "--runtime", "containerd,podman"],
+        );
+        let out = dir.path().join(format!("{n}-podman.ign"));
+        fs::write(&out, &config).unwrap();
+        validate(&out);
+        n += 1;
+    }
     eprintln!("ignition-validate accepted {n} rendered configs (and a merging config for each)");
 }
 
