@@ -505,22 +505,12 @@ fn doctor_check_json_and_the_terraform_source_print_no_credentials() {
     assert!(text(&o).contains("inline-password"), "{}", text(&o));
     // The Terraform data source refuses credentials (its result is clear-text state).
     let query = serde_json::json!({ "spec": SPEC, "containerd": "1.7" }).to_string();
-    let mut child = Command::new(regtrust_bin())
-        .arg("terraform-external")
-        .env("MIRROR_PW", BOB_PW)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(query.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = run_with_input(
+        Command::new(regtrust_bin())
+            .arg("terraform-external")
+            .env("MIRROR_PW", BOB_PW),
+        &query,
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("does not carry"), "{}", text(&o));
     assert_no_secret("terraform-external", &text(&o));

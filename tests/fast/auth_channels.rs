@@ -376,22 +376,12 @@ fn installer_reads_passwords_from_the_environment_and_writes_nothing_without_the
 fn the_terraform_data_source_refuses_credentials_and_names_the_template_way() {
     let query = serde_json::json!({ "spec": SPEC.replace("alice.pw", "/nonexistent"), "containerd": "1.7" })
         .to_string();
-    let mut child = Command::new(regtrust_bin())
-        .arg("terraform-external")
-        .env("MIRROR_PW", BOB_PW)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(query.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = run_with_input(
+        Command::new(regtrust_bin())
+            .arg("terraform-external")
+            .env("MIRROR_PW", BOB_PW),
+        &query,
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains("Terraform state in clear text")

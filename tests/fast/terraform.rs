@@ -2,12 +2,11 @@
 //! sends with what the CLI renders, and the shipped example's template is what regtrust renders
 //! today. (The real suite evaluates the templates with the real `terraform`.)
 use std::fs;
-use std::io::Write as _;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use base64::Engine as _;
 
-use crate::support::{manifest_dir, regtrust};
+use crate::support::{manifest_dir, regtrust, run_with_input};
 
 fn ok(o: Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -37,20 +36,10 @@ fn the_terraform_example_template_is_current() {
 }
 
 fn external(query: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_regtrust"))
-        .arg("terraform-external")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(query.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_with_input(
+        Command::new(env!("CARGO_BIN_EXE_regtrust")).arg("terraform-external"),
+        query,
+    )
 }
 
 #[test]

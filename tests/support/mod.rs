@@ -33,6 +33,25 @@ pub fn run(cmd: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
+/// [`run`] with `input` on the command's standard input.
+pub fn run_with_input(cmd: &mut Command, input: &str) -> Output {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Every file under `root` (relative path → content), for before/after comparisons.
 pub fn snapshot(root: &Path) -> BTreeMap<String, String> {
     fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, String>) {
