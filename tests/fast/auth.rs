@@ -100,10 +100,6 @@ const SPEC: &str = "registries:
           method: header
 ";
 
-fn mode(p: &Path) -> u32 {
-    fs::metadata(p).unwrap().permissions().mode() & 0o7777
-}
-
 #[test]
 fn validation_errors_exit_2_at_their_line_and_write_nothing() {
     let cases: &[(&str, &str, &str)] = &[
@@ -298,7 +294,7 @@ fn each_host_gets_only_its_own_credentials_in_a_0600_file() {
     );
     assert!(o.status.success(), "{}", text(&o));
     let file = out.join("reg.example:5000/hosts.toml");
-    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode_of(&file), 0o600);
     let doc: toml_edit::DocumentMut = fs::read_to_string(&file).unwrap().parse().unwrap();
     let auth = |t: &dyn toml_edit::TableLike| {
         t.get("header")
@@ -340,7 +336,7 @@ fn each_host_gets_only_its_own_credentials_in_a_0600_file() {
         &[],
     );
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(mode(&out2.join("reg.example:5000/hosts.toml")), 0o644);
+    assert_eq!(mode_of(&out2.join("reg.example:5000/hosts.toml")), 0o644);
 }
 
 #[test]
@@ -370,7 +366,7 @@ fn render_json_redacts_unless_asked() {
         .env("MIRROR_PW", BOB_PW);
     let o = run(&mut c);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(mode(&out), 0o600);
+    assert_eq!(mode_of(&out), 0o600);
     let shown = fs::read_to_string(&out).unwrap();
     assert!(shown.contains(&token("alice", ALICE_PW)), "{shown}");
     assert!(shown.contains(&token("bob", BOB_PW)), "{shown}");
@@ -401,14 +397,14 @@ fn apply_keeps_credentials_out_of_every_printed_line_and_out_of_the_backup() {
     );
     let first = node.apply(&spec, &[]);
     assert!(first.status.success(), "{}", text(&first));
-    assert_eq!(mode(&node.hosts_toml()), 0o600);
+    assert_eq!(mode_of(&node.hosts_toml()), 0o600);
     let bak = node.hosts_toml().with_extension("toml.bak");
     assert_eq!(
         fs::read_to_string(&bak).unwrap(),
         own,
         "the .bak is the original"
     );
-    assert_eq!(mode(&bak), 0o644);
+    assert_eq!(mode_of(&bak), 0o644);
     let check = node.apply(&spec, &["--check"]);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
     // A new password: the diff says so without showing either; the .bak is untouched.
@@ -428,7 +424,7 @@ fn apply_keeps_credentials_out_of_every_printed_line_and_out_of_the_backup() {
             .unwrap()
             .contains(&token("alice", NEW_PW))
     );
-    assert_eq!(mode(&node.hosts_toml()), 0o600);
+    assert_eq!(mode_of(&node.hosts_toml()), 0o600);
     assert_eq!(
         fs::read_to_string(&bak).unwrap(),
         own,
@@ -575,7 +571,7 @@ fn apply_format_json_reports_changes_restart_and_no_secret() {
     assert_eq!(v["restart"], "containerd must restart");
     assert_eq!(v["containerd"], "1.7");
     assert!(v["notes"].is_array());
-    assert_eq!(mode(&node.hosts_toml()), 0o600);
+    assert_eq!(mode_of(&node.hosts_toml()), 0o600);
 
     let o = node.apply(&spec, &["--format", "json"]);
     let v = json(&o);
@@ -636,7 +632,7 @@ fn config_method_writes_config_toml_tables_0600_and_takes_them_out_again() {
         "{}",
         text(&o)
     );
-    assert_eq!(mode(&cfg), 0o600);
+    assert_eq!(mode_of(&cfg), 0o600);
     let written = fs::read_to_string(&cfg).unwrap();
     let doc: toml_edit::DocumentMut = written.parse().expect("valid TOML");
     let configs = &doc["plugins"]["io.containerd.grpc.v1.cri"]["registry"]["configs"];
@@ -666,7 +662,7 @@ fn config_method_writes_config_toml_tables_0600_and_takes_them_out_again() {
         !hosts.to_ascii_lowercase().contains("authorization"),
         "{hosts}"
     );
-    assert_eq!(mode(&node.hosts_toml()), 0o644);
+    assert_eq!(mode_of(&node.hosts_toml()), 0o644);
     // The backup is the file before: no credential of regtrust's.
     let bak = fs::read_to_string(node.root.join("etc/containerd/config.toml.bak")).unwrap();
     assert_eq!(bak, seed);
@@ -805,7 +801,7 @@ fn config_method_refusals_write_nothing() {
         .arg("--spec")
         .arg(&spec));
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(mode(&out), 0o600);
+    assert_eq!(mode_of(&out), 0o600);
     // For 2.1 the default is the header: the user-data carries it (on stdout, the one place).
     let o = run(Command::new(regtrust_bin())
         .args([

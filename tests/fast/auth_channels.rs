@@ -5,8 +5,7 @@
 //! run time, and writes nothing without it; the Terraform data source refuses. Cloud-init's own
 //! modules, real containerd pulls and ignition-validate: tests/real/auth_channels.rs.
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use base64::Engine as _;
@@ -88,10 +87,6 @@ fn render(d: &Dir, args: &[&str], with_env: bool) -> Output {
     o
 }
 
-fn mode(p: &Path) -> u32 {
-    fs::metadata(p).unwrap().permissions().mode() & 0o7777
-}
-
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
@@ -140,7 +135,7 @@ fn cloud_init_carries_credentials_in_root_owned_0600_files_and_warns() {
     );
     assert!(o.status.success(), "{}", text(&o));
     assert_no_secret("stdout with --out", &stdout(&o));
-    assert_eq!(mode(&out), 0o600);
+    assert_eq!(mode_of(&out), 0o600);
     assert_eq!(fs::read_to_string(&out).unwrap(), doc);
     // The gz+b64 encoding carries them too (the file modes are the same).
     let o = render(
@@ -266,7 +261,7 @@ fn ignition_files_with_credentials_are_0600_and_warned_about() {
         "{}",
         text(&o)
     );
-    assert_eq!(mode(&out), 0o600);
+    assert_eq!(mode_of(&out), 0o600);
     let config: Value = serde_json::from_str(&fs::read_to_string(&out).unwrap()).unwrap();
     let files = crate::support::ignition::files(&config);
     let (m, bytes) = &files[HOSTS_TOML];
@@ -341,7 +336,7 @@ fn installer_reads_passwords_from_the_environment_and_writes_nothing_without_the
         text(&o)
     );
     let hosts = root.join(HOSTS_TOML.trim_start_matches('/'));
-    assert_eq!(mode(&hosts), 0o600);
+    assert_eq!(mode_of(&hosts), 0o600);
     let written = fs::read_to_string(&hosts).unwrap();
     assert!(written.contains(&basic("alice", ALICE_PW)), "{written}");
     assert!(written.contains(&basic("bob", BOB_PW)), "{written}");

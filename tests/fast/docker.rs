@@ -3,10 +3,10 @@
 //! one transaction with containerd's changes (an unparsable daemon.json: nothing written at all),
 //! and the report.
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use crate::support::snapshot;
+use crate::support::{mode_of, snapshot, text};
 
 const SEED: &str = "{\n  \"log-driver\": \"json-file\",\n  \"log-opts\": {\"max-size\": \"10m\"},\n  \"insecure-registries\": [\"old.registry.test:5000\"]\n}\n";
 
@@ -70,25 +70,12 @@ impl Root {
     }
 }
 
-fn out(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn mode(p: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(p).unwrap().permissions().mode() & 0o7777
-}
-
 #[test]
 fn daemon_json_keeps_every_other_key_and_is_backed_up_once() {
     let r = Root::new(SPEC, &["etc/docker"]);
     fs::write(r.path("/etc/docker/daemon.json"), SEED).unwrap();
     let o = r.apply(&["--runtime", "docker"]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     assert_eq!(
         r.read("/etc/docker/daemon.json"),
         "{\n  \"log-driver\": \"json-file\",\n  \"log-opts\": {\"max-size\": \"10m\"},\n  \"insecure-registries\": [\n    \"old.registry.test:5000\",\n    \"my.private.registry:5000\"\n  ],\n  \"registry-mirrors\": [\n    \"https://mirror.registry.test\"\n  ]\n}\n"
@@ -100,10 +87,10 @@ fn daemon_json_keeps_every_other_key_and_is_backed_up_once() {
             .unwrap()
             .starts_with("-----BEGIN CERTIFICATE-----\n")
     );
-    assert_eq!(mode(&ca), 0o644);
+    assert_eq!(mode_of(&ca), 0o644);
     // containerd is not among the runtimes: nothing of it is written, and no version is needed.
-    assert!(!r.path("/etc/containerd").exists(), "{}", out(&o));
-    let report = out(&o);
+    assert!(!r.path("/etc/containerd").exists(), "{}", text(&o));
+    let report = text(&o);
     assert!(
         report.starts_with("runtimes: docker (--runtime)\n"),
         "{report}"
@@ -123,11 +110,11 @@ fn daemon_json_keeps_every_other_key_and_is_backed_up_once() {
     // A second run changes nothing; a third after an edit by hand keeps the first .bak.
     let before = snapshot(&r.root);
     let o = r.apply(&["--runtime", "docker"]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     assert!(
-        out(&o).contains("nothing to do: the node matches the spec"),
+        text(&o).contains("nothing to do: the node matches the spec"),
         "{}",
-        out(&o)
+        text(&o)
     );
     assert_eq!(snapshot(&r.root), before);
     let by_hand = r.read("/etc/docker/daemon.json").replace(
@@ -136,7 +123,7 @@ fn daemon_json_keeps_every_other_key_and_is_backed_up_once() {
     );
     fs::write(r.path("/etc/docker/daemon.json"), &by_hand).unwrap();
     let o = r.apply(&["--runtime", "docker"]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     assert!(
         r.read("/etc/docker/daemon.json")
             .contains("\"my.private.registry:5000\"")
@@ -161,13 +148,13 @@ fn a_client_key_is_0600_and_a_new_daemon_json_is_created() {
 ";
     let r = Root::new(spec, &[]);
     let o = r.apply(&["--runtime", "docker"]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     assert_eq!(
-        mode(&r.path("/etc/docker/certs.d/tls.registry.test/client.key")),
+        mode_of(&r.path("/etc/docker/certs.d/tls.registry.test/client.key")),
         0o600
     );
     assert_eq!(
-        mode(&r.path("/etc/docker/certs.d/tls.registry.test/client.cert")),
+        mode_of(&r.path("/etc/docker/certs.d/tls.registry.test/client.cert")),
         0o644
     );
     assert_eq!(
@@ -185,8 +172,8 @@ fn an_unparsable_daemon_json_writes_nothing_at_all() {
     fs::write(r.path("/etc/containerd/config.toml"), "version = 2\n").unwrap();
     let before = snapshot(&r.root);
     let o = r.apply(&["--runtime", "containerd,docker", "--containerd", "1.7"]);
-    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
-    let err = out(&o);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let err = text(&o);
     assert!(
         err.contains("/etc/docker/daemon.json: not valid JSON (EOF while parsing"),
         "{err}"
@@ -212,14 +199,14 @@ fn containerd_and_docker_in_one_run() {
     // docker-registry) is not Docker Engine.
     let o = r.apply(&["--containerd", "1.7", "--dry-run"]);
     assert!(
-        out(&o).contains("\nruntimes: containerd (found containerd (/etc/containerd))\n"),
+        text(&o).contains("\nruntimes: containerd (found containerd (/etc/containerd))\n"),
         "{}",
-        out(&o)
+        text(&o)
     );
     fs::write(r.path("/etc/docker/daemon.json"), SEED).unwrap();
     let o = r.apply(&["--containerd", "1.7"]);
-    assert!(o.status.success(), "{}", out(&o));
-    let report = out(&o);
+    assert!(o.status.success(), "{}", text(&o));
+    let report = text(&o);
     assert!(
         report.starts_with(
             "runtimes: containerd, docker (found containerd (/etc/containerd), docker \
@@ -252,19 +239,19 @@ fn the_runtimes_come_from_the_flag_the_spec_or_the_root() {
     fs::write(r.path("/usr/sbin/dockerd"), "").unwrap();
     let o = r.apply(&["--dry-run"]);
     assert!(
-        out(&o).contains("runtimes: docker (found docker (/usr/sbin/dockerd))\n"),
+        text(&o).contains("runtimes: docker (found docker (/usr/sbin/dockerd))\n"),
         "{}",
-        out(&o)
+        text(&o)
     );
     // Only docker's binary under the root: containerd is left alone (no version needed).
     let r = Root::new(SPEC, &["usr/bin"]);
     fs::write(r.path("/usr/bin/dockerd"), "").unwrap();
     let o = r.apply(&[]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     assert!(
-        out(&o).starts_with("runtimes: docker (found docker (/usr/bin/dockerd))\n"),
+        text(&o).starts_with("runtimes: docker (found docker (/usr/bin/dockerd))\n"),
         "{}",
-        out(&o)
+        text(&o)
     );
     assert!(!r.path("/etc/containerd").exists());
 
@@ -273,9 +260,9 @@ fn the_runtimes_come_from_the_flag_the_spec_or_the_root() {
     let r = Root::new(&spec, &[]);
     let o = r.apply(&[]);
     assert!(
-        out(&o).starts_with("runtimes: docker (the spec's runtimes)\n"),
+        text(&o).starts_with("runtimes: docker (the spec's runtimes)\n"),
         "{}",
-        out(&o)
+        text(&o)
     );
     let o = r.apply(&[
         "--runtime",
@@ -285,18 +272,18 @@ fn the_runtimes_come_from_the_flag_the_spec_or_the_root() {
         "--dry-run",
     ]);
     assert!(
-        out(&o).contains("runtimes: containerd (--runtime)\n"),
+        text(&o).contains("runtimes: containerd (--runtime)\n"),
         "{}",
-        out(&o)
+        text(&o)
     );
 
     // Nothing installed: containerd, as before there was a choice (and it says so).
     let r = Root::new(SPEC, &[]);
     let o = r.apply(&["--containerd", "1.7", "--dry-run"]);
     assert!(
-        out(&o).contains("\nruntimes: containerd (found containerd (its version is given))\n"),
+        text(&o).contains("\nruntimes: containerd (found containerd (its version is given))\n"),
         "{}",
-        out(&o)
+        text(&o)
     );
 }
 
@@ -304,12 +291,12 @@ fn the_runtimes_come_from_the_flag_the_spec_or_the_root() {
 fn unknown_runtimes_are_refused() {
     let r = Root::new(SPEC, &[]);
     let o = r.apply(&["--runtime", "rkt"]);
-    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
-    assert!(out(&o).contains("unknown runtime `rkt`"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("unknown runtime `rkt`"), "{}", text(&o));
     let r = Root::new(&format!("runtimes: [docker, cri-o, rkt]\n{SPEC}"), &[]);
     let o = r.apply(&[]);
-    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
-    let e = out(&o);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let e = text(&o);
     assert!(
         !e.contains("runtime `cri-o`"),
         "cri-o is podman's other name: {e}"
@@ -317,8 +304,8 @@ fn unknown_runtimes_are_refused() {
     assert!(e.contains("unknown runtime `rkt`"), "{e}");
     let r = Root::new(&format!("runtimes: []\n{SPEC}"), &[]);
     let o = r.apply(&[]);
-    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
-    assert!(out(&o).contains("`runtimes` is empty"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("`runtimes` is empty"), "{}", text(&o));
     // The hosts target does not configure Docker (cloud-init and script do), and says so.
     let o = Command::new(env!("CARGO_BIN_EXE_regtrust"))
         .args(["render", "--target", "hosts", "--out"])
@@ -327,11 +314,11 @@ fn unknown_runtimes_are_refused() {
         .arg(Root::new(&format!("runtimes: [containerd, docker]\n{SPEC}"), &[]).spec)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        out(&o).contains("this render target does not configure it"),
+        text(&o).contains("this render target does not configure it"),
         "{}",
-        out(&o)
+        text(&o)
     );
 }
 
@@ -352,7 +339,7 @@ fn what_regtrust_added_is_removed_when_it_leaves_the_spec() {
     )
     .unwrap();
     let o = r.apply(&["--runtime", "docker"]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     let record: serde_json::Value =
         serde_json::from_str(&r.read("/etc/docker/regtrust-managed.json")).unwrap();
     assert_eq!(
@@ -368,13 +355,13 @@ fn what_regtrust_added_is_removed_when_it_leaves_the_spec() {
         record["certs.d"],
         serde_json::json!(["/etc/docker/certs.d/secure.registry.test/ca.crt"])
     );
-    assert_eq!(mode(&r.path("/etc/docker/regtrust-managed.json")), 0o644);
+    assert_eq!(mode_of(&r.path("/etc/docker/regtrust-managed.json")), 0o644);
 
     // Every registry leaves the spec.
     fs::write(&r.spec, "registries: []\n").unwrap();
     let o = r.apply(&["--runtime", "docker"]);
-    assert!(o.status.success(), "{}", out(&o));
-    let report = out(&o);
+    assert!(o.status.success(), "{}", text(&o));
+    let report = text(&o);
     for line in [
         "note: docker: /etc/docker/daemon.json: insecure-registries loses my.private.registry:5000 (regtrust added it; it left the spec)",
         "note: docker: /etc/docker/daemon.json: registry-mirrors loses https://mirror.registry.test (regtrust added it; it left the spec)",
@@ -400,9 +387,9 @@ fn what_regtrust_added_is_removed_when_it_leaves_the_spec() {
     let before = snapshot(&r.root);
     let o = r.apply(&["--runtime", "docker"]);
     assert!(
-        out(&o).contains("nothing to do: the node matches the spec"),
+        text(&o).contains("nothing to do: the node matches the spec"),
         "{}",
-        out(&o)
+        text(&o)
     );
     assert_eq!(snapshot(&r.root), before);
 }
@@ -417,11 +404,11 @@ fn a_broken_record_is_refused_and_nothing_is_written() {
     .unwrap();
     let before = snapshot(&r.root);
     let o = r.apply(&["--runtime", "docker"]);
-    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(
-        out(&o).contains("/etc/docker/regtrust-managed.json: not regtrust's record ("),
+        text(&o).contains("/etc/docker/regtrust-managed.json: not regtrust's record ("),
         "{}",
-        out(&o)
+        text(&o)
     );
     assert_eq!(snapshot(&r.root), before);
 }
@@ -467,26 +454,26 @@ fn credentials_go_to_roots_config_json_and_are_never_printed() {
         "b3RoZXI6c2VjcmV0",         // the owner's own login
     ];
     let dry = apply(&["--dry-run"]);
-    assert!(dry.status.success(), "{}", out(&dry));
+    assert!(dry.status.success(), "{}", text(&dry));
     let json = apply(&["--dry-run", "--format", "json"]);
     for o in [&dry, &json] {
-        let t = out(o);
+        let t = text(o);
         for s in secrets {
             assert!(!t.contains(s), "{s} printed:\n{t}");
         }
     }
     assert!(
-        out(&dry).contains("+\t\t\t\"auth\": \"<redacted>\""),
+        text(&dry).contains("+\t\t\t\"auth\": \"<redacted>\""),
         "{}",
-        out(&dry)
+        text(&dry)
     );
     let o = apply(&[]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     for s in secrets {
-        assert!(!out(&o).contains(s), "{s} printed:\n{}", out(&o));
+        assert!(!text(&o).contains(s), "{s} printed:\n{}", text(&o));
     }
     let path = r.path("/root/.docker/config.json");
-    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode_of(&path), 0o600);
     let v: serde_json::Value = serde_json::from_str(&r.read("/root/.docker/config.json")).unwrap();
     assert_eq!(
         v,
@@ -500,27 +487,27 @@ fn credentials_go_to_roots_config_json_and_are_never_printed() {
         })
     );
     assert_eq!(r.read("/root/.docker/config.json.bak"), theirs);
-    assert_eq!(mode(&r.path("/root/.docker/config.json.bak")), 0o600);
+    assert_eq!(mode_of(&r.path("/root/.docker/config.json.bak")), 0o600);
     // The report says who reads the file; no reload for it.
     assert!(
-        out(&o).contains(
+        text(&o).contains(
             "note: docker: /root/.docker/config.json: credentials for auth.registry.test (read \
              by the docker CLI, which sends them with each pull; dockerd itself does not read \
              this file)"
         ),
         "{}",
-        out(&o)
+        text(&o)
     );
     let again = apply(&[]);
-    assert!(out(&again).contains("nothing to do"), "{}", out(&again));
+    assert!(text(&again).contains("nothing to do"), "{}", text(&again));
     // A new password: the entry changes, the diff says so without showing either.
     fs::write(r.spec.with_file_name("password"), "n3w-pw\n").unwrap();
     let dry = apply(&["--dry-run"]);
-    assert!(!out(&dry).contains("n3w-pw") && !out(&dry).contains("s3cret-pw"));
+    assert!(!text(&dry).contains("n3w-pw") && !text(&dry).contains("s3cret-pw"));
     assert!(
-        out(&dry).contains("(credentials changed, not shown)"),
+        text(&dry).contains("(credentials changed, not shown)"),
         "{}",
-        out(&dry)
+        text(&dry)
     );
     // An identity token is not written to config.json: said, not pretended.
     let token_spec = r.spec.with_file_name("token.yaml");
@@ -537,15 +524,15 @@ fn credentials_go_to_roots_config_json_and_are_never_printed() {
         .env("REGTRUST_TEST_TOKEN", "tok-secret")
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     assert!(
-        out(&o).contains(
+        text(&o).contains(
             "note: docker: for token.registry.test dockerd has no equivalent of an identity \
              token in config.json"
-        ) && !out(&o).contains("tok-secret")
-            && !out(&o).contains("token.registry.test\": {"),
+        ) && !text(&o).contains("tok-secret")
+            && !text(&o).contains("token.registry.test\": {"),
         "{}",
-        out(&o)
+        text(&o)
     );
     // docker.io leaves the spec: regtrust's entry goes, the owner's stays.
     fs::write(
@@ -554,7 +541,7 @@ fn credentials_go_to_roots_config_json_and_are_never_printed() {
     )
     .unwrap();
     let o = apply(&[]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_str(&r.read("/root/.docker/config.json")).unwrap();
     assert_eq!(
         v["auths"],
@@ -659,7 +646,7 @@ fn doctor_checks_docker_against_the_spec_and_certs_d() {
 
     // apply writes the insecure entries; the certs.d entries are the owner's to fix.
     let o = r.apply(&["--runtime", "docker"]);
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     fs::remove_dir_all(certs("https:")).unwrap();
     fs::rename(
         certs("pem.registry.test/ca.pem"),
@@ -700,7 +687,7 @@ fn doctor_checks_docker_against_the_spec_and_certs_d() {
         .arg(&r.root)
         .output()
         .unwrap();
-    let text = out(&o);
+    let text = text(&o);
     assert_eq!(o.status.code(), Some(0), "{text}");
     assert!(
         text.contains(

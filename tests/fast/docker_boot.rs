@@ -15,6 +15,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::text;
+
 use base64::Engine as _;
 
 const SPEC: &str = "runtimes: [containerd, docker]
@@ -58,10 +60,6 @@ fn regtrust(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .output()
         .unwrap()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
 
 fn require_python3() {
@@ -126,12 +124,12 @@ fn render(d: &Path, name: &str, spec: &str) -> Rendered {
             installer.to_str().unwrap(),
         ],
     );
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     let o = regtrust(
         d,
         &["render", "--spec", &spec_arg, "--target", "cloud-init"],
     );
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     let userdata: serde_json::Value =
         serde_saphyr::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
     let entry = userdata["write_files"]
@@ -340,8 +338,8 @@ fn the_merge_writes_what_apply_writes_or_both_refuse() {
                     docker_tree(&b),
                     docker_tree(&a),
                     "{name}: the merge differs from apply\napply: {}\nmerge: {}",
-                    out(&oa),
-                    out(&ob)
+                    text(&oa),
+                    text(&ob)
                 );
                 // Idempotent: a second run changes nothing and says so.
                 let again = Command::new("python3")
@@ -350,11 +348,11 @@ fn the_merge_writes_what_apply_writes_or_both_refuse() {
                     .arg(&b)
                     .output()
                     .unwrap();
-                assert!(again.status.success(), "{name}: {}", out(&again));
+                assert!(again.status.success(), "{name}: {}", text(&again));
                 assert!(
-                    out(&again).contains("already has the spec's entries: unchanged"),
+                    text(&again).contains("already has the spec's entries: unchanged"),
                     "{name}: {}",
-                    out(&again)
+                    text(&again)
                 );
                 assert_eq!(docker_tree(&b), docker_tree(&a), "{name}: second run");
             }
@@ -378,7 +376,7 @@ fn the_merge_writes_what_apply_writes_or_both_refuse() {
                 refused.push(name);
             }
             (Some(0), Some(1))
-                if out(&ob).contains("run regtrust apply, which edits any valid JSON") =>
+                if text(&ob).contains("run regtrust apply, which edits any valid JSON") =>
             {
                 assert_eq!(
                     docker_tree(&b).get("/etc/docker/daemon.json"),
@@ -390,8 +388,8 @@ fn the_merge_writes_what_apply_writes_or_both_refuse() {
             }
             (ca, cb) => panic!(
                 "{name}: apply exited {ca:?}, the merge {cb:?}\napply: {}\nmerge: {}",
-                out(&oa),
-                out(&ob)
+                text(&oa),
+                text(&ob)
             ),
         }
     }
@@ -435,8 +433,8 @@ fn the_merge_keeps_the_operators_keys_and_records_only_its_own_entries() {
     let seed = "{\n    \"log-driver\": \"json-file\",\n    \"log-opts\": {\"max-size\": \"10m\", \"max-file\": \"3\"},\n    \"insecure-registries\": [\"old.registry.test:5000\", \"my.private.registry:5000\"]\n}\n";
     let b = seeded(d, "root", Some(seed.as_bytes()));
     let o = install(&r, &b);
-    assert!(o.status.success(), "{}", out(&o));
-    let said = out(&o);
+    assert!(o.status.success(), "{}", text(&o));
+    let said = text(&o);
     assert!(
         said.contains("regtrust: /etc/docker/daemon.json: registry-mirrors gains http://cache.registry.test:5000"),
         "{said}"
@@ -484,15 +482,15 @@ fn the_merge_keeps_the_operators_keys_and_records_only_its_own_entries() {
     // `regtrust apply` agrees: nothing to do for docker.
     let o = apply(d, &b, SPEC);
     assert!(
-        out(&o).contains("nothing to do"),
+        text(&o).contains("nothing to do"),
         "apply after the installer: {}",
-        out(&o)
+        text(&o)
     );
     // A second installer run changes nothing.
     let before = docker_tree(&b);
     let o = install(&r, &b);
-    assert!(o.status.success(), "{}", out(&o));
-    assert!(out(&o).contains("already has the spec's entries: unchanged"));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("already has the spec's entries: unchanged"));
     assert_eq!(docker_tree(&b), before);
 }
 
@@ -534,7 +532,7 @@ fn apply_and_the_merge_follow_one_another() {
         let mut trees = Vec::new();
         for which in ["full", "pruned", "empty"] {
             let o = by_apply(&root, which);
-            assert!(o.status.success(), "{}", out(&o));
+            assert!(o.status.success(), "{}", text(&o));
             trees.push(docker_tree(&root));
         }
         trees
@@ -565,14 +563,14 @@ fn apply_and_the_merge_follow_one_another() {
                     assert!(
                         o.status.success(),
                         "{first}/{then}/{last} {which}: {}",
-                        out(&o)
+                        text(&o)
                     );
                     let got = docker_tree(&root);
                     assert_eq!(
                         got,
                         want[n],
                         "{first}/{then}/{last}: after {which}: {}",
-                        out(&o)
+                        text(&o)
                     );
                 }
             }
@@ -600,14 +598,14 @@ fn an_interrupted_run_is_finished_and_a_broken_record_refused() {
         .unwrap();
     }
     let oa = apply(d, &a, SPEC);
-    assert!(oa.status.success(), "{}", out(&oa));
+    assert!(oa.status.success(), "{}", text(&oa));
     let ob = Command::new("python3")
         .arg(&r.merge)
         .arg("--root")
         .arg(&b)
         .output()
         .unwrap();
-    assert!(ob.status.success(), "{}", out(&ob));
+    assert!(ob.status.success(), "{}", text(&ob));
     let daemon = |root: &Path| fs::read_to_string(root.join("etc/docker/daemon.json")).unwrap();
     assert_eq!(daemon(&b), daemon(&a));
     assert!(!daemon(&b).contains("killed.registry.test"));
@@ -631,15 +629,15 @@ fn an_interrupted_run_is_finished_and_a_broken_record_refused() {
             .arg(&c)
             .output()
             .unwrap();
-        assert_eq!(o.status.code(), Some(1), "{bad}: {}", out(&o));
+        assert_eq!(o.status.code(), Some(1), "{bad}: {}", text(&o));
         assert!(
-            out(&o).contains("not regtrust's record"),
+            text(&o).contains("not regtrust's record"),
             "{bad}: {}",
-            out(&o)
+            text(&o)
         );
         assert_eq!(docker_tree(&c), before, "{bad}");
         let o = apply(d, &c, SPEC);
-        assert_eq!(o.status.code(), Some(3), "apply on {bad}: {}", out(&o));
+        assert_eq!(o.status.code(), Some(3), "apply on {bad}: {}", text(&o));
         fs::remove_dir_all(&c).unwrap();
     }
 }
@@ -661,11 +659,11 @@ fn the_installer_without_python3_writes_nothing() {
             "install.sh",
         ],
     );
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     assert!(
-        out(&o).contains("the installer merges /etc/docker/daemon.json with python3"),
+        text(&o).contains("the installer merges /etc/docker/daemon.json with python3"),
         "{}",
-        out(&o)
+        text(&o)
     );
     // A PATH with sh's tools but no python3.
     let bin = d.join("bin");
@@ -688,7 +686,7 @@ fn the_installer_without_python3_writes_nothing() {
         .env("PATH", &bin)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains(
             "python3 is missing: this installer merges /etc/docker/daemon.json with it (docker \
@@ -696,7 +694,7 @@ fn the_installer_without_python3_writes_nothing() {
              apply --runtime docker` on the node or image root"
         ),
         "{}",
-        out(&o)
+        text(&o)
     );
     assert_eq!(crate::support::snapshot(&root), before);
     assert!(!root.join("etc/containerd").exists() && !root.join("run").exists());
@@ -729,7 +727,7 @@ fn render_shapes_and_refusals() {
             "containerd,docker",
         ],
     );
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     let doc: serde_json::Value =
         serde_saphyr::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
     let files: BTreeMap<String, (String, String)> = doc["write_files"]
@@ -778,9 +776,9 @@ fn render_shapes_and_refusals() {
         d,
         &["render", "--spec", "spec.yaml", "--target", "cloud-init"],
     );
-    assert!(o.status.success(), "{}", out(&o));
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(!text.contains("/etc/docker/") && !text.contains("regtrust-docker-config"));
+    assert!(o.status.success(), "{}", text(&o));
+    let user_data = String::from_utf8_lossy(&o.stdout);
+    assert!(!user_data.contains("/etc/docker/") && !user_data.contains("regtrust-docker-config"));
     // The targets that do not configure docker refuse it; docker without containerd too.
     for (target, runtimes, says) in [
         (
@@ -812,8 +810,13 @@ fn render_shapes_and_refusals() {
                 runtimes,
             ],
         );
-        assert_eq!(o.status.code(), Some(2), "{target} {runtimes}: {}", out(&o));
-        assert!(out(&o).contains(says), "{target} {runtimes}: {}", out(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{target} {runtimes}: {}",
+            text(&o)
+        );
+        assert!(text(&o).contains(says), "{target} {runtimes}: {}", text(&o));
         assert!(o.stdout.is_empty());
     }
     // Credentials: left to apply for the docker CLI's config.json, said on stderr.
@@ -828,14 +831,14 @@ fn render_shapes_and_refusals() {
         .env("REGTRUST_TEST_PW", "pw-not-printed")
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     assert!(
-        out(&o).contains(
+        text(&o).contains(
             "warning: the credentials for secure.registry.test:5443 are not written for the \
              docker CLI by this user-data: /root/.docker/config.json must be merged"
         ),
         "{}",
-        out(&o)
+        text(&o)
     );
     assert!(!String::from_utf8_lossy(&o.stdout).contains("/root/.docker"));
 }
@@ -856,11 +859,11 @@ fn a_node_without_docker_engine_is_left_alone() {
         .arg(&root)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     assert!(
-        out(&o).contains("Docker Engine is not installed here"),
+        text(&o).contains("Docker Engine is not installed here"),
         "{}",
-        out(&o)
+        text(&o)
     );
     assert!(
         !root.join("etc/docker").exists(),
@@ -874,7 +877,7 @@ fn a_node_without_docker_engine_is_left_alone() {
         .arg(&root)
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     let text = fs::read_to_string(root.join("etc/docker/daemon.json")).unwrap();
     assert!(text.contains("insecure-registries"), "{text}");
 }

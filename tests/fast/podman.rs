@@ -3,10 +3,10 @@
 //! other entries, never printed), pruning of what an earlier run wrote, the runtime names and
 //! detection, one transaction with containerd's part, and the report.
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use crate::support::snapshot;
+use crate::support::{mode_of, snapshot, text};
 
 const DROP_IN: &str = "/etc/containers/registries.conf.d/50-regtrust.conf";
 
@@ -95,19 +95,6 @@ impl Root {
     }
 }
 
-fn out(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn mode(p: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(p).unwrap().permissions().mode() & 0o7777
-}
-
 /// The drop-in's `[[registry]]` tables as (prefix or location, location, insecure, mirrors as
 /// (location, insecure)), read with a TOML parser.
 type Entry = (String, String, bool, Vec<(String, bool)>);
@@ -153,11 +140,11 @@ fn e(prefix: &str, location: &str, insecure: bool, mirrors: &[(&str, bool)]) -> 
 fn the_drop_in_says_what_the_spec_says_and_the_certs_are_in_certs_d() {
     let r = Root::new(&[]);
     let o = r.apply(&spec(), &["--runtime", "podman"]);
-    assert!(o.status.success(), "{}", out(&o));
-    let text = r.read(DROP_IN);
-    assert!(text.starts_with("# Managed by regtrust."), "{text}");
+    assert!(o.status.success(), "{}", text(&o));
+    let drop_in = r.read(DROP_IN);
+    assert!(drop_in.starts_with("# Managed by regtrust."), "{drop_in}");
     assert_eq!(
-        registries(&text),
+        registries(&drop_in),
         vec![
             e(
                 "my.private.registry:5000",
@@ -206,7 +193,7 @@ fn the_drop_in_says_what_the_spec_says_and_the_certs_are_in_certs_d() {
         ("real.registry.test:8443/ca.crt", 0o644),
     ] {
         let path = r.path(&format!("{certs}/{p}"));
-        assert_eq!(mode(&path), m, "{p}");
+        assert_eq!(mode_of(&path), m, "{p}");
         assert!(
             fs::read_to_string(&path)
                 .unwrap()
@@ -218,7 +205,7 @@ fn the_drop_in_says_what_the_spec_says_and_the_certs_are_in_certs_d() {
     // auth.json without credentials, the packaged registries.conf untouched, no containerd).
     let files: Vec<String> = snapshot(&r.root).into_keys().collect();
     assert_eq!(files.len(), 6, "{files:?}");
-    let report = out(&o);
+    let report = text(&o);
     assert!(
         report.starts_with("runtimes: podman (--runtime)\n"),
         "{report}"
@@ -241,9 +228,9 @@ fn the_drop_in_says_what_the_spec_says_and_the_certs_are_in_certs_d() {
     let before = snapshot(&r.root);
     let o = r.apply(&spec(), &["--runtime", "podman"]);
     assert!(
-        out(&o).contains("nothing to do: the node matches the spec"),
+        text(&o).contains("nothing to do: the node matches the spec"),
         "{}",
-        out(&o)
+        text(&o)
     );
     assert_eq!(snapshot(&r.root), before);
 }
@@ -261,7 +248,7 @@ fn what_left_the_spec_is_removed_and_nothing_else() {
         "registries:\n  - host: my.private.registry:5000\n    http: true\n",
         &["--runtime", "podman", "--format", "json"],
     );
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let mut removed: Vec<&str> = v["changes"]
         .as_array()
@@ -306,8 +293,8 @@ fn what_left_the_spec_is_removed_and_nothing_else() {
         "registries:\n  - host: my.private.registry:5000\n    http: true\n",
         &["--runtime", "podman"],
     );
-    assert!(o.status.success(), "{}", out(&o));
-    assert!(out(&o).contains("replaced /etc/containers/registries.conf.d/50-regtrust.conf, which regtrust did not write"), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("replaced /etc/containers/registries.conf.d/50-regtrust.conf, which regtrust did not write"), "{}", text(&o));
     assert_eq!(fs::read_to_string(&theirs).unwrap(), "theirs\n");
 }
 
@@ -334,11 +321,11 @@ fn auth_json_is_0600_merged_and_never_printed() {
         "{\"auths\":{\"quay.io\":{\"auth\":\"cXVheTp4\"}},\"credHelpers\":{\"gcr.io\":\"gcloud\"}}";
     fs::write(r.path("/etc/containers/auth.json"), seed).unwrap();
     let dry = r.apply(AUTH_SPEC, &["--runtime", "podman", "--dry-run"]);
-    assert!(dry.status.success(), "{}", out(&dry));
+    assert!(dry.status.success(), "{}", text(&dry));
     assert!(
-        out(&dry).contains("(credentials, not shown)"),
+        text(&dry).contains("(credentials, not shown)"),
         "{}",
-        out(&dry)
+        text(&dry)
     );
     assert_eq!(
         r.read("/etc/containers/auth.json"),
@@ -346,14 +333,14 @@ fn auth_json_is_0600_merged_and_never_printed() {
         "--dry-run writes nothing"
     );
     let o = r.apply(AUTH_SPEC, &["--runtime", "podman"]);
-    assert!(o.status.success(), "{}", out(&o));
-    for printed in [out(&dry), out(&o)] {
+    assert!(o.status.success(), "{}", text(&o));
+    for printed in [text(&dry), text(&o)] {
         assert!(!printed.contains("s3cret-pa55"), "{printed}");
         assert!(!printed.contains(&b64("alice:s3cret-pa55")), "{printed}");
         assert!(!printed.contains(&b64("bob:s3cret-pa55")), "{printed}");
     }
     let path = r.path("/etc/containers/auth.json");
-    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode_of(&path), 0o600);
     let v: serde_json::Value = serde_json::from_str(&r.read("/etc/containers/auth.json")).unwrap();
     assert_eq!(
         v,
@@ -367,18 +354,18 @@ fn auth_json_is_0600_merged_and_never_printed() {
         })
     );
     assert!(
-        out(&o).contains("note: podman: /etc/containers/auth.json holds the credentials"),
+        text(&o).contains("note: podman: /etc/containers/auth.json holds the credentials"),
         "{}",
-        out(&o)
+        text(&o)
     );
     // Idempotent, then the entries that left the spec go, the operator's stay.
     let o = r.apply(AUTH_SPEC, &["--runtime", "podman"]);
-    assert!(out(&o).contains("nothing to do"), "{}", out(&o));
+    assert!(text(&o).contains("nothing to do"), "{}", text(&o));
     let o = r.apply(
         "registries:\n  - host: auth.registry.test:5000\n    http: true\n",
         &["--runtime", "podman"],
     );
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_str(&r.read("/etc/containers/auth.json")).unwrap();
     assert_eq!(
         v,
@@ -398,11 +385,11 @@ fn an_unparsable_auth_json_writes_nothing_at_all() {
         AUTH_SPEC,
         &["--runtime", "containerd,cri-o", "--containerd", "1.7"],
     );
-    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(
-        out(&o).contains("/etc/containers/auth.json: not valid JSON"),
+        text(&o).contains("/etc/containers/auth.json: not valid JSON"),
         "{}",
-        out(&o)
+        text(&o)
     );
     assert_eq!(
         snapshot(&r.root),
@@ -419,21 +406,21 @@ fn runtime_names_and_detection() {
         "runtimes: [cri-o]\nregistries:\n  - host: r.test:5000\n    http: true\n",
         &["--check"],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        out(&o).starts_with("runtimes: podman (the spec's runtimes)\n"),
+        text(&o).starts_with("runtimes: podman (the spec's runtimes)\n"),
         "{}",
-        out(&o)
+        text(&o)
     );
     let o = r.apply(
         "runtimes: [podman, cri-o]\nregistries:\n  - host: r.test:5000\n    http: true\n",
         &[],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
-        out(&o).contains("runtime `podman` is listed twice"),
+        text(&o).contains("runtime `podman` is listed twice"),
         "{}",
-        out(&o)
+        text(&o)
     );
     for (dirs, file, found) in [
         (
@@ -461,11 +448,11 @@ fn runtime_names_and_detection() {
             "registries:\n  - host: r.test:5000\n    http: true\n",
             &["--check"],
         );
-        assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
         assert!(
-            out(&o).starts_with(&format!("runtimes: podman (found {found})\n")),
+            text(&o).starts_with(&format!("runtimes: podman (found {found})\n")),
             "{}",
-            out(&o)
+            text(&o)
         );
     }
 }
@@ -499,7 +486,7 @@ fn the_managed_list_cannot_remove_anything_else() {
         "registries:\n  - host: my.private.registry:5000\n    http: true\n",
         &["--runtime", "podman"],
     );
-    assert!(o.status.success(), "{}", out(&o));
+    assert!(o.status.success(), "{}", text(&o));
     assert_eq!(r.read("/etc/other/ca.crt"), "keep\n");
     assert_eq!(r.read("/etc/other/client.key"), "keep\n");
     assert_eq!(r.read("/etc/containers/certs.d/h.test/notes.txt"), "keep\n");
@@ -507,6 +494,6 @@ fn the_managed_list_cannot_remove_anything_else() {
     assert!(
         !r.path("/etc/containers/certs.d/h.test/ca.crt").exists(),
         "{}",
-        out(&o)
+        text(&o)
     );
 }

@@ -363,15 +363,6 @@ fn make_mime(parts: &[&Path], out: &Path) {
 const COMPOSE_SEED: &str =
     "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"pause:3.9\"\n";
 
-fn mode_of(p: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .permissions()
-        .mode()
-        & 0o7777
-}
-
 /// Boots the multipart of `parts` (each a file) through cloud-init over a scratch root seeded
 /// with COMPOSE_SEED; returns the root and cloud-init's output.
 fn boot_parts(dir: &Path, case: &str, parts: &[&Path]) -> (std::path::PathBuf, String) {

@@ -92,6 +92,16 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// A file's permission bits (with setuid/setgid/sticky), e.g. 0o600.
+pub fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
 /// Renders the POSIX sh installer (`--target script`) for this spec and containerd version.
 pub fn render_script(spec: &Path, version: &str) -> String {
     let o = run(Command::new(regtrust_bin())
