@@ -19,30 +19,7 @@ use crate::support::text;
 
 use base64::Engine as _;
 
-const SPEC: &str = "runtimes: [containerd, docker]
-containerd:
-  version: \"1.7\"
-registries:
-  - host: my.private.registry:5000
-    http: true
-  - host: docker.io
-    endpoints:
-      - url: http://cache.registry.test:5000
-  - host: secure.registry.test:5443
-    ca_pem: |
-      -----BEGIN CERTIFICATE-----
-      MAA=
-      -----END CERTIFICATE-----
-    client:
-      cert_pem: |
-        -----BEGIN CERTIFICATE-----
-        MAA=
-        -----END CERTIFICATE-----
-      key_pem: |
-        -----BEGIN PRIVATE KEY-----
-        MAA=
-        -----END PRIVATE KEY-----
-";
+const SPEC: &str = crate::support::boot_spec!("[containerd, docker]");
 
 /// The HTTP registry and the TLS registry left the spec; the mirror stays.
 const SPEC_PRUNED: &str = "runtimes: [containerd, docker]

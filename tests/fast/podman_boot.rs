@@ -8,30 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const SPEC: &str = "runtimes: [containerd, podman]
-containerd:
-  version: \"1.7\"
-registries:
-  - host: my.private.registry:5000
-    http: true
-  - host: docker.io
-    endpoints:
-      - url: http://cache.registry.test:5000
-  - host: secure.registry.test:5443
-    ca_pem: |
-      -----BEGIN CERTIFICATE-----
-      MAA=
-      -----END CERTIFICATE-----
-    client:
-      cert_pem: |
-        -----BEGIN CERTIFICATE-----
-        MAA=
-        -----END CERTIFICATE-----
-      key_pem: |
-        -----BEGIN PRIVATE KEY-----
-        MAA=
-        -----END PRIVATE KEY-----
-";
+const SPEC: &str = crate::support::boot_spec!("[containerd, podman]");
 
 fn regtrust(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_regtrust"))

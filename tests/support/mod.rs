@@ -92,6 +92,44 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// The spec the boot-output tests of Docker and Podman share, after their `runtimes:` list: an
+/// HTTP registry, a docker.io mirror, an HTTPS registry with a CA and a client certificate.
+#[allow(unused_macros)]
+macro_rules! boot_spec {
+    ($runtimes:literal) => {
+        concat!(
+            "runtimes: ",
+            $runtimes,
+            "
+containerd:
+  version: \"1.7\"
+registries:
+  - host: my.private.registry:5000
+    http: true
+  - host: docker.io
+    endpoints:
+      - url: http://cache.registry.test:5000
+  - host: secure.registry.test:5443
+    ca_pem: |
+      -----BEGIN CERTIFICATE-----
+      MAA=
+      -----END CERTIFICATE-----
+    client:
+      cert_pem: |
+        -----BEGIN CERTIFICATE-----
+        MAA=
+        -----END CERTIFICATE-----
+      key_pem: |
+        -----BEGIN PRIVATE KEY-----
+        MAA=
+        -----END PRIVATE KEY-----
+"
+        )
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use boot_spec;
+
 /// A file's permission bits (with setuid/setgid/sticky), e.g. 0o600.
 pub fn mode_of(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
