@@ -346,6 +346,66 @@ pub fn config_credentials(spec: &ValidSpec, containerd: Option<&Version>) -> Vec
     out
 }
 
+/// The certs.d files Docker Engine and containers-image read for TLS settings (`dir`: the host's
+/// certs.d directory): the inline CAs as `ca.crt` (`ca-N.crt` when there are several) and an
+/// inline client pair as `client.cert` + `client.key` (0600). What those runtimes cannot read
+/// is flagged for the caller to say: CAs and a client given as node paths.
+pub(crate) struct CertsD {
+    pub files: Vec<PlannedFile>,
+    pub ca_paths: bool,
+    pub client_paths: bool,
+}
+
+pub(crate) fn certs_d_files(dir: &str, tls: &crate::spec::Tls) -> CertsD {
+    let inline: Vec<&String> = tls
+        .ca
+        .iter()
+        .filter_map(|c| match c {
+            FileSource::Inline(pem) => Some(pem),
+            FileSource::Path(_) => None,
+        })
+        .collect();
+    let mut files: Vec<PlannedFile> = inline
+        .iter()
+        .enumerate()
+        .map(|(n, pem)| {
+            let name = if inline.len() == 1 {
+                "ca.crt".to_string()
+            } else {
+                format!("ca-{}.crt", n + 1)
+            };
+            pem_file(&format!("{dir}/{name}"), pem, 0o644, FileKind::Certificate)
+        })
+        .collect();
+    let client_paths = match &tls.client {
+        Some(ClientPair {
+            cert: FileSource::Inline(cert),
+            key: Some(FileSource::Inline(key)),
+        }) => {
+            files.push(pem_file(
+                &format!("{dir}/client.cert"),
+                cert,
+                0o644,
+                FileKind::Certificate,
+            ));
+            files.push(pem_file(
+                &format!("{dir}/client.key"),
+                key,
+                0o600,
+                FileKind::PrivateKey,
+            ));
+            false
+        }
+        Some(_) => true,
+        None => false,
+    };
+    CertsD {
+        files,
+        ca_paths: tls.ca.iter().any(|c| matches!(c, FileSource::Path(_))),
+        client_paths,
+    }
+}
+
 pub(crate) fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
     let mut content = pem.trim_end_matches('\n').to_string();
     content.push('\n');
@@ -425,54 +485,15 @@ impl DockerPlan {
             if up.is_http() || up.tls.skip_verify == Some(true) {
                 p.insecure_registries.push(reg.host.clone());
             }
-            let dir = format!("{CERTS_D}/{}", reg.dir_name);
-            let inline: Vec<&String> = up
-                .tls
-                .ca
-                .iter()
-                .filter_map(|c| match c {
-                    FileSource::Inline(pem) => Some(pem),
-                    FileSource::Path(_) => None,
-                })
-                .collect();
-            for (n, pem) in inline.iter().enumerate() {
-                let name = if inline.len() == 1 {
-                    "ca.crt".to_string()
-                } else {
-                    format!("ca-{}.crt", n + 1)
-                };
-                p.files.push(pem_file(
-                    &format!("{dir}/{name}"),
-                    pem,
-                    0o644,
-                    FileKind::Certificate,
-                ));
-            }
-            if up.tls.ca.iter().any(|c| matches!(c, FileSource::Path(_))) {
+            let certs = certs_d_files(&format!("{CERTS_D}/{}", reg.dir_name), &up.tls);
+            p.files.extend(certs.files);
+            if certs.ca_paths {
                 ignored.push(
                     "`ca` paths (dockerd reads CAs only from certs.d/<host>/*.crt: use ca_pem)",
                 );
             }
-            match &up.tls.client {
-                Some(ClientPair {
-                    cert: FileSource::Inline(cert),
-                    key: Some(FileSource::Inline(key)),
-                }) => {
-                    p.files.push(pem_file(
-                        &format!("{dir}/client.cert"),
-                        cert,
-                        0o644,
-                        FileKind::Certificate,
-                    ));
-                    p.files.push(pem_file(
-                        &format!("{dir}/client.key"),
-                        key,
-                        0o600,
-                        FileKind::PrivateKey,
-                    ));
-                }
-                Some(_) => ignored.push("`client` paths (use cert_pem and key_pem)"),
-                None => {}
+            if certs.client_paths {
+                ignored.push("`client` paths (use cert_pem and key_pem)");
             }
             if up
                 .auth
@@ -480,7 +501,8 @@ impl DockerPlan {
                 .is_some_and(|a| a.kind == crate::spec::SecretKind::IdentityToken)
             {
                 ignored.push(
-                    "an identity token in config.json (only a user and password are written                      there)",
+                    "an identity token in config.json (only a user and password are written \
+                     there)",
                 );
             } else if let Some(auth) = &up.auth
                 && let Some(password) = &auth.password

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::{CERTS_D, DROP_IN, registries_conf};
 use crate::plan::{FileKind, PlannedFile};
 use crate::spec::host::upstream_host;
-use crate::spec::{Capability, ClientPair, Endpoint, FileSource, Registry, ValidSpec};
+use crate::spec::{Capability, Endpoint, Registry, ValidSpec};
 
 /// One `[[registry]]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,62 +217,28 @@ impl ContainersPlan {
             return;
         }
         let dir = format!("{CERTS_D}/{}", crate::spec::host::dir_name(location));
-        let inline: Vec<&String> = ep
-            .tls
-            .ca
-            .iter()
-            .filter_map(|c| match c {
-                FileSource::Inline(pem) => Some(pem),
-                FileSource::Path(_) => None,
-            })
-            .collect();
-        let mut put = |path: String, pem: &str, mode: u32, kind: FileKind| {
-            let f = crate::plan::pem_file(&path, pem, mode, kind);
-            match files.get(&path) {
+        let certs = crate::plan::certs_d_files(&dir, &ep.tls);
+        for f in certs.files {
+            match files.get(&f.path) {
                 Some(old) if old.content != f.content => self.notes.push(format!(
-                    "podman: {path} is named twice with different contents: the first is kept"
+                    "podman: {} is named twice with different contents: the first is kept",
+                    f.path
                 )),
                 Some(_) => {}
                 None => {
-                    files.insert(path, f);
+                    files.insert(f.path.clone(), f);
                 }
             }
-        };
-        for (n, pem) in inline.iter().enumerate() {
-            let name = if inline.len() == 1 {
-                "ca.crt".to_string()
-            } else {
-                format!("ca-{}.crt", n + 1)
-            };
-            put(format!("{dir}/{name}"), pem, 0o644, FileKind::Certificate);
         }
-        if ep.tls.ca.iter().any(|c| matches!(c, FileSource::Path(_))) {
+        if certs.ca_paths {
             ignored.push(
                 "`ca` paths (containers-image reads CAs only from certs.d/<host>/*.crt: use \
                  ca_pem)"
                     .to_string(),
             );
         }
-        match &ep.tls.client {
-            Some(ClientPair {
-                cert: FileSource::Inline(cert),
-                key: Some(FileSource::Inline(key)),
-            }) => {
-                put(
-                    format!("{dir}/client.cert"),
-                    cert,
-                    0o644,
-                    FileKind::Certificate,
-                );
-                put(
-                    format!("{dir}/client.key"),
-                    key,
-                    0o600,
-                    FileKind::PrivateKey,
-                );
-            }
-            Some(_) => ignored.push("`client` paths (use cert_pem and key_pem)".to_string()),
-            None => {}
+        if certs.client_paths {
+            ignored.push("`client` paths (use cert_pem and key_pem)".to_string());
         }
     }
 }
