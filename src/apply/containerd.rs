@@ -71,7 +71,7 @@ pub(super) fn prepare_containerd(
             ));
             continue;
         }
-        if old.as_deref() == Some(f.content.as_str()) && fs::mode_of(&path) == Some(f.mode) {
+        if in_place(f, &path, old.as_deref()) {
             continue;
         }
         if f.kind == FileKind::HostsToml
@@ -101,14 +101,7 @@ pub(super) fn prepare_containerd(
                 });
             }
         }
-        changes.push(Change::Write {
-            node_path: f.path.clone(),
-            path,
-            mode: f.mode,
-            content: f.content.clone(),
-            old,
-            kind: f.kind,
-        });
+        changes.push(Change::write_planned(f, path, old));
     }
     if let Some(old) = &config.moved_from {
         let (carried, carry_notes) = carried_hosts(&in_root, old, &plan, &planned)?;

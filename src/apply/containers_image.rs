@@ -36,18 +36,10 @@ pub(super) fn prepare_containers(
         let path = resolve(&f.path)?;
         planned.insert(f.path.clone());
         let old = read_file(&path, &f.path)?;
-        if old.as_deref() == Some(f.content.as_str()) && fs::mode_of(&path) == Some(f.mode) {
-            continue;
+        if !in_place(f, &path, old.as_deref()) {
+            drop_in_changed |= f.kind == FileKind::ContainersConf;
+            changes.push(Change::write_planned(f, path, old));
         }
-        drop_in_changed |= f.kind == FileKind::ContainersConf;
-        changes.push(Change::Write {
-            node_path: f.path.clone(),
-            path,
-            mode: f.mode,
-            content: f.content.clone(),
-            old,
-            kind: f.kind,
-        });
     }
     // What an earlier run wrote and the plan no longer has: only regtrust's file names directly
     // in a certs.d host directory, regular files reached without a symlink (the header is text on

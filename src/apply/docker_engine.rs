@@ -101,17 +101,9 @@ pub(super) fn prepare_docker(
             )));
         }
         let old = fs::read_optional(&p).unwrap_or(None);
-        if old.as_deref() == Some(f.content.as_str()) && fs::mode_of(&p) == Some(f.mode) {
-            continue;
+        if !in_place(f, &p, old.as_deref()) {
+            changes.push(Change::write_planned(f, p, old));
         }
-        changes.push(Change::Write {
-            node_path: f.path.clone(),
-            path: p,
-            mode: f.mode,
-            content: f.content.clone(),
-            old,
-            kind: f.kind,
-        });
     }
     // certs.d files regtrust wrote that the plan no longer has: regular files only (nothing is
     // removed through a symlink), and only inside certs.d.

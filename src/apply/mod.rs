@@ -61,6 +61,25 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// Writing the planned file `f` at `path` (which holds `old`).
+    fn write_planned(f: &crate::plan::PlannedFile, path: PathBuf, old: Option<String>) -> Change {
+        Change::Write {
+            node_path: f.path.clone(),
+            path,
+            mode: f.mode,
+            content: f.content.clone(),
+            old,
+            kind: f.kind,
+        }
+    }
+}
+
+/// Whether the planned file `f` is at `path` already (which holds `old`), content and mode.
+fn in_place(f: &crate::plan::PlannedFile, path: &Path, old: Option<&str>) -> bool {
+    old == Some(f.content.as_str()) && fs::mode_of(path) == Some(f.mode)
+}
+
 #[derive(Debug)]
 pub struct Prepared {
     /// The root the node paths are under (`/` for this machine).
