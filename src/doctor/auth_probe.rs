@@ -92,13 +92,17 @@ fn parse_challenge(c: &str) -> (String, Option<String>, Option<String>) {
 /// its host (`Basic …` either way; None with none, or an identity token).
 fn credentials(
     e: &Endpoint,
-    config: &[(String, crate::legacy::LegacyAuth)],
+    config: &[super::config_checks::ConfigAuth],
 ) -> (Option<String>, &'static str) {
     if let Some(h) = &e.auth_header_value {
         return (Some(h.clone()), "hosts.toml header");
     }
     let host = crate::spec::host::authority(&e.url);
-    let Some((_, la)) = config.iter().find(|(h, _)| h == host) else {
+    let Some(la) = config
+        .iter()
+        .find(|a| a.host == host)
+        .and_then(|a| a.credentials.as_ref())
+    else {
         return (None, "");
     };
     match la.credential() {
@@ -117,7 +121,7 @@ pub fn probe_endpoint(
     file: &str,
     registry: &str,
     e: &Endpoint,
-    config: &[(String, crate::legacy::LegacyAuth)],
+    config: &[super::config_checks::ConfigAuth],
     version: Version,
     out: &mut Vec<Finding>,
 ) -> Option<ProbeResult> {

@@ -23,16 +23,23 @@ pub struct ConfigInfo {
     pub mirrors: Vec<(String, Vec<String>)>,
     /// Hosts with `insecure_skip_verify = true` in `registry.configs` (host, line).
     pub insecure: Vec<(String, usize)>,
-    /// Hosts with credentials in `registry.configs."host".auth` (host, line).
-    pub auth: Vec<(String, usize)>,
-    /// Those credentials (for `--probe`; never printed).
-    pub auth_credentials: Vec<(String, crate::legacy::LegacyAuth)>,
+    /// The hosts with credentials in `registry.configs."host".auth`.
+    pub auth: Vec<ConfigAuth>,
     /// The CRI plugin will not load.
     pub cri_disabled: bool,
     /// Why no hosts.toml is read, when none is.
     pub no_dirs_reason: String,
     /// The file whose `config_path` takes effect (config.toml or an imported drop-in).
     pub config_path_file: Option<String>,
+}
+
+/// A `registry.configs."host".auth` of the config.
+#[derive(Debug)]
+pub struct ConfigAuth {
+    pub host: String,
+    pub line: usize,
+    /// Its keys when it is a table (for `--probe`; never printed).
+    pub credentials: Option<crate::legacy::LegacyAuth>,
 }
 
 struct Ctx<'a> {
@@ -214,11 +221,13 @@ pub fn check(
             if let Some(auth) = get(entry, "auth") {
                 let span = table_span(auth).or_else(|| item_span(auth));
                 let line = span.clone().map_or(0, |s| line_of(text, s.start));
-                info.auth.push((host.to_string(), line));
-                if let Some(t) = auth.as_table_like() {
-                    info.auth_credentials
-                        .push((host.to_string(), crate::legacy::LegacyAuth::from_table(t)));
-                }
+                info.auth.push(ConfigAuth {
+                    host: host.to_string(),
+                    line,
+                    credentials: auth
+                        .as_table_like()
+                        .map(crate::legacy::LegacyAuth::from_table),
+                });
                 if !v.is_1x() {
                     cx.add(Level::Warning, Code::ConfigAuthDeprecated, span,
                         format!("`registry.configs.\"{host}\".auth` on containerd {v}"),

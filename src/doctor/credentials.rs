@@ -38,7 +38,7 @@ pub fn upstream_only(
     hosts: &HostsInfo,
     out: &mut Vec<Finding>,
 ) {
-    for (host, line) in &cfg.auth {
+    for super::config_checks::ConfigAuth { host, line, .. } in &cfg.auth {
         let Some(dir) = hosts.dirs.iter().find(|d| d.name == *host) else {
             continue;
         };
@@ -47,7 +47,7 @@ pub fn upstream_only(
             if e.is_server || other == host || e.auth_header {
                 continue;
             }
-            if cfg.auth.iter().any(|(h, _)| h == other) {
+            if cfg.auth.iter().any(|a| a.host == other) {
                 continue;
             }
             out.push(

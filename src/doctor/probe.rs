@@ -319,13 +319,7 @@ pub fn probe_all(
                 || (e.url.starts_with("https://") && r.speaks == Speaks::Tls);
             if speaks_its_scheme
                 && let Some(p) = super::auth_probe::probe_endpoint(
-                    root,
-                    &d.file,
-                    &d.name,
-                    e,
-                    &cfg.auth_credentials,
-                    version,
-                    out,
+                    root, &d.file, &d.name, e, &cfg.auth, version, out,
                 )
             {
                 results.push(p);
