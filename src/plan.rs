@@ -4,7 +4,8 @@ use crate::containerd::Version;
 use crate::hosts::{self, HostEntry, HostsConfig, Origin};
 use crate::secret::Secret;
 use crate::spec::{
-    Auth, AuthMethod, Capability, ClientPair, Endpoint, FileSource, Registry, SecretKind, ValidSpec,
+    Auth, AuthMethod, Capability, ClientPair, Endpoint, FileSource, Registry, Runtime, SecretKind,
+    ValidSpec,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,9 +96,33 @@ pub struct Plan {
     /// are in `files` too; its daemon.json entries are merged on the node
     /// (`emit::docker_merge`). None when docker is not among the runtimes.
     pub docker: Option<DockerPlan>,
+    /// The boot outputs configure Docker Engine's and containers-image's parts only where the
+    /// node has the runtime (the runtimes were not pinned by the spec or `--runtime`); otherwise
+    /// every part in the plan is applied.
+    pub runtimes_on_node: bool,
 }
 
 impl Plan {
+    /// The runtime that reads a planned file: containerd's under config_path (and its
+    /// credentials file), Docker Engine's under /etc/docker/, containers-image's under
+    /// /etc/containers/.
+    pub fn runtime_of(&self, f: &PlannedFile) -> Runtime {
+        let under = |dir: &str| {
+            f.path
+                .strip_prefix(dir)
+                .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if under(&self.config_path) || f.kind == FileKind::ConfigCredentials {
+            Runtime::Containerd
+        } else if under("/etc/docker") {
+            Runtime::Docker
+        } else if under("/etc/containers") {
+            Runtime::Podman
+        } else {
+            Runtime::Containerd
+        }
+    }
+
     /// Builds the plan for a spec, with `config_path` already decided.
     pub fn build(
         spec: &ValidSpec,
@@ -114,6 +139,7 @@ impl Plan {
             credentials: config_credentials(spec, containerd.as_ref()),
             actions: Vec::new(),
             docker: None,
+            runtimes_on_node: false,
         };
         let entries = spec
             .registries

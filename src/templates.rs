@@ -37,6 +37,16 @@ const TEMPLATES: &[(&str, &str)] = &[
         "patch-config.sh",
         include_str!("../templates/patch-config.sh.j2"),
     ),
+    ("put-file.sh", include_str!("../templates/put-file.sh.j2")),
+    (
+        "runtimes-detect.sh",
+        include_str!("../templates/runtimes-detect.sh.j2"),
+    ),
+    (
+        "runtimes-body.sh",
+        include_str!("../templates/runtimes-body.sh.j2"),
+    ),
+    ("runtimes.sh", include_str!("../templates/runtimes.sh.j2")),
 ];
 
 /// Quotes a value for POSIX sh: the one quoting function every value entering shell goes through.

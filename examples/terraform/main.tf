@@ -1,9 +1,12 @@
 # Renders cloud-init user-data for new nodes with Terraform built-ins only (no provider download).
 #
 # user-data.yaml.tftpl was rendered from ../registries.yaml by:
-#   regtrust render --spec examples/registries.yaml --target cloud-init \
+#   regtrust render --spec examples/registries.yaml --target cloud-init --runtime containerd \
 #     --escape terraform --template-var registry_host=my.private.registry:5000 \
 #     --out examples/terraform/user-data.yaml.tftpl
+# `--runtime containerd`: these are Kubernetes nodes. Without it the user-data also carries the
+# part for Docker Engine and Podman, applied where the node has them, and grows past EC2's
+# 16 KB limit (the hosts in it stay text, for the template variable).
 # Literal `${` and `%{` in it are escaped, and the HTTP registry's host is a template variable,
 # so one template serves every environment.
 

@@ -58,42 +58,7 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
     if a.target == Target::K3s {
         return render_k3s(a, spec);
     }
-    let runtimes = if a.runtime.is_empty() {
-        spec.runtimes.clone().unwrap_or_default()
-    } else {
-        a.runtime.clone()
-    };
-    let podman = runtimes.contains(&Runtime::Podman);
-    let docker = runtimes.contains(&Runtime::Docker);
-    // Which targets carry which runtime's part: podman's files are plain files (cloud-init,
-    // the installer, Ignition); docker's daemon.json is merged by Python 3 on the node (cloud-init,
-    // the installer: Flatcar and Fedora CoreOS have no Python for an Ignition unit).
-    let carries = |r: Runtime| match r {
-        Runtime::Podman => matches!(
-            a.target,
-            Target::CloudInit | Target::Script | Target::Ignition
-        ),
-        Runtime::Docker => matches!(a.target, Target::CloudInit | Target::Script),
-        _ => true,
-    };
-    if let Some(r) = runtimes.iter().find(|r| !carries(**r)) {
-        return Err(Error::Usage(format!(
-            "the runtimes include {r}: this render target does not configure it (cloud-init and \
-             script write podman's and docker's part, ignition podman's); use `regtrust apply \
-             --runtime {r}` on the node or image root, or leave {r} out of the runtimes to \
-             render containerd's part"
-        )));
-    }
-    if let Some(r) = [Runtime::Podman, Runtime::Docker]
-        .into_iter()
-        .find(|r| runtimes.contains(r) && !runtimes.contains(&Runtime::Containerd))
-    {
-        return Err(Error::Usage(format!(
-            "the runtimes are {r} without containerd: cloud-init and script always write \
-             containerd's part; list containerd too, or use `regtrust apply --runtime {r}` on \
-             the node or image root"
-        )));
-    }
+    let runtimes = runtimes_for(spec, &a.runtime, a.target, a.hosts_only)?;
     let version = resolve::decide(resolve::Inputs {
         flag: cli_version,
         spec: spec.containerd,
@@ -136,12 +101,7 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
             )));
         }
     }
-    if podman {
-        add_containers_files(&mut plan, spec, a.target);
-    }
-    if docker {
-        add_docker_part(&mut plan, spec, a.target);
-    }
+    add_runtime_parts(&mut plan, spec, &runtimes, a.target);
     if a.target == Target::Hosts {
         if a.escape != Escape::None {
             return Err(Error::Usage(
@@ -244,9 +204,20 @@ fn text_output(
                 hosts_only: a.hosts_only,
                 gzip: a.encoding == Encoding::GzB64,
                 mime: a.mime,
+                // Template variables must reach every host the scripts name (cloud-init then
+                // writes the same files from the text).
+                scripts_as_text: a.escape == Escape::Terraform && !a.template_vars.is_empty(),
             };
             let text = cloud_init::render(plan, version, opts);
-            report_size(text.len(), a.encoding);
+            // What the user-data weighs with containerd's part alone, when the node decides.
+            let containerd_only = plan.runtimes_on_node.then(|| {
+                let mut p = plan.clone();
+                p.docker = None;
+                p.files
+                    .retain(|f| plan.runtime_of(f) == Runtime::Containerd);
+                cloud_init::render(&p, version, opts).len()
+            });
+            report_size(text.len(), a.encoding, containerd_only);
             text
         }
         Target::Ignition => {
@@ -267,6 +238,87 @@ fn text_output(
         Target::Script => installer::render(plan, version, deferred)?,
         _ => config_fragment::render(needs()?, &plan.config_path),
     })
+}
+
+/// The runtimes a render target configures besides containerd.
+pub(super) struct Runtimes {
+    pub docker: bool,
+    pub podman: bool,
+    /// The node decides (cloud-init and the installer, nothing pinned): each part applies where
+    /// the node has the runtime.
+    pub on_node: bool,
+}
+
+/// `--runtime`, else the spec's `runtimes`; with neither, cloud-init and the installer decide on
+/// the node (contracts.md: they carry every runtime's part, each applied where the node has it)
+/// and the other targets configure containerd. A runtime the target cannot configure is refused.
+pub(super) fn runtimes_for(
+    spec: &crate::spec::ValidSpec,
+    cli: &[Runtime],
+    target: Target,
+    hosts_only: bool,
+) -> Result<Runtimes> {
+    let pinned = !cli.is_empty() || spec.runtimes.is_some();
+    let on_node = !pinned && !hosts_only && matches!(target, Target::CloudInit | Target::Script);
+    let runtimes = if on_node {
+        Runtime::ALL.to_vec()
+    } else if cli.is_empty() {
+        spec.runtimes.clone().unwrap_or_default()
+    } else {
+        cli.to_vec()
+    };
+    let podman = runtimes.contains(&Runtime::Podman);
+    let docker = runtimes.contains(&Runtime::Docker);
+    // Which targets carry which runtime's part: podman's files are plain files (cloud-init,
+    // the installer, Ignition); docker's daemon.json is merged by Python 3 on the node (cloud-init,
+    // the installer: Flatcar and Fedora CoreOS have no Python for an Ignition unit).
+    let carries = |r: Runtime| match r {
+        Runtime::Podman => matches!(
+            target,
+            Target::CloudInit | Target::Script | Target::Ignition
+        ),
+        Runtime::Docker => matches!(target, Target::CloudInit | Target::Script),
+        _ => true,
+    };
+    if let Some(r) = runtimes.iter().find(|r| !carries(**r)) {
+        return Err(Error::Usage(format!(
+            "the runtimes include {r}: this render target does not configure it (cloud-init and \
+             script write podman's and docker's part, ignition podman's); use `regtrust apply \
+             --runtime {r}` on the node or image root, or leave {r} out of the runtimes to \
+             render containerd's part"
+        )));
+    }
+    if let Some(r) = [Runtime::Podman, Runtime::Docker]
+        .into_iter()
+        .find(|r| runtimes.contains(r) && !runtimes.contains(&Runtime::Containerd))
+    {
+        return Err(Error::Usage(format!(
+            "the runtimes are {r} without containerd: cloud-init and script always write \
+             containerd's part; list containerd too, or use `regtrust apply --runtime {r}` on \
+             the node or image root"
+        )));
+    }
+    Ok(Runtimes {
+        docker,
+        podman,
+        on_node,
+    })
+}
+
+/// Adds the runtimes' parts besides containerd's to the plan of a boot-time output.
+pub(super) fn add_runtime_parts(
+    plan: &mut Plan,
+    spec: &crate::spec::ValidSpec,
+    runtimes: &Runtimes,
+    target: Target,
+) {
+    plan.runtimes_on_node = runtimes.on_node;
+    if runtimes.podman {
+        add_containers_files(plan, spec, target);
+    }
+    if runtimes.docker {
+        add_docker_part(plan, spec, target);
+    }
 }
 
 /// containers-image's files (the registries.conf drop-in, certs.d) added to the plan's files, for
@@ -326,8 +378,13 @@ fn add_docker_part(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: Targe
     if target == Target::Script {
         eprintln!(
             "note: the installer merges {} with python3, and stops before writing anything where \
-             python3 is missing",
-            crate::docker::DAEMON_JSON
+             python3 is missing{}",
+            crate::docker::DAEMON_JSON,
+            if plan.runtimes_on_node {
+                " on a node with Docker Engine"
+            } else {
+                ""
+            }
         );
     }
     plan.files.extend(dp.files.iter().cloned());
@@ -456,7 +513,7 @@ fn output_mode(target: Target, plan: &Plan) -> u32 {
     }
 }
 
-fn report_size(bytes: usize, encoding: Encoding) {
+fn report_size(bytes: usize, encoding: Encoding, containerd_only: Option<usize>) {
     eprintln!("user-data: {bytes} bytes");
     if bytes > cloud_init::EC2_USER_DATA_LIMIT {
         let hint = if encoding == Encoding::Plain {
@@ -467,5 +524,12 @@ fn report_size(bytes: usize, encoding: Encoding) {
         eprintln!(
             "warning: above EC2's 16384-byte user-data limit{hint} (or gzip the whole document)"
         );
+        if let Some(n) = containerd_only {
+            eprintln!(
+                "note: this user-data carries Docker Engine's and Podman's part too, applied where \
+                 the node has them; with the runtimes pinned (`runtimes: [containerd]` in the \
+                 spec, or --runtime containerd) it is {n} bytes"
+            );
+        }
     }
 }

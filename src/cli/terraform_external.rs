@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write as _};
 
+use super::args::Target;
 use super::exit;
 use crate::containerd::{Version, resolve};
 use crate::emit::{cloud_init, config_fragment, installer, terraform};
@@ -90,20 +91,33 @@ pub fn respond(input: &str) -> std::result::Result<BTreeMap<&'static str, String
     )?;
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
     let plan = Plan::build(spec, &[], config_path, Some(version));
+    // user_data and script carry the runtimes `render` gives those targets (decided on the
+    // node unless the spec pins them); hosts_json is containerd's.
+    let boot_plan = |target: Target| -> std::result::Result<Plan, String> {
+        let runtimes = super::render::runtimes_for(spec, &[], target, hosts_only)
+            .map_err(|e| e.to_string())?;
+        let mut p = plan.clone();
+        super::render::add_runtime_parts(&mut p, spec, &runtimes, target);
+        Ok(p)
+    };
     let user_data = cloud_init::render(
-        &plan,
+        &boot_plan(Target::CloudInit)?,
         version,
         cloud_init::Options {
             hosts_only,
             gzip,
             mime: false,
+            scripts_as_text: false,
         },
     );
     let mut out = BTreeMap::new();
     out.insert("user_data_base64gzip", cloud_init::gzip_base64(&user_data));
     out.insert("user_data", user_data);
     out.insert("hosts_json", terraform::plan_json(&plan, false));
-    out.insert("script", installer::render(&plan, version, &[])?);
+    out.insert(
+        "script",
+        installer::render(&boot_plan(Target::Script)?, version, &[])?,
+    );
     out.insert(
         "config_fragment",
         config_fragment::render(version, &plan.config_path),

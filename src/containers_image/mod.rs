@@ -32,21 +32,25 @@ pub const CERTS_D: &str = "/etc/containers/certs.d";
 /// Skopeo read it with `--authfile` or `REGISTRY_AUTH_FILE`).
 pub const AUTH_JSON: &str = "/etc/containers/auth.json";
 
-/// What under the root says a containers-image runtime is installed (a node path), if
-/// anything: the binary of Podman, CRI-O, Buildah or Skopeo, or the /etc/containers directory.
-/// Nothing is run.
+/// The node paths that say a containers-image runtime is installed: the binary of Podman, CRI-O,
+/// Buildah or Skopeo, or the /etc/containers directory (`apply` and the boot outputs look for the
+/// same ones).
+pub const INSTALLED_EVIDENCE: [&str; 9] = [
+    "/usr/bin/podman",
+    "/usr/local/bin/podman",
+    "/usr/bin/crio",
+    "/usr/local/bin/crio",
+    "/usr/bin/buildah",
+    "/usr/local/bin/buildah",
+    "/usr/bin/skopeo",
+    "/usr/local/bin/skopeo",
+    "/etc/containers",
+];
+
+/// What under the root says a containers-image runtime is installed (a node path of
+/// [`INSTALLED_EVIDENCE`]), if anything. Nothing is run.
 pub fn installed(root: &Path) -> Option<&'static str> {
-    [
-        "/usr/bin/podman",
-        "/usr/local/bin/podman",
-        "/usr/bin/crio",
-        "/usr/local/bin/crio",
-        "/usr/bin/buildah",
-        "/usr/local/bin/buildah",
-        "/usr/bin/skopeo",
-        "/usr/local/bin/skopeo",
-        "/etc/containers",
-    ]
-    .into_iter()
-    .find(|p| root.join(p.trim_start_matches('/')).exists())
+    INSTALLED_EVIDENCE
+        .into_iter()
+        .find(|p| root.join(p.trim_start_matches('/')).exists())
 }

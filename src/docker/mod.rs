@@ -27,14 +27,17 @@ pub const CONFIG_JSON: &str = "/root/.docker/config.json";
 /// The registry whose mirrors dockerd uses (`registry-mirrors` applies to no other).
 pub const DOCKER_HUB: &str = "docker.io";
 
-/// What under the root says Docker Engine is installed (a node path), if anything: dockerd's
-/// binary (/usr/bin, /usr/sbin, /usr/local/bin), or /etc/docker/daemon.json. /etc/docker alone says nothing: containerd 2.2+ lists
-/// /etc/docker/certs.d in its default config_path, and Debian's docker-registry keeps its config
-/// in /etc/docker/registry. Nothing is run.
+/// The node paths that say Docker Engine is installed: dockerd's binary (/usr/bin, /usr/sbin,
+/// /usr/local/bin), or /etc/docker/daemon.json. /etc/docker alone says nothing: containerd 2.2+
+/// lists /etc/docker/certs.d in its default config_path, and Debian's docker-registry keeps its
+/// config in /etc/docker/registry. `apply` and the boot outputs look for the same ones.
+pub const INSTALLED_EVIDENCE: [&str; 4] = [DOCKERD[0], DOCKERD[1], DOCKERD[2], DAEMON_JSON];
+
+/// What under the root says Docker Engine is installed (a node path of [`INSTALLED_EVIDENCE`]),
+/// if anything. Nothing is run.
 pub fn installed(root: &Path) -> Option<&'static str> {
-    DOCKERD
+    INSTALLED_EVIDENCE
         .into_iter()
-        .chain([DAEMON_JSON])
         .find(|p| root.join(p.trim_start_matches('/')).exists())
 }
 

@@ -8,8 +8,9 @@ use serde::Serialize;
 use serde_saphyr::{DoubleQuoted, LitString, SingleQuoted};
 
 use crate::containerd::Version;
-use crate::emit::patch_script;
+use crate::emit::{patch_script, runtimes_sh};
 use crate::plan::{FileKind, Plan};
+use crate::spec::Runtime;
 
 /// Where the config patch script is written on the node.
 pub const PATCH_SCRIPT_PATH: &str = "/usr/local/sbin/regtrust-containerd-config";
@@ -25,6 +26,9 @@ pub struct Options {
     pub gzip: bool,
     /// Wrap the document in a MIME multipart message (`text/cloud-config` part).
     pub mime: bool,
+    /// Write the scripts that name registries (Docker Engine's merge, the runtimes script) as
+    /// text, not `gz+b64`: `--escape terraform` turns the hosts in them into template variables.
+    pub scripts_as_text: bool,
 }
 
 #[derive(Serialize)]
@@ -100,9 +104,12 @@ fn write_file(path: &str, mode: u32, text: &str, gzip: bool) -> WriteFile {
 /// is for, or `None`: its script reads the node's when it runs.
 pub fn render(plan: &Plan, containerd: impl Into<Option<Version>>, opts: Options) -> String {
     let containerd: Option<Version> = containerd.into();
+    // When the node decides the runtimes, Docker Engine's and containers-image's files are
+    // written by the runtimes script, only where the node has the runtime.
     let mut files: Vec<WriteFile> = plan
         .files
         .iter()
+        .filter(|f| !plan.runtimes_on_node || plan.runtime_of(f) == Runtime::Containerd)
         .map(|f| write_file(&f.path, f.mode, &f.content, opts.gzip))
         .collect();
     let mut runcmd = Vec::new();
@@ -115,14 +122,26 @@ pub fn render(plan: &Plan, containerd: impl Into<Option<Version>>, opts: Options
         files.push(write_file(PATCH_SCRIPT_PATH, 0o755, &script, true));
         runcmd.push(vec![DoubleQuoted(PATCH_SCRIPT_PATH.to_string())]);
     }
-    if let Some(docker) = &plan.docker {
+    let mut runtimes_script = "";
+    if plan.runtimes_on_node {
+        if let Some(script) = runtimes_sh::script(plan) {
+            runtimes_script = runtimes_sh::SCRIPT_PATH;
+            files.push(write_file(
+                runtimes_sh::SCRIPT_PATH,
+                0o755,
+                &script,
+                !opts.scripts_as_text,
+            ));
+            runcmd.push(vec![DoubleQuoted(runtimes_sh::SCRIPT_PATH.to_string())]);
+        }
+    } else if let Some(docker) = &plan.docker {
         // daemon.json is merged on the node by Python 3, which cloud-init itself runs on.
         let script = crate::emit::docker_merge::render(docker);
         files.push(write_file(
             crate::emit::docker_merge::SCRIPT_PATH,
             0o755,
             &script,
-            true,
+            !opts.scripts_as_text,
         ));
         runcmd.push(vec![DoubleQuoted(
             crate::emit::docker_merge::SCRIPT_PATH.to_string(),
@@ -172,6 +191,7 @@ pub fn render(plan: &Plan, containerd: impl Into<Option<Version>>, opts: Options
             summary,
             patch => !opts.hosts_only,
             config_path => plan.config_path.as_str(),
+            runtimes_script,
             body => body.trim_end(),
         },
     );

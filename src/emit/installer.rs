@@ -7,7 +7,9 @@ use serde::Serialize;
 use super::deferred::{Deferred, is_shell_name};
 use crate::containerd::layout::DEFAULT_CONFIG_FILE;
 use crate::containerd::{ConfigLayout, Version};
+use crate::emit::runtimes_sh;
 use crate::plan::Plan;
+use crate::spec::Runtime;
 use crate::templates::shell_quote;
 
 #[derive(Serialize)]
@@ -65,9 +67,11 @@ pub fn render(
         });
     }
     let creds_file = plan.credentials_file();
+    // containerd's files; Docker Engine's and containers-image's are the runtimes part's.
     let files: Vec<FileSh<'_>> = plan
         .files
         .iter()
+        .filter(|f| plan.runtime_of(f) == Runtime::Containerd)
         .chain(creds_file.iter())
         .map(|f| {
             let mut content = shell_quote(&f.content);
@@ -83,7 +87,12 @@ pub fn render(
             }
         })
         .collect();
-    let planned: Vec<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
+    let planned: Vec<&str> = plan
+        .files
+        .iter()
+        .filter(|f| plan.runtime_of(f) == Runtime::Containerd)
+        .map(|f| f.path.as_str())
+        .collect();
     let n = plan.hosts.len();
     let summary = format!(
         "{n} registr{} under {}",
@@ -105,12 +114,8 @@ pub fn render(
             credentials_file => crate::containerd::layout::CREDENTIALS_FILE,
             mark => crate::containerd::credentials::MARK,
             placeholder => crate::containerd::credentials::PLUGIN_PLACEHOLDER,
-            docker => plan.docker.as_ref().map(crate::emit::docker_merge::installer_part),
-            crio_drop_in => plan
-                .files
-                .iter()
-                .find(|f| f.kind == crate::plan::FileKind::ContainersConf)
-                .map(|f| f.path.as_str()),
+            what => "installer",
+            ..minijinja::Value::from_serialize(runtimes_sh::context(plan)),
         },
     );
     script.push('\n');

@@ -8,5 +8,6 @@ pub mod ignition;
 pub mod installer;
 pub mod kubernetes;
 pub mod patch_script;
+pub mod runtimes_sh;
 pub mod spec_yaml;
 pub mod terraform;

@@ -12,6 +12,7 @@ mod apply;
 mod auth;
 mod auth_channels;
 mod boot_patch_contract;
+mod boot_runtimes;
 mod boot_version;
 mod cli_polish;
 mod cmd;

@@ -23,6 +23,8 @@ fn the_terraform_example_template_is_current() {
         spec.to_str().unwrap(),
         "--target",
         "cloud-init",
+        "--runtime",
+        "containerd",
         "--escape",
         "terraform",
         "--template-var",

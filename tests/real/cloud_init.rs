@@ -102,10 +102,16 @@ fn pyyaml_reads_back_exactly_the_planned_files() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("awkward.yaml");
     fs::write(&spec, AWKWARD).unwrap();
+    // containerd's part alone (the runtimes pinned): the other runtimes' script is checked by
+    // boot_and_pull and tests/fast/boot_runtimes.rs.
     for (mode, extra, hosts_only) in [
-        ("plain", &[][..], false),
-        ("gz", &["--encoding", "gz+b64"][..], false),
-        ("mime", &["--mime"][..], false),
+        ("plain", &["--runtime", "containerd"][..], false),
+        (
+            "gz",
+            &["--runtime", "containerd", "--encoding", "gz+b64"][..],
+            false,
+        ),
+        ("mime", &["--runtime", "containerd", "--mime"][..], false),
         ("hosts-only", &["--hosts-only"][..], true),
     ] {
         let out = dir.path().join(format!("{mode}.yaml"));
@@ -237,6 +243,28 @@ fn boot_and_pull(
             assert!(
                 out.contains(want),
                 "{version} {case} round {round}: expected `{want}`:\n{out}"
+            );
+        }
+        if !hosts_only {
+            // Nothing pins the runtimes: the runtimes script found this machine's dockerd and
+            // podman (installed by .ci/install-deps) and wrote their part under the root's
+            // /etc/docker and /etc/containers (bound over those in the namespace).
+            for found in [
+                "found Docker Engine (/usr/sbin/dockerd)",
+                "found Podman/CRI-O/Buildah/Skopeo (/usr/bin/podman)",
+            ] {
+                assert!(out.contains(found), "{version} {case}: `{found}`:\n{out}");
+            }
+            let drop_in = root.join("etc/containers/registries.conf.d/50-regtrust.conf");
+            let daemon = root.join("etc/docker/daemon.json");
+            for f in [&drop_in, &daemon] {
+                assert!(f.is_file(), "{version} {case}: {}:\n{out}", f.display());
+            }
+            assert!(
+                fs::read_to_string(&daemon)
+                    .unwrap()
+                    .contains("\"insecure-registries\""),
+                "{version} {case}"
             );
         }
         let config = fs::read_to_string(root.join("etc/containerd/config.toml")).unwrap();

@@ -113,11 +113,17 @@ fn templatefile_of_the_escaped_output_equals_the_direct_render() {
                 "registry_host=my.private.registry:5000",
             ]));
             assert!(tpl.contains("${registry_host}"), "{target}");
-            assert_eq!(
-                templatefile(&tpl, &[("registry_host", "my.private.registry:5000")]),
-                direct,
-                "{target}"
-            );
+            // cloud-init's scripts that name hosts (the runtimes script) are text in a template,
+            // gz+b64 in the direct render: the same files either way.
+            let same = |a: &str, b: &str| {
+                if target == "cloud-init" {
+                    cloud_init::decoded(a) == cloud_init::decoded(b)
+                } else {
+                    a == b
+                }
+            };
+            let filled = templatefile(&tpl, &[("registry_host", "my.private.registry:5000")]);
+            assert!(same(&filled, &direct), "{target}:\n{filled}");
             // The same template serves another environment.
             let other = templatefile(&tpl, &[("registry_host", "reg.staging.example:5000")]);
             let direct_other = ok(regtrust(&[
@@ -127,7 +133,10 @@ fn templatefile_of_the_escaped_output_equals_the_direct_render() {
                 "--target",
                 target,
             ]));
-            assert_eq!(other, direct_other, "{target}: another registry_host");
+            assert!(
+                same(&other, &direct_other),
+                "{target}: another registry_host:\n{other}"
+            );
         }
     }
 }
@@ -154,6 +163,8 @@ fn the_terraform_example_yields_the_cli_user_data() {
         spec,
         "--target",
         "cloud-init",
+        "--runtime",
+        "containerd",
         "--escape",
         "terraform",
         "--template-var",
@@ -181,6 +192,8 @@ fn the_terraform_example_yields_the_cli_user_data() {
         spec,
         "--target",
         "cloud-init",
+        "--runtime",
+        "containerd",
     ]));
     assert_eq!(user_data, direct);
     let gz = String::from_utf8(

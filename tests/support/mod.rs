@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod boot_patch;
+pub mod cloud_init;
 pub mod doctor_corpus;
 pub mod faults;
 pub mod ignition;

@@ -378,12 +378,21 @@ pub fn run_cloud_init_env(userdata: &Path, root: &Path, env: &[(&str, String)]) 
         "cloud-init",
         "run .ci/install-deps (Debian package cloud-init)",
     );
-    for d in ["etc/containerd", "usr/local/sbin"] {
+    for d in [
+        "etc/containerd",
+        "usr/local/sbin",
+        "etc/docker",
+        "etc/containers",
+    ] {
         fs::create_dir_all(root.join(d)).unwrap();
     }
+    // /etc/docker and /etc/containers are the root's too: this machine has dockerd and podman,
+    // which the user-data's runtimes script finds and configures.
     const SCRIPT: &str = r#"set -e
 mount --bind "$E2E_ROOT/etc/containerd" /etc/containerd
 mount --bind "$E2E_ROOT/usr/local/sbin" /usr/local/sbin
+mount --bind "$E2E_ROOT/etc/docker" /etc/docker
+mount --bind "$E2E_ROOT/etc/containers" /etc/containers
 mount -t tmpfs regtrust-e2e /var/lib
 mount -t tmpfs regtrust-e2e /run
 mkdir -p /var/lib/cloud
@@ -416,7 +425,14 @@ pub fn run_cloud_init_boot(userdata: &Path, root: &Path) -> Output {
         "cloud-init",
         "run .ci/install-deps (Debian package cloud-init)",
     );
-    for d in ["etc/containerd", "usr/local/sbin", "opt", "etc-cloud"] {
+    for d in [
+        "etc/containerd",
+        "usr/local/sbin",
+        "opt",
+        "etc-cloud",
+        "etc/docker",
+        "etc/containers",
+    ] {
         fs::create_dir_all(root.join(d)).unwrap();
     }
     fs::write(
@@ -431,6 +447,8 @@ mount --bind "$E2E_ROOT/etc/containerd" /etc/containerd
 mount --bind "$E2E_ROOT/usr/local/sbin" /usr/local/sbin
 mount --bind "$E2E_ROOT/opt" /opt
 mount --bind "$E2E_ROOT/etc-cloud" /etc/cloud
+mount --bind "$E2E_ROOT/etc/docker" /etc/docker
+mount --bind "$E2E_ROOT/etc/containers" /etc/containers
 mount -t tmpfs regtrust-e2e /var/lib
 mount -t tmpfs regtrust-e2e /var/log
 mount -t tmpfs regtrust-e2e /run
