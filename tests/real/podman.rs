@@ -8,6 +8,9 @@
 //! leaves it; /etc/containers and /etc/hosts are the scratch root's own (bind mounts), seeded
 //! with this machine's packaged registries.conf and policy.json. Podman runs with its own
 //! storage (`--root`, `--runroot`, vfs). The steps are in tests/e2e/podman_pull.sh.
+//!
+//! Debian 12's binaries only: trixie's Podman 5.4.2 and Skopeo 1.18.0 and sid's Podman 5.8.6 and
+//! Skopeo 1.22.0 do not start on Debian 12 (glibc 2.38 and newer libraries; docs/testing.md).
 use std::fs;
 use std::process::Command;
 
