@@ -11,8 +11,12 @@
 #   cache.registry.test:5000     192.0.2.22  plain HTTP, the mirror of unreachable.registry.test
 #                                            (a name that resolves nowhere)
 #   auth.registry.test:5000      192.0.2.23  plain HTTP, htpasswd (HTPASSWD) user alice
+# Every pull is done by Debian 12's podman and skopeo, and by each NEWER_TOOLS entry
+# (space-separated NAME-VERSION=TREE, NAME podman or skopeo): TREE/usr/bin/NAME run with TREE's own
+# C library through suite_libc.sh (trixie's and sid's binaries need a newer glibc than Debian 12's).
 # Arguments: REGTRUST SCRATCH_ROOT OCI_LAYOUT SPEC
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
 : "${TLS_CERT:?}" "${TLS_KEY:?}" "${HTPASSWD:?}" "${ALICE_PASSWORD:?}"
 regtrust=$1 root=$2 oci=$3 spec=$4
 work=$(dirname "$root")
@@ -68,46 +72,58 @@ push auth.registry.test:5000/test/hello:latest "alice:$ALICE_PASSWORD"
 
 images="my.private.registry:5000/test/hello:latest secure.registry.test:5443/test/hello:latest
 unreachable.registry.test/test/hello:latest auth.registry.test:5000/test/hello:latest"
+tools="podman skopeo"
+for entry in ${NEWER_TOOLS:-}; do tools="$tools ${entry%%=*}"; done
+run_tool() { # TOOL ARG…: podman or skopeo from PATH, or a NEWER_TOOLS entry with its tree's libc
+  local tool=$1 entry tree
+  shift
+  for entry in ${NEWER_TOOLS:-}; do
+    [ "${entry%%=*}" = "$tool" ] || continue
+    tree=${entry#*=}
+    # Podman 5 wants its network helper (netavark, from the same suite) present, even to pull.
+    CONTAINERS_HELPER_BINARY_DIR=$tree/usr/lib/podman \
+      sh "$here/suite_libc.sh" "$tree" "$tree/usr/bin/${tool%%-*}" "$@"
+    return
+  done
+  "$tool" "$@"
+}
+for entry in ${NEWER_TOOLS:-}; do
+  echo "step: version ${entry%%=*} $(run_tool "${entry%%=*}" --version 2>&1)"
+done
+copy_image() { # TOOL N IMAGE [--authfile FILE]: one pull, into storage (or a layout) of its own
+  local tool=$1 n=$2 image=$3
+  shift 3
+  case $tool in
+    podman*) run_tool "$tool" --root "$work/storage-$n" --runroot "/run/rr-$n" \
+      --storage-driver vfs pull --quiet "$@" "$image" ;;
+    skopeo*) run_tool "$tool" copy --quiet "$@" "docker://$image" "oci:$work/skopeo-$n:latest" ;;
+  esac
+}
 n=0
-podman_pull() { # LABEL IMAGE [--authfile FILE]
+pull() { # TOOL LABEL IMAGE [--authfile FILE]
   n=$((n + 1))
-  local label=$1 image=$2
-  shift 2
-  if out=$(podman --root "$work/storage-$n" --runroot "/run/rr-$n" --storage-driver vfs \
-    pull --quiet "$@" "$image" 2>&1); then
-    echo "step: podman $label $image: pulled"
+  local tool=$1 label=$2 image=$3
+  shift 3
+  if out=$(copy_image "$tool" "$n" "$image" "$@" 2>&1); then
+    echo "step: $tool $label $image: pulled"
   else
-    echo "step: podman $label $image: failed: $(echo "$out" | tail -1)"
+    echo "step: $tool $label $image: failed: $(echo "$out" | tail -1)"
   fi
 }
-skopeo_pull() { # LABEL IMAGE [--authfile FILE]
-  n=$((n + 1))
-  local label=$1 image=$2
-  shift 2
-  if out=$(skopeo copy --quiet "$@" "docker://$image" "oci:$work/skopeo-$n:latest" 2>&1); then
-    echo "step: skopeo $label $image: pulled"
-  else
-    echo "step: skopeo $label $image: failed: $(echo "$out" | tail -1)"
-  fi
-}
-pull_all() { # LABEL
+pull_all() { # LABEL AUTHFILE
   for image in $images; do
-    podman_pull "$1" "$image" --authfile /etc/containers/auth.json
-    skopeo_pull "$1" "$image" --authfile /etc/containers/auth.json
+    for tool in $tools; do pull "$tool" "$1" "$image" --authfile "$2"; done
   done
 }
 # podman and skopeo want the auth file to exist when named.
 echo '{}' > "$work/empty-auth.json"
-for image in $images; do
-  podman_pull "before apply" "$image" --authfile "$work/empty-auth.json"
-  skopeo_pull "before apply" "$image" --authfile "$work/empty-auth.json"
-done
+pull_all "before apply" "$work/empty-auth.json"
 "$regtrust" apply --spec "$spec" --root "$root" > "$work/apply.out" 2>&1
 echo "step: apply exit $?"
 sed 's/^/apply: /' "$work/apply.out"
-pull_all "after apply"
+pull_all "after apply" /etc/containers/auth.json
 # The credentials are in /etc/containers/auth.json only: without it, alice is not known.
-podman_pull "without the auth file" auth.registry.test:5000/test/hello:latest
+pull podman "without the auth file" auth.registry.test:5000/test/hello:latest
 "$regtrust" apply --spec "$spec" --root "$root" > "$work/apply2.out" 2>&1
 echo "step: second apply exit $?"
 sed 's/^/apply2: /' "$work/apply2.out"
