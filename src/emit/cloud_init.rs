@@ -115,7 +115,14 @@ pub fn render(plan: &Plan, containerd: impl Into<Option<Version>>, opts: Options
     let mut runcmd = Vec::new();
     if !opts.hosts_only {
         let creds = plan.credentials_file();
-        let script = patch_script::render(containerd, &plan.config_path, creds.is_some());
+        let script = match containerd {
+            // The node decides its runtimes and the version: a node without containerd is left
+            // alone.
+            None if plan.runtimes_on_node => {
+                patch_script::render_if_installed(&plan.config_path, creds.is_some())
+            }
+            _ => patch_script::render(containerd, &plan.config_path, creds.is_some()),
+        };
         files.extend(creds.map(|f| write_file(&f.path, f.mode, &f.content, opts.gzip)));
         // Always gz+b64: the script (its TOML reader included) is ~13 KB as text, most of EC2's
         // 16 KB user-data limit; `regtrust render --target script` shows the same code as text.

@@ -115,6 +115,14 @@ pub fn render(
             mark => crate::containerd::credentials::MARK,
             placeholder => crate::containerd::credentials::PLUGIN_PLACEHOLDER,
             what => "installer",
+            // The node decides its runtimes: containerd's part too, when the version is not
+            // pinned (a node without containerd is left alone).
+            containerd_optional => plan.runtimes_on_node && containerd.is_none(),
+            containerd_binaries => crate::containerd::installed::BINARIES
+                .iter()
+                .map(|p| shell_quote(p))
+                .collect::<Vec<_>>()
+                .join(" "),
             ..minijinja::Value::from_serialize(runtimes_sh::context(plan)),
         },
     );

@@ -14,7 +14,20 @@ pub fn render(
     config_path: &str,
     with_credentials: bool,
 ) -> String {
-    render_with(containerd.into(), config_path, false, with_credentials)
+    render_with(
+        containerd.into(),
+        config_path,
+        false,
+        with_credentials,
+        false,
+    )
+}
+
+/// [`render`] without a version, for a node that decides its runtimes: where nothing says
+/// containerd is installed (no package, no binary, no config.toml), it leaves config.toml alone
+/// and says so, instead of failing.
+pub fn render_if_installed(config_path: &str, with_credentials: bool) -> String {
+    render_with(None, config_path, false, with_credentials, true)
 }
 
 /// The same script as the ExecStart of a systemd unit ordered `Before=containerd.service`
@@ -22,7 +35,7 @@ pub fn render(
 /// from a copy of that file; a restart it asks for is queued (`--no-block`), since containerd
 /// waits for this unit to finish.
 pub fn render_for_unit(containerd: Version, config_path: &str, with_credentials: bool) -> String {
-    render_with(Some(containerd), config_path, true, with_credentials)
+    render_with(Some(containerd), config_path, true, with_credentials, false)
 }
 
 fn render_with(
@@ -30,6 +43,7 @@ fn render_with(
     config_path: &str,
     unit: bool,
     with_credentials: bool,
+    containerd_optional: bool,
 ) -> String {
     let mut script = crate::templates::render(
         "patch-config.sh",
@@ -41,6 +55,12 @@ fn render_with(
             seed_from => if unit { FLATCAR_SHIPPED_CONFIG } else { "" },
             restart_no_block => unit,
             with_credentials,
+            containerd_optional,
+            containerd_binaries => crate::containerd::installed::BINARIES
+                .iter()
+                .map(|p| crate::templates::shell_quote(p))
+                .collect::<Vec<_>>()
+                .join(" "),
             credentials_file => CREDENTIALS_FILE,
             mark => crate::containerd::credentials::MARK,
             placeholder => crate::containerd::credentials::PLUGIN_PLACEHOLDER,

@@ -297,3 +297,101 @@ fn template_variables_reach_the_hosts_inside_the_runtimes_scripts() {
         assert!(script.1.1.contains("${registry_host}"), "{spec}");
     }
 }
+
+/// Nothing pinned, not even containerd's version, on an image builder with Podman and no
+/// containerd: `apply` configures Podman alone; the installer writes what `apply` writes and says
+/// containerd's part is skipped; cloud-init's containerd script leaves config.toml alone (its
+/// hosts.toml files are write_files', inert without containerd) and its runtimes script writes
+/// Podman's part. A node with containerd's package still gets containerd's part.
+#[test]
+fn a_node_without_containerd_gets_the_other_runtimes_part_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let spec = unpinned().replace("containerd:\n  version: \"1.7\"\n", "");
+    assert!(!spec.contains("version"), "{spec}");
+    fs::write(d.join("spec.yaml"), &spec).unwrap();
+    let script = ok(regtrust(
+        d,
+        &["render", "--spec", "spec.yaml", "--target", "script"],
+    ));
+    fs::write(d.join("install.sh"), &script).unwrap();
+    let user_data = ok(regtrust(
+        d,
+        &["render", "--spec", "spec.yaml", "--target", "cloud-init"],
+    ));
+    let roots: Vec<_> = ["applied", "installed", "booted"]
+        .iter()
+        .map(|n| d.join(n))
+        .collect();
+    for r in &roots {
+        fs::create_dir_all(r.join("etc/containers")).unwrap();
+        fs::create_dir_all(r.join("usr/local/sbin")).unwrap();
+    }
+    let o = regtrust(
+        d,
+        &[
+            "apply",
+            "--spec",
+            "spec.yaml",
+            "--root",
+            roots[0].to_str().unwrap(),
+        ],
+    );
+    let applied_log = text(&o);
+    assert!(o.status.success(), "{applied_log}");
+    assert!(applied_log.contains("runtimes: podman (found podman (/etc/containers))"));
+    let want = tree(&roots[0]);
+    assert!(!roots[0].join("etc/containerd").exists());
+    for round in ["first", "second"] {
+        let o = Command::new("sh")
+            .arg(d.join("install.sh"))
+            .arg("--root")
+            .arg(&roots[1])
+            .output()
+            .unwrap();
+        let log = text(&o);
+        assert!(o.status.success(), "{round}: {log}");
+        assert!(
+            log.contains("containerd is not installed here (no containerd package, binary or config.toml): its part is skipped"),
+            "{log}"
+        );
+        assert_eq!(tree(&roots[1]), want, "installer, {round} run: {log}");
+
+        let (success, log) = cloud_init::run_under(&user_data, &roots[2]);
+        assert!(success, "{round}: {log}");
+        assert!(
+            log.contains("containerd is not installed here (no containerd package, binary or config.toml): config.toml is left alone"),
+            "{log}"
+        );
+        assert!(!roots[2].join("etc/containerd/config.toml").exists());
+        let mut booted = tree(&roots[2]);
+        booted.retain(|p, _| !p.starts_with("etc/containerd/"));
+        assert_eq!(booted, want, "cloud-init, {round} run: {log}");
+    }
+
+    // The same outputs on a node whose package database has containerd 1.7: containerd's part.
+    let node = d.join("with-containerd");
+    fs::create_dir_all(node.join("var/lib/dpkg")).unwrap();
+    fs::write(
+        node.join("var/lib/dpkg/status"),
+        "Package: containerd\nStatus: install ok installed\nVersion: 1.7.24~ds1-1\n\n",
+    )
+    .unwrap();
+    let o = Command::new("sh")
+        .arg(d.join("install.sh"))
+        .arg("--root")
+        .arg(&node)
+        .output()
+        .unwrap();
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(
+        log.contains("configuring containerd 1.7 (read from dpkg status"),
+        "{log}"
+    );
+    assert!(node.join("etc/containerd/config.toml").is_file(), "{log}");
+    assert!(
+        node.join("etc/containerd/certs.d/my.private.registry:5000/hosts.toml")
+            .is_file()
+    );
+}
