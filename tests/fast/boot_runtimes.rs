@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::support::{cloud_init, faults::snapshot_with_modes, text};
+use crate::support::{cloud_init, faults::snapshot_with_modes, run_installer, text};
 
 /// The shared boot spec without its `runtimes` line: nothing pinned.
 fn unpinned() -> &'static str {
@@ -19,13 +19,7 @@ fn unpinned() -> &'static str {
         .1
 }
 
-fn regtrust(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_regtrust"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
+use crate::support::regtrust_in as regtrust;
 
 fn ok(o: Output) -> String {
     assert!(o.status.success(), "{}", text(&o));
@@ -119,12 +113,7 @@ fn cloud_init_and_the_installer_configure_the_runtimes_the_node_has_as_apply_doe
             "{shape}: {want:#?}"
         );
         for round in ["first", "second"] {
-            let o = Command::new("sh")
-                .arg(d.join("install.sh"))
-                .arg("--root")
-                .arg(&installed)
-                .output()
-                .unwrap();
+            let o = run_installer(&d.join("install.sh"), &installed);
             let log = text(&o);
             assert!(o.status.success(), "{shape}, {round} run: {log}");
             assert_eq!(tree(&installed), want, "{shape}: installer, {round} run");
@@ -225,12 +214,7 @@ fn the_installer_removes_the_containers_files_that_left_the_spec_as_apply_does()
                 applied.to_str().unwrap(),
             ],
         ));
-        let o = Command::new("sh")
-            .arg(d.join("install.sh"))
-            .arg("--root")
-            .arg(&installed)
-            .output()
-            .unwrap();
+        let o = run_installer(&d.join("install.sh"), &installed);
         let log = text(&o);
         assert!(o.status.success(), "{log}");
         assert_eq!(tree(&installed), tree(&applied), "spec {n}: {log}");
@@ -343,12 +327,7 @@ fn a_node_without_containerd_gets_the_other_runtimes_part_only() {
     let want = tree(&roots[0]);
     assert!(!roots[0].join("etc/containerd").exists());
     for round in ["first", "second"] {
-        let o = Command::new("sh")
-            .arg(d.join("install.sh"))
-            .arg("--root")
-            .arg(&roots[1])
-            .output()
-            .unwrap();
+        let o = run_installer(&d.join("install.sh"), &roots[1]);
         let log = text(&o);
         assert!(o.status.success(), "{round}: {log}");
         assert!(
@@ -377,12 +356,7 @@ fn a_node_without_containerd_gets_the_other_runtimes_part_only() {
         "Package: containerd\nStatus: install ok installed\nVersion: 1.7.24~ds1-1\n\n",
     )
     .unwrap();
-    let o = Command::new("sh")
-        .arg(d.join("install.sh"))
-        .arg("--root")
-        .arg(&node)
-        .output()
-        .unwrap();
+    let o = run_installer(&d.join("install.sh"), &node);
     let log = text(&o);
     assert!(o.status.success(), "{log}");
     assert!(

@@ -10,14 +10,11 @@
 //! These tests run python3 (the merge is Python); without it they fail, naming it.
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::support::text;
-
-use base64::Engine as _;
 
 const SPEC: &str = crate::support::boot_spec!("[containerd, docker]");
 
@@ -31,13 +28,7 @@ registries:
       - url: http://cache.registry.test:5000
 ";
 
-fn regtrust(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_regtrust"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
+use crate::support::regtrust_in as regtrust;
 
 fn require_python3() {
     let ok = Command::new("python3")
@@ -107,24 +98,20 @@ fn render(d: &Path, name: &str, spec: &str) -> Rendered {
         &["render", "--spec", &spec_arg, "--target", "cloud-init"],
     );
     assert!(o.status.success(), "{}", text(&o));
-    let userdata: serde_json::Value =
-        serde_saphyr::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    let doc = String::from_utf8_lossy(&o.stdout).into_owned();
+    let userdata: serde_json::Value = serde_saphyr::from_str(&doc).unwrap();
     let entry = userdata["write_files"]
         .as_array()
         .unwrap()
         .iter()
         .find(|f| f["path"] == "/usr/local/sbin/regtrust-docker-config")
-        .expect("the merge script is in write_files")
-        .clone();
+        .expect("the merge script is in write_files");
     assert_eq!(entry["permissions"], "0755");
     assert_eq!(entry["encoding"], "gz+b64");
-    let gz = base64::engine::general_purpose::STANDARD
-        .decode(entry["content"].as_str().unwrap())
-        .unwrap();
-    let mut script = String::new();
-    flate2::read::GzDecoder::new(&gz[..])
-        .read_to_string(&mut script)
-        .unwrap();
+    let script = crate::support::cloud_init::write_files(&doc)
+        .remove("/usr/local/sbin/regtrust-docker-config")
+        .unwrap()
+        .1;
     // The installer runs the very same script (between its heredoc markers).
     let sh = fs::read_to_string(&installer).unwrap();
     let open = "<<'REGTRUST_DOCKER_MERGE' || exit 1\n";
@@ -161,12 +148,7 @@ fn apply(d: &Path, root: &Path, spec: &str) -> Output {
 }
 
 fn install(r: &Rendered, root: &Path) -> Output {
-    Command::new("sh")
-        .arg(&r.installer)
-        .arg("--root")
-        .arg(root)
-        .output()
-        .unwrap()
+    crate::support::run_installer(&r.installer, root)
 }
 
 fn seeded(d: &Path, name: &str, seed: Option<&[u8]>) -> std::path::PathBuf {

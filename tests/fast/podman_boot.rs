@@ -6,17 +6,11 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 const SPEC: &str = crate::support::boot_spec!("[containerd, podman]");
 
-fn regtrust(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_regtrust"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
+use crate::support::regtrust_in as regtrust;
 
 /// node path → (mode, content) of every file under <root>/etc/containers.
 fn containers_tree(root: &Path) -> BTreeMap<String, (String, String)> {
@@ -64,12 +58,7 @@ fn installer_and_cloud_init_write_what_apply_writes() {
     let installed = d.join("installed");
     fs::create_dir_all(&installed).unwrap();
     for round in ["first", "second"] {
-        let o = Command::new("sh")
-            .arg(d.join("install.sh"))
-            .arg("--root")
-            .arg(&installed)
-            .output()
-            .unwrap();
+        let o = crate::support::run_installer(&d.join("install.sh"), &installed);
         let out =
             String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "{out}");

@@ -29,6 +29,16 @@ pub fn regtrust(args: &[&str]) -> Output {
     run(Command::new(regtrust_bin()).args(args))
 }
 
+/// Runs the regtrust binary in `dir` (relative paths in `args` are under it).
+pub fn regtrust_in(dir: &Path, args: &[&str]) -> Output {
+    run(Command::new(regtrust_bin()).args(args).current_dir(dir))
+}
+
+/// Runs an installer (`--target script`) as `sh SCRIPT --root ROOT`.
+pub fn run_installer(script: &Path, root: &Path) -> Output {
+    run(Command::new("sh").arg(script).arg("--root").arg(root))
+}
+
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
