@@ -275,15 +275,16 @@ pub(super) fn runtimes_for(
     let carries = |r: Runtime| match r {
         Runtime::Podman => matches!(
             target,
-            Target::CloudInit | Target::Script | Target::Ignition
+            Target::CloudInit | Target::Script | Target::Ignition | Target::Json
         ),
-        Runtime::Docker => matches!(target, Target::CloudInit | Target::Script),
+        Runtime::Docker => matches!(target, Target::CloudInit | Target::Script | Target::Json),
         _ => true,
     };
     if let Some(r) = runtimes.iter().find(|r| !carries(**r)) {
         return Err(Error::Usage(format!(
             "the runtimes include {r}: this render target does not configure it (cloud-init and \
-             script write podman's and docker's part, ignition podman's); use `regtrust apply \
+             script write podman's and docker's part, json lists both, ignition writes \
+             podman's); use `regtrust apply \
              --runtime {r}` on the node or image root, or leave {r} out of the runtimes to \
              render containerd's part"
         )));
@@ -321,6 +322,16 @@ pub(super) fn add_runtime_parts(
     }
 }
 
+/// What a render target's output is called in messages.
+fn target_noun(target: Target) -> &'static str {
+    match target {
+        Target::Script => "installer",
+        Target::Ignition => "Ignition config",
+        Target::Json => "JSON plan",
+        _ => "user-data",
+    }
+}
+
 /// containers-image's files (the registries.conf drop-in, certs.d) added to the plan's files, for
 /// the boot-time outputs: written as they are, like hosts.toml. auth.json is not: it must be
 /// merged with the node's own entries, which only `apply` does (said on stderr).
@@ -336,11 +347,7 @@ fn add_containers_files(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: 
              Skopeo by this {}: {} must be merged with the node's own entries; run `regtrust \
              apply --runtime podman` on the node",
             hosts.join(", "),
-            match target {
-                Target::Script => "installer",
-                Target::Ignition => "Ignition config",
-                _ => "user-data",
-            },
+            target_noun(target),
             crate::containers_image::AUTH_JSON
         );
         cp.auths.clear();
@@ -366,11 +373,7 @@ fn add_docker_part(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: Targe
              must be merged with the node's own logins; run `regtrust apply --runtime docker` on \
              the node",
             hosts.join(", "),
-            if target == Target::Script {
-                "installer"
-            } else {
-                "user-data"
-            },
+            target_noun(target),
             crate::docker::CONFIG_JSON
         );
         dp.auths.clear();

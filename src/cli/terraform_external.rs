@@ -91,9 +91,9 @@ pub fn respond(input: &str) -> std::result::Result<BTreeMap<&'static str, String
     )?;
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
     let plan = Plan::build(spec, &[], config_path, Some(version));
-    // user_data and script carry the runtimes `render` gives those targets (decided on the
-    // node unless the spec pins them); hosts_json is containerd's.
-    let boot_plan = |target: Target| -> std::result::Result<Plan, String> {
+    // Each output carries the runtimes `render` gives its target: user_data and script decide on
+    // the node unless the spec pins them; hosts_json has the spec's pinned runtimes.
+    let plan_for = |target: Target| -> std::result::Result<Plan, String> {
         let runtimes = super::render::runtimes_for(spec, &[], target, hosts_only)
             .map_err(|e| e.to_string())?;
         let mut p = plan.clone();
@@ -101,7 +101,7 @@ pub fn respond(input: &str) -> std::result::Result<BTreeMap<&'static str, String
         Ok(p)
     };
     let user_data = cloud_init::render(
-        &boot_plan(Target::CloudInit)?,
+        &plan_for(Target::CloudInit)?,
         version,
         cloud_init::Options {
             hosts_only,
@@ -113,10 +113,13 @@ pub fn respond(input: &str) -> std::result::Result<BTreeMap<&'static str, String
     let mut out = BTreeMap::new();
     out.insert("user_data_base64gzip", cloud_init::gzip_base64(&user_data));
     out.insert("user_data", user_data);
-    out.insert("hosts_json", terraform::plan_json(&plan, false));
+    out.insert(
+        "hosts_json",
+        terraform::plan_json(&plan_for(Target::Json)?, false),
+    );
     out.insert(
         "script",
-        installer::render(&boot_plan(Target::Script)?, version, &[])?,
+        installer::render(&plan_for(Target::Script)?, version, &[])?,
     );
     out.insert(
         "config_fragment",

@@ -73,12 +73,37 @@ pub fn templatize(escaped: &str, vars: &[(String, String)]) -> Result<String, St
 struct PlanJson<'a> {
     config_path: &'a str,
     containerd: Option<String>,
-    files: Vec<FileView<'a>>,
+    files: Vec<FileJson<'a>>,
     actions: Vec<&'static str>,
     /// config.toml's credentials (`method: config`): host, username, which secret, and the
     /// secret itself (redacted unless shown).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     config_credentials: Vec<CredentialJson>,
+    /// Docker Engine's daemon.json entries (with docker among the runtimes): they must be merged
+    /// into the node's daemon.json, after its own entries; its certs.d files are in `files`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    docker: Option<DockerJson<'a>>,
+}
+
+/// A planned file, with the runtime that reads it.
+#[derive(Serialize)]
+struct FileJson<'a> {
+    #[serde(flatten)]
+    file: FileView<'a>,
+    runtime: &'static str,
+}
+
+#[derive(Serialize)]
+struct DockerJson<'a> {
+    daemon_json: DaemonJsonEntries<'a>,
+}
+
+#[derive(Serialize)]
+struct DaemonJsonEntries<'a> {
+    #[serde(rename = "insecure-registries")]
+    insecure_registries: &'a [String],
+    #[serde(rename = "registry-mirrors")]
+    registry_mirrors: &'a [String],
 }
 
 /// The plan as JSON, for `jsondecode(file(...))`: files with path, mode ("0644") and content.
@@ -116,7 +141,10 @@ pub fn plan_json(plan: &Plan, show_secrets: bool) -> String {
                 if f.secret && !show_secrets {
                     v.content = r;
                 }
-                v
+                FileJson {
+                    file: v,
+                    runtime: plan.runtime_of(f).name(),
+                }
             })
             .collect(),
         actions: plan
@@ -140,6 +168,12 @@ pub fn plan_json(plan: &Plan, show_secrets: bool) -> String {
                 },
             })
             .collect(),
+        docker: plan.docker.as_ref().map(|d| DockerJson {
+            daemon_json: DaemonJsonEntries {
+                insecure_registries: &d.insecure_registries,
+                registry_mirrors: &d.registry_mirrors,
+            },
+        }),
     };
     let mut s = serde_json::to_string_pretty(&doc).expect("plain data serialises");
     s.push('\n');

@@ -745,7 +745,11 @@ fn render_shapes_and_refusals() {
             "containerd,docker",
             "the runtimes include docker: this render target does not configure it",
         ),
-        ("json", "containerd,docker", "the runtimes include docker"),
+        (
+            "containerd-config",
+            "containerd,docker",
+            "the runtimes include docker",
+        ),
         (
             "cloud-init",
             "docker",

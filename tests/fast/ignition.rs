@@ -305,7 +305,11 @@ fn podman_files_on_ignition_are_what_apply_writes() {
         "containerd,docker",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("ignition podman's"), "{}", text(&o));
+    assert!(
+        text(&o).contains("ignition writes podman's"),
+        "{}",
+        text(&o)
+    );
 }
 
 fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {

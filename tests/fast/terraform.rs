@@ -99,3 +99,112 @@ fn external_data_source_protocol() {
         assert!(err.contains(words), "{bad}: {err}");
     }
 }
+
+/// `--target json` with docker and podman among the spec's runtimes lists every file `apply`
+/// writes for the three runtimes (path, mode, content, and the runtime that reads it) and the
+/// daemon.json entries `apply` merges; without `runtimes` it is containerd's plan alone (no node
+/// to look at). terraform-external's hosts_json is the same document.
+#[test]
+fn the_json_plan_carries_the_pinned_runtimes_as_apply_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pinned = crate::support::boot_spec!("[containerd, docker, podman]");
+    fs::write(d.join("pinned.yaml"), pinned).unwrap();
+    fs::write(d.join("unpinned.yaml"), pinned.split_once('\n').unwrap().1).unwrap();
+    let spec = |n: &str| d.join(n).to_str().unwrap().to_string();
+    let json: serde_json::Value = serde_json::from_str(&ok(regtrust(&[
+        "render",
+        "--spec",
+        &spec("pinned.yaml"),
+        "--target",
+        "json",
+    ])))
+    .unwrap();
+    let root = d.join("root");
+    fs::create_dir_all(root.join("etc/containerd")).unwrap();
+    ok(regtrust(&[
+        "apply",
+        "--spec",
+        &spec("pinned.yaml"),
+        "--root",
+        root.to_str().unwrap(),
+    ]));
+    let listed: std::collections::BTreeMap<String, (String, String, String)> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let s = |k: &str| f[k].as_str().unwrap().to_string();
+            (s("path"), (s("mode"), s("content"), s("runtime")))
+        })
+        .collect();
+    // Every file apply wrote for a runtime's trust, and nothing else, with its mode and bytes.
+    let written: std::collections::BTreeMap<String, (String, String, String)> =
+        crate::support::faults::snapshot_with_modes(&root)
+            .into_iter()
+            .filter(|(p, (_, mode))| {
+                *mode != 0
+                    && !p.ends_with('/')
+                    && [
+                        "etc/containerd/certs.d/",
+                        "etc/docker/certs.d/",
+                        "etc/containers/",
+                    ]
+                    .iter()
+                    .any(|dir| p.starts_with(dir))
+            })
+            .map(|(p, (content, mode))| {
+                let runtime = match p.split('/').nth(1) {
+                    Some("docker") => "docker",
+                    Some("containers") => "podman",
+                    _ => "containerd",
+                };
+                (
+                    format!("/{p}"),
+                    (format!("{mode:04o}"), content, runtime.to_string()),
+                )
+            })
+            .collect();
+    assert_eq!(listed, written);
+    assert!(
+        written
+            .keys()
+            .any(|p| p.starts_with("/etc/docker/certs.d/"))
+    );
+    assert!(written.contains_key("/etc/containers/registries.conf.d/50-regtrust.conf"));
+    // The daemon.json entries are the lists apply wrote into a node without a daemon.json.
+    let daemon: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(root.join("etc/docker/daemon.json")).unwrap())
+            .unwrap();
+    for key in ["insecure-registries", "registry-mirrors"] {
+        assert!(
+            daemon[key].as_array().is_some_and(|l| !l.is_empty()),
+            "{daemon}"
+        );
+        assert_eq!(json["docker"]["daemon_json"][key], daemon[key], "{key}");
+    }
+    // Without runtimes: containerd's plan alone.
+    let plain: serde_json::Value = serde_json::from_str(&ok(regtrust(&[
+        "render",
+        "--spec",
+        &spec("unpinned.yaml"),
+        "--target",
+        "json",
+    ])))
+    .unwrap();
+    assert!(plain.get("docker").is_none());
+    assert!(
+        plain["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["runtime"] == "containerd"
+                && f["path"].as_str().unwrap().starts_with("/etc/containerd/"))
+    );
+    // terraform-external answers with the same document.
+    let query = serde_json::json!({ "spec": pinned }).to_string();
+    let out: serde_json::Value = serde_json::from_str(&ok(external(&query))).unwrap();
+    let hosts_json: serde_json::Value =
+        serde_json::from_str(out["hosts_json"].as_str().unwrap()).unwrap();
+    assert_eq!(hosts_json, json);
+}
