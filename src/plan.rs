@@ -38,6 +38,8 @@ pub struct PlannedFile {
     /// The file carries a credential (an `Authorization` header): mode 0600, and every printed
     /// form of it is redacted.
     pub secret: bool,
+    /// The runtime that reads it.
+    pub runtime: Runtime,
 }
 
 /// A planned file as the text outputs show it: path, mode as octal text ("0644"), content.
@@ -103,26 +105,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The runtime that reads a planned file: containerd's under config_path (and its
-    /// credentials file), Docker Engine's under /etc/docker/, containers-image's under
-    /// /etc/containers/.
-    pub fn runtime_of(&self, f: &PlannedFile) -> Runtime {
-        let under = |dir: &str| {
-            f.path
-                .strip_prefix(dir)
-                .is_some_and(|rest| rest.starts_with('/'))
-        };
-        if under(&self.config_path) || f.kind == FileKind::ConfigCredentials {
-            Runtime::Containerd
-        } else if under("/etc/docker") {
-            Runtime::Docker
-        } else if under("/etc/containers") {
-            Runtime::Podman
-        } else {
-            Runtime::Containerd
-        }
-    }
-
     /// Builds the plan for a spec, with `config_path` already decided.
     pub fn build(
         spec: &ValidSpec,
@@ -205,6 +187,7 @@ impl Plan {
             content: hosts::render(&cfg),
             kind: FileKind::HostsToml,
             secret,
+            runtime: Runtime::Containerd,
         });
         self.files.extend(files);
         if origin == Origin::Spec {
@@ -313,6 +296,7 @@ impl Plan {
                 .collect(),
             kind: FileKind::ConfigCredentials,
             secret: true,
+            runtime: Runtime::Containerd,
         })
     }
 
@@ -432,6 +416,7 @@ pub(crate) fn certs_d_files(dir: &str, tls: &crate::spec::Tls) -> CertsD {
     }
 }
 
+/// A PEM file (containerd's: the runtimes' plans relabel theirs).
 pub(crate) fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> PlannedFile {
     let mut content = pem.trim_end_matches('\n').to_string();
     content.push('\n');
@@ -441,6 +426,7 @@ pub(crate) fn pem_file(path: &str, pem: &str, mode: u32, kind: FileKind) -> Plan
         content,
         kind,
         secret: false,
+        runtime: Runtime::Containerd,
     }
 }
 
@@ -512,7 +498,10 @@ impl DockerPlan {
                 p.insecure_registries.push(reg.host.clone());
             }
             let certs = certs_d_files(&format!("{CERTS_D}/{}", reg.dir_name), &up.tls);
-            p.files.extend(certs.files);
+            p.files.extend(certs.files.into_iter().map(|f| PlannedFile {
+                runtime: Runtime::Docker,
+                ..f
+            }));
             if certs.ca_paths {
                 ignored.push(
                     "`ca` paths (dockerd reads CAs only from certs.d/<host>/*.crt: use ca_pem)",

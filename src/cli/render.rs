@@ -12,6 +12,20 @@ use crate::plan::{FileKind, Plan};
 use crate::spec::secrets::has_auth;
 use crate::spec::{DEFAULT_CONFIG_PATH, Runtime};
 
+thread_local! {
+    /// Set while [`occurs_outside_the_spec`] renders its comparison: its notes are not printed.
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `eprintln!` for the notes of the plan and text steps, silent in a comparison render.
+macro_rules! note {
+    ($($t:tt)*) => {
+        if !QUIET.with(|q| q.get()) {
+            eprintln!($($t)*);
+        }
+    };
+}
+
 pub fn run(a: &RenderArgs) -> Result<u8> {
     if a.target == Target::Kubernetes {
         return super::render_kubernetes::run(a);
@@ -19,6 +33,13 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
     if a.image.is_some() || a.namespace.is_some() || a.restart_containerd {
         return Err(Error::Usage(
             "--image, --namespace and --restart-containerd apply to --target kubernetes only"
+                .into(),
+        ));
+    }
+    if a.hosts_only && !matches!(a.target, Target::CloudInit | Target::Ignition) {
+        return Err(Error::Usage(
+            "--hosts-only applies to --target cloud-init and ignition (the installer always \
+             sets config_path; use --target hosts for the files alone)"
                 .into(),
         ));
     }
@@ -59,14 +80,7 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
         return render_k3s(a, spec);
     }
     let runtimes = runtimes_for(spec, &a.runtime, a.target, a.hosts_only)?;
-    let version = resolve::decide(resolve::Inputs {
-        flag: cli_version,
-        spec: spec.containerd,
-        ..Default::default()
-    })
-    .ok()
-    .flatten()
-    .map(|(v, _)| v);
+    let version = decided_version(cli_version, spec);
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
     let mut plan = Plan::build(spec, &[], config_path, version);
     let mut deferred = deferred;
@@ -159,6 +173,19 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
                     deferred::TEMPLATE_VAR_PREFIX
                 )));
             }
+            // A value must reach only what the spec put there: one that regtrust's own text has
+            // too (a path, a key, a command in a script, a comment) would be rewritten with it.
+            for (name, value) in &vars {
+                if !value.is_empty() && occurs_outside_the_spec(a, cli_version, value)? {
+                    return Err(Error::Usage(format!(
+                        "--template-var {name}={value}: `{value}` also occurs in text regtrust \
+                         writes itself (a path, a key, a command or a comment), which the \
+                         variable would rewrite too; use a value only the spec gives (a \
+                         registry's host:port), or render one output per environment; nothing \
+                         was written"
+                    )));
+                }
+            }
             let text =
                 terraform::templatize(&terraform::escape(&text), &vars).map_err(Error::Usage)?;
             if a.target == Target::CloudInit {
@@ -178,6 +205,48 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
         None => print!("{text}"),
     }
     Ok(exit::OK)
+}
+
+/// The containerd version an output is rendered for: `--containerd`, else the spec's.
+fn decided_version(cli: Option<Version>, spec: &crate::spec::ValidSpec) -> Option<Version> {
+    resolve::decide(resolve::Inputs {
+        flag: cli,
+        spec: spec.containerd,
+        ..Default::default()
+    })
+    .ok()
+    .flatten()
+    .map(|(v, _)| v)
+}
+
+/// Whether `value` occurs, as a whole value, in the output rendered from the spec with every
+/// whole occurrence of `value` in the spec's text replaced by a name of its own: then it comes
+/// from regtrust's own text, not the spec. A spec that no longer loads (the value was part of
+/// its structure) counts as such an occurrence.
+fn occurs_outside_the_spec(a: &RenderArgs, cli: Option<Version>, value: &str) -> Result<bool> {
+    const OTHER: &str = "regtrust-template-value.invalid";
+    let text = std::fs::read_to_string(&a.spec.spec)
+        .map_err(|e| Error::Usage(format!("{}: {e}", a.spec.spec.display())))?;
+    let renamed = terraform::replace_whole_values(&text, value, OTHER);
+    let Ok(mut loaded) =
+        crate::spec::load::load_str_for(&a.spec.spec.display().to_string(), &renamed, cli)
+    else {
+        return Ok(true);
+    };
+    QUIET.with(|q| q.set(true));
+    let out = (|| -> Result<String> {
+        let mut deferred = deferred::defer(&mut loaded.spec);
+        let spec = &loaded.spec;
+        let runtimes = runtimes_for(spec, &a.runtime, a.target, a.hosts_only)?;
+        let version = decided_version(cli, spec);
+        let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
+        let mut plan = Plan::build(spec, &[], config_path, version);
+        deferred::mark_config(&mut deferred, &plan);
+        add_runtime_parts(&mut plan, spec, &runtimes, a.target);
+        text_output(a, &plan, version, &deferred).map_err(Error::Usage)
+    })();
+    QUIET.with(|q| q.set(false));
+    Ok(!terraform::whole_values(&out?, value).is_empty())
 }
 
 fn text_output(
@@ -212,12 +281,19 @@ fn text_output(
             // What the user-data weighs with containerd's part alone, when the node decides.
             let containerd_only = plan.runtimes_on_node.then(|| {
                 let mut p = plan.clone();
+                p.runtimes_on_node = false;
                 p.docker = None;
-                p.files
-                    .retain(|f| plan.runtime_of(f) == Runtime::Containerd);
+                p.files.retain(|f| f.runtime == Runtime::Containerd);
                 cloud_init::render(&p, version, opts).len()
             });
-            report_size(text.len(), a.encoding, containerd_only);
+            // And with every file gz+b64, when it is not already.
+            let files_gzipped = (a.encoding == Encoding::Plain
+                && text.len() > cloud_init::EC2_USER_DATA_LIMIT)
+                .then(|| {
+                    cloud_init::render(plan, version, cloud_init::Options { gzip: true, ..opts })
+                        .len()
+                });
+            report_size(&text, files_gzipped, containerd_only);
             text
         }
         Target::Ignition => {
@@ -232,7 +308,7 @@ fn text_output(
                 hosts_only: a.hosts_only,
             };
             let text = ignition::render(plan, needs()?, opts);
-            eprintln!("ignition config: {} bytes", text.len());
+            note!("ignition config: {} bytes", text.len());
             text
         }
         Target::Script => installer::render(plan, version, deferred)?,
@@ -259,6 +335,7 @@ pub(super) fn runtimes_for(
     hosts_only: bool,
 ) -> Result<Runtimes> {
     let pinned = !cli.is_empty() || spec.runtimes.is_some();
+    // --hosts-only user-data has no runcmd to run the other runtimes' script.
     let on_node = !pinned && !hosts_only && matches!(target, Target::CloudInit | Target::Script);
     let runtimes = if on_node {
         Runtime::ALL.to_vec()
@@ -338,11 +415,11 @@ fn target_noun(target: Target) -> &'static str {
 fn add_containers_files(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: Target) {
     let mut cp = crate::containers_image::ContainersPlan::build(spec);
     for n in &cp.notes {
-        eprintln!("note: {n}");
+        note!("note: {n}");
     }
     if !cp.auths.is_empty() {
         let hosts: Vec<&str> = cp.auths.iter().map(|a| a.key.as_str()).collect();
-        eprintln!(
+        note!(
             "warning: the credentials for {} are not written for Podman, CRI-O, Buildah and \
              Skopeo by this {}: {} must be merged with the node's own entries; run `regtrust \
              apply --runtime podman` on the node",
@@ -364,11 +441,11 @@ fn add_containers_files(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: 
 fn add_docker_part(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: Target) {
     let mut dp = crate::plan::DockerPlan::build(spec);
     for n in &dp.notes {
-        eprintln!("note: {n}");
+        note!("note: {n}");
     }
     if !dp.auths.is_empty() {
         let hosts: Vec<&str> = dp.auths.iter().map(|(k, _)| k.as_str()).collect();
-        eprintln!(
+        note!(
             "warning: the credentials for {} are not written for the docker CLI by this {}: {} \
              must be merged with the node's own logins; run `regtrust apply --runtime docker` on \
              the node",
@@ -379,7 +456,7 @@ fn add_docker_part(plan: &mut Plan, spec: &crate::spec::ValidSpec, target: Targe
         dp.auths.clear();
     }
     if target == Target::Script {
-        eprintln!(
+        note!(
             "note: the installer merges {} with python3, and stops before writing anything where \
              python3 is missing{}",
             crate::docker::DAEMON_JSON,
@@ -516,23 +593,34 @@ fn output_mode(target: Target, plan: &Plan) -> u32 {
     }
 }
 
-fn report_size(bytes: usize, encoding: Encoding, containerd_only: Option<usize>) {
-    eprintln!("user-data: {bytes} bytes");
-    if bytes > cloud_init::EC2_USER_DATA_LIMIT {
-        let hint = if encoding == Encoding::Plain {
-            "; try --encoding gz+b64"
-        } else {
+fn report_size(text: &str, files_gzipped: Option<usize>, containerd_only: Option<usize>) {
+    let bytes = text.len();
+    note!("user-data: {bytes} bytes");
+    if bytes <= cloud_init::EC2_USER_DATA_LIMIT {
+        return;
+    }
+    let gzipped = cloud_init::gzip(text).len();
+    let fits = |n: usize| {
+        if n <= cloud_init::EC2_USER_DATA_LIMIT {
             ""
-        };
-        eprintln!(
-            "warning: above EC2's 16384-byte user-data limit{hint} (or gzip the whole document)"
-        );
-        if let Some(n) = containerd_only {
-            eprintln!(
-                "note: this user-data carries Docker Engine's and Podman's part too, applied where \
-                 the node has them; with the runtimes pinned (`runtimes: [containerd]` in the \
-                 spec, or --runtime containerd) it is {n} bytes"
-            );
+        } else {
+            ", still above it"
         }
+    };
+    let hint = files_gzipped.map_or(String::new(), |n| {
+        format!("; try --encoding gz+b64: {n} bytes{}", fits(n))
+    });
+    note!(
+        "warning: above EC2's 16384-byte user-data limit{hint} (or gzip the whole document: \
+         {gzipped} bytes{})",
+        fits(gzipped)
+    );
+    if let Some(n) = containerd_only {
+        note!(
+            "note: this user-data carries Docker Engine's and Podman's part too, applied where \
+             the node has them; with the runtimes pinned (`runtimes: [containerd]` in the \
+             spec, or --runtime containerd) it is {n} bytes{}",
+            fits(n)
+        );
     }
 }

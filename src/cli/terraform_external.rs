@@ -94,8 +94,13 @@ pub fn respond(input: &str) -> std::result::Result<BTreeMap<&'static str, String
     // Each output carries the runtimes `render` gives its target: user_data and script decide on
     // the node unless the spec pins them; hosts_json has the spec's pinned runtimes.
     let plan_for = |target: Target| -> std::result::Result<Plan, String> {
-        let runtimes = super::render::runtimes_for(spec, &[], target, hosts_only)
-            .map_err(|e| e.to_string())?;
+        let runtimes = super::render::runtimes_for(
+            spec,
+            &[],
+            target,
+            hosts_only && target == Target::CloudInit,
+        )
+        .map_err(|e| e.to_string())?;
         let mut p = plan.clone();
         super::render::add_runtime_parts(&mut p, spec, &runtimes, target);
         Ok(p)

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::{CERTS_D, DROP_IN, registries_conf};
 use crate::plan::{FileKind, PlannedFile};
 use crate::spec::host::upstream_host;
-use crate::spec::{Capability, Endpoint, Registry, ValidSpec};
+use crate::spec::{Capability, Endpoint, Registry, Runtime, ValidSpec};
 
 /// One `[[registry]]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +72,13 @@ impl ContainersPlan {
         for reg in &spec.registries {
             p.add(reg, &mut files);
         }
-        p.files = files.into_values().collect();
+        p.files = files
+            .into_values()
+            .map(|f| PlannedFile {
+                runtime: Runtime::Podman,
+                ..f
+            })
+            .collect();
         p
     }
 
@@ -84,6 +90,7 @@ impl ContainersPlan {
             content: registries_conf::render(self),
             kind: FileKind::ContainersConf,
             secret: false,
+            runtime: Runtime::Podman,
         }
     }
 

@@ -80,10 +80,14 @@ fn content(text: &str) -> Content {
 
 /// gzip (best) then base64: the `gz+b64` encoding cloud-init and Terraform read.
 pub fn gzip_base64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(gzip(text))
+}
+
+/// gzip (best): cloud-init reads a gzip-compressed user-data document as well.
+pub fn gzip(text: &str) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(text.as_bytes()).expect("writing to memory");
-    let bytes = gz.finish().expect("writing to memory");
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    gz.finish().expect("writing to memory")
 }
 
 fn write_file(path: &str, mode: u32, text: &str, gzip: bool) -> WriteFile {
@@ -109,7 +113,7 @@ pub fn render(plan: &Plan, containerd: impl Into<Option<Version>>, opts: Options
     let mut files: Vec<WriteFile> = plan
         .files
         .iter()
-        .filter(|f| !plan.runtimes_on_node || plan.runtime_of(f) == Runtime::Containerd)
+        .filter(|f| !plan.runtimes_on_node || f.runtime == Runtime::Containerd)
         .map(|f| write_file(&f.path, f.mode, &f.content, opts.gzip))
         .collect();
     let mut runcmd = Vec::new();

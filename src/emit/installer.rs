@@ -71,7 +71,7 @@ pub fn render(
     let files: Vec<FileSh<'_>> = plan
         .files
         .iter()
-        .filter(|f| plan.runtime_of(f) == Runtime::Containerd)
+        .filter(|f| f.runtime == Runtime::Containerd)
         .chain(creds_file.iter())
         .map(|f| {
             let mut content = shell_quote(&f.content);
@@ -90,7 +90,7 @@ pub fn render(
     let planned: Vec<&str> = plan
         .files
         .iter()
-        .filter(|f| plan.runtime_of(f) == Runtime::Containerd)
+        .filter(|f| f.runtime == Runtime::Containerd)
         .map(|f| f.path.as_str())
         .collect();
     let n = plan.hosts.len();

@@ -100,18 +100,18 @@ pub fn context(plan: &Plan) -> Context {
     let runtime_files = plan
         .files
         .iter()
-        .filter(|f| plan.runtime_of(f) != Runtime::Containerd)
+        .filter(|f| f.runtime != Runtime::Containerd)
         .map(|f| FileSh {
             path: f.path.clone(),
             mode: format!("{:04o}", f.mode),
             content: shell_quote(&f.content),
-            runtime: plan.runtime_of(f).name(),
+            runtime: f.runtime.name(),
         })
         .collect();
     let ci_planned = plan
         .files
         .iter()
-        .filter(|f| plan.runtime_of(f) == Runtime::Podman)
+        .filter(|f| f.runtime == Runtime::Podman)
         .map(|f| f.path.as_str())
         .collect::<Vec<_>>()
         .join("\n");

@@ -14,7 +14,6 @@ pub fn escape(text: &str) -> String {
 /// `templatefile(path, {name = value})` gives the text back and no other value changes.
 pub fn templatize(escaped: &str, vars: &[(String, String)]) -> Result<String, String> {
     let mut out = escaped.to_string();
-    let value_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'_' | b'-');
     for (name, value) in vars {
         let valid_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
             && name
@@ -29,16 +28,7 @@ pub fn templatize(escaped: &str, vars: &[(String, String)]) -> Result<String, St
             return Err(format!("template variable `{name}` has an empty value"));
         }
         let needle = escape(value);
-        let bytes = out.as_bytes();
-        let whole: Vec<usize> = out
-            .match_indices(&needle)
-            .map(|(i, _)| i)
-            .filter(|&i| {
-                let end = i + needle.len();
-                (i == 0 || !value_char(bytes[i - 1]))
-                    && (end == bytes.len() || !value_char(bytes[end]))
-            })
-            .collect();
+        let whole = whole_values(&out, &needle);
         if whole.is_empty() {
             return Err(format!(
                 "template variable `{name}`: `{value}` does not occur in the output as a whole \
@@ -46,6 +36,7 @@ pub fn templatize(escaped: &str, vars: &[(String, String)]) -> Result<String, St
                  are encoded: use --encoding plain)"
             ));
         }
+        let bytes = out.as_bytes();
         if whole
             .iter()
             .any(|&i| i > 0 && matches!(bytes[i - 1], b'$' | b'%'))
@@ -55,18 +46,36 @@ pub fn templatize(escaped: &str, vars: &[(String, String)]) -> Result<String, St
                  `${{{name}}}` would read as an escape; choose another value"
             ));
         }
-        let placeholder = format!("${{{name}}}");
-        let mut next = String::with_capacity(out.len());
-        let mut last = 0;
-        for i in whole {
-            next.push_str(&out[last..i]);
-            next.push_str(&placeholder);
-            last = i + needle.len();
-        }
-        next.push_str(&out[last..]);
-        out = next;
+        out = replace_whole_values(&out, &needle, &format!("${{{name}}}"));
     }
     Ok(out)
+}
+
+/// Where `value` occurs in `text` as a whole value (a host, a path component, a string): not
+/// inside a longer run of letters, digits, `.`, `:`, `_` and `-`.
+pub fn whole_values(text: &str, value: &str) -> Vec<usize> {
+    let value_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'_' | b'-');
+    let bytes = text.as_bytes();
+    text.match_indices(value)
+        .map(|(i, _)| i)
+        .filter(|&i| {
+            let end = i + value.len();
+            (i == 0 || !value_char(bytes[i - 1])) && (end == bytes.len() || !value_char(bytes[end]))
+        })
+        .collect()
+}
+
+/// `text` with every whole occurrence of `value` ([`whole_values`]) replaced by `with`.
+pub fn replace_whole_values(text: &str, value: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for i in whole_values(text, value) {
+        out.push_str(&text[last..i]);
+        out.push_str(with);
+        last = i + value.len();
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 #[derive(Serialize)]
@@ -143,7 +152,7 @@ pub fn plan_json(plan: &Plan, show_secrets: bool) -> String {
                 }
                 FileJson {
                     file: v,
-                    runtime: plan.runtime_of(f).name(),
+                    runtime: f.runtime.name(),
                 }
             })
             .collect(),

@@ -280,6 +280,39 @@ fn template_variables_reach_the_hosts_inside_the_runtimes_scripts() {
             .unwrap_or_else(|| panic!("{spec}: {files:#?}"));
         assert!(script.1.1.contains("${registry_host}"), "{spec}");
     }
+    // A value regtrust's own text also has (here a path component and a service name in the
+    // scripts) is refused rather than rewritten there too; so is one the spec does not give.
+    fs::write(
+        d.join("docker-host.yaml"),
+        "registries:\n  - host: docker\n    http: true\n",
+    )
+    .unwrap();
+    for (spec, var) in [
+        ("docker-host.yaml", "h=docker"),
+        ("unpinned.yaml", "h=registry-1.docker.io"),
+    ] {
+        let o = regtrust(
+            d,
+            &[
+                "render",
+                "--spec",
+                spec,
+                "--target",
+                "cloud-init",
+                "--escape",
+                "terraform",
+                "--template-var",
+                var,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{spec} {var}: {}", text(&o));
+        assert!(
+            text(&o).contains("also occurs in text regtrust writes itself"),
+            "{}",
+            text(&o)
+        );
+        assert!(o.stdout.is_empty());
+    }
 }
 
 /// Nothing pinned, not even containerd's version, on an image builder with Podman and no
@@ -367,5 +400,63 @@ fn a_node_without_containerd_gets_the_other_runtimes_part_only() {
     assert!(
         node.join("etc/containerd/certs.d/my.private.registry:5000/hosts.toml")
             .is_file()
+    );
+}
+
+/// A path the detection cannot resolve inside the root (a symlink loop on /usr/bin) stops the
+/// installer before it writes anything, instead of reading as "not installed"; `--hosts-only`,
+/// which only cloud-init and Ignition have, is refused for the installer.
+#[test]
+fn an_unresolvable_path_stops_the_detection_and_hosts_only_is_not_the_installers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("spec.yaml"), unpinned()).unwrap();
+    ok(regtrust(
+        d,
+        &[
+            "render",
+            "--spec",
+            "spec.yaml",
+            "--target",
+            "script",
+            "--out",
+            "install.sh",
+        ],
+    ));
+    let root = d.join("root");
+    fs::create_dir_all(root.join("usr")).unwrap();
+    for (link, to) in [
+        ("usr/a", "/usr/b"),
+        ("usr/b", "/usr/a"),
+        ("usr/bin", "/usr/a"),
+    ] {
+        std::os::unix::fs::symlink(to, root.join(link)).unwrap();
+    }
+    let before = snapshot_with_modes(&root);
+    let o = run_installer(&d.join("install.sh"), &root);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("too many levels of symbolic links"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(snapshot_with_modes(&root), before);
+
+    let o = regtrust(
+        d,
+        &[
+            "render",
+            "--spec",
+            "spec.yaml",
+            "--target",
+            "script",
+            "--hosts-only",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--hosts-only applies to --target cloud-init and ignition"),
+        "{}",
+        text(&o)
     );
 }

@@ -1,8 +1,8 @@
 //! The restart decision of the boot-time scripts, on "this machine" (no root given): the
 //! installer (`--target script`), the script cloud-init's runcmd runs, and the Ignition unit's
 //! script. Each runs with `REGTRUST_ROOT` unset, as on a node, inside a private mount namespace
-//! where a scratch directory is /etc/containerd and a tmpfs is /run (so the lock is private and
-//! no real systemd can be reached), with a recording `systemctl` first on PATH: it appends every
+//! where a scratch directory is /etc/containerd and tmpfs are /run (so the lock is private and
+//! no real systemd can be reached), /etc/docker and /etc/containers, with a recording `systemctl` first on PATH: it appends every
 //! call's arguments to a log and answers `is-active` as the case says. The contract: containerd
 //! restarts only when config.toml changed and containerd is running, never after a refusal.
 use std::fs;
@@ -38,6 +38,8 @@ exit 0
 const NAMESPACE: &str = r#"set -e
 mount --bind "$T_ETC" /etc/containerd
 mount -t tmpfs regtrust-restart /run
+mount -t tmpfs regtrust-restart /etc/docker
+mount -t tmpfs regtrust-restart /etc/containers
 export PATH="$T_BIN:$PATH"
 [ "$(command -v systemctl)" = "$T_BIN/systemctl" ] || { echo "the fake systemctl is not first on PATH" >&2; exit 99; }
 exec sh "$T_SCRIPT"
@@ -221,7 +223,9 @@ fn spec(dir: &Path) -> PathBuf {
     let p = dir.join("spec.yaml");
     fs::write(
         &p,
-        "registries:\n  - host: a.example:5000\n    http: true\n",
+        // containerd's restart is the subject: the runtimes are pinned (this machine has
+        // dockerd and podman, whose part would reload them too).
+        "runtimes: [containerd]\nregistries:\n  - host: a.example:5000\n    http: true\n",
     )
     .unwrap();
     p
