@@ -21,6 +21,12 @@ pub fn resolve(root: &Path, node_path: &str) -> io::Result<PathBuf> {
     Ok(join(root, &parts))
 }
 
+/// Whether `node_path` exists under `root`, resolved as on the node (an absolute symlink in the
+/// root leads inside the root, not to this machine's file).
+pub fn exists(root: &Path, node_path: &str) -> bool {
+    resolve(root, node_path).is_ok_and(|p| p.symlink_metadata().is_ok())
+}
+
 /// A resolver that remembers the directories it resolved: for many files in few directories.
 pub struct InRoot {
     root: PathBuf,

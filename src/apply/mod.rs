@@ -255,7 +255,7 @@ fn decide_runtimes(spec: &ValidSpec, opts: &NodeOptions) -> (Vec<Runtime>, Strin
         .iter()
         .copied()
         .chain(["/etc/containerd"])
-        .find(|p| opts.root.join(p.trim_start_matches('/')).exists());
+        .find(|p| crate::root::exists(&opts.root, p));
     if let Some(p) = containerd {
         found.push(Runtime::Containerd);
         evidence.push(format!("containerd ({p})"));

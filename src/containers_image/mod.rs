@@ -52,5 +52,5 @@ pub const INSTALLED_EVIDENCE: [&str; 9] = [
 pub fn installed(root: &Path) -> Option<&'static str> {
     INSTALLED_EVIDENCE
         .into_iter()
-        .find(|p| root.join(p.trim_start_matches('/')).exists())
+        .find(|p| crate::root::exists(root, p))
 }

@@ -38,7 +38,7 @@ pub const INSTALLED_EVIDENCE: [&str; 4] = [DOCKERD[0], DOCKERD[1], DOCKERD[2], D
 pub fn installed(root: &Path) -> Option<&'static str> {
     INSTALLED_EVIDENCE
         .into_iter()
-        .find(|p| root.join(p.trim_start_matches('/')).exists())
+        .find(|p| crate::root::exists(root, p))
 }
 
 /// Where dockerd is installed: Debian's and Ubuntu's docker.io put it in /usr/sbin, Docker's own

@@ -39,6 +39,13 @@ fn node(root: &Path, shape: &str) {
         "containerd only" => {}
         "podman" => fs::create_dir_all(root.join("etc/containers")).unwrap(),
         "docker" => touch("usr/sbin/dockerd", ""),
+        // An absolute link, as images have them: resolved inside the root, not on this machine.
+        "podman linked" => {
+            touch("opt/podman/bin/podman", "");
+            fs::create_dir_all(root.join("usr/bin")).unwrap();
+            std::os::unix::fs::symlink("/opt/podman/bin/podman", root.join("usr/bin/podman"))
+                .unwrap();
+        }
         "docker and skopeo" => {
             touch("usr/bin/skopeo", "");
             touch("etc/docker/daemon.json", "{\"debug\": true}\n");
@@ -82,6 +89,7 @@ fn cloud_init_and_the_installer_configure_the_runtimes_the_node_has_as_apply_doe
         ("containerd only", false, false),
         ("podman", false, true),
         ("docker", true, false),
+        ("podman linked", false, true),
         ("docker and skopeo", true, true),
     ] {
         let applied = d.join(format!("{shape}/applied"));
