@@ -324,3 +324,95 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `regtrust apply` on a Flatcar root (its shipped config.toml and containerd.service, no
+/// /etc/containerd/config.toml) does what the Ignition config does there: config.toml starts as
+/// a copy of Flatcar's file with config_path set (byte-equal to the unit script's result), the
+/// same containerd.service drop-in points the unit at it, the report says systemd must reload
+/// its units, nothing under /usr changes, and a second apply has nothing to do. Without
+/// Flatcar's unit (a root that only has the shipped file) apply creates config.toml as before.
+#[test]
+fn apply_on_a_flatcar_root_does_what_the_ignition_config_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    fs::write(&spec, E2E_SPEC).unwrap();
+    let shipped = fs::read(manifest_dir().join("tests/ignition/flatcar/config.toml")).unwrap();
+    let unit_file =
+        fs::read(manifest_dir().join("tests/ignition/flatcar/containerd.service")).unwrap();
+    let flatcar_root = |name: &str, with_unit: bool| {
+        let root = dir.path().join(name);
+        fs::create_dir_all(root.join("usr/share/containerd")).unwrap();
+        fs::create_dir_all(root.join("usr/lib/systemd/system")).unwrap();
+        fs::write(root.join("usr/share/containerd/config.toml"), &shipped).unwrap();
+        if with_unit {
+            fs::write(
+                root.join("usr/lib/systemd/system/containerd.service"),
+                &unit_file,
+            )
+            .unwrap();
+        }
+        root
+    };
+    let dropin = "etc/systemd/system/containerd.service.d/90-regtrust-config-file.conf";
+    for v in ["1.7", "2.1"] {
+        let config = render_ignition(&spec, &["--containerd", v]);
+        let booted = flatcar_root(&format!("ign-{v}"), true);
+        let o = run_unit_script(&script(&config), &booted);
+        assert!(o.status.success(), "{}", text(&o));
+        let ign_dropin = unit(&config, "containerd.service")["dropins"][0]["contents"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        let applied = flatcar_root(&format!("apply-flatcar-{v}"), true);
+        let usr_before = usr_tree(&applied);
+        let apply = |root: &Path| {
+            regtrust(&[
+                "apply",
+                "--spec",
+                spec.to_str().unwrap(),
+                "--root",
+                root.to_str().unwrap(),
+                "--containerd",
+                v,
+            ])
+        };
+        let o = apply(&applied);
+        let out = text(&o);
+        assert!(o.status.success(), "{out}");
+        assert_eq!(
+            String::from_utf8_lossy(&fs::read(applied.join("etc/containerd/config.toml")).unwrap()),
+            String::from_utf8_lossy(&fs::read(booted.join("etc/containerd/config.toml")).unwrap()),
+            "containerd {v}: apply's config.toml equals the Ignition unit's"
+        );
+        assert_eq!(
+            fs::read_to_string(applied.join(dropin)).unwrap(),
+            ign_dropin,
+            "the same drop-in as the Ignition config's"
+        );
+        assert_eq!(mode_of(&applied.join(dropin)), 0o644);
+        assert!(
+            out.contains("starts as a copy of /usr/share/containerd/config.toml")
+                && out.contains("systemctl daemon-reload"),
+            "{out}"
+        );
+        assert_eq!(usr_tree(&applied), usr_before, "nothing under /usr changed");
+        let before = snapshot(&applied);
+        let o = apply(&applied);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains("nothing to do: the node matches the spec"),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(snapshot(&applied), before);
+
+        // Without Flatcar's unit: no copy, no drop-in.
+        let plain = flatcar_root(&format!("no-unit-{v}"), false);
+        let o = apply(&plain);
+        assert!(o.status.success(), "{}", text(&o));
+        let cfg = fs::read_to_string(plain.join("etc/containerd/config.toml")).unwrap();
+        assert!(!cfg.contains("SystemdCgroup"), "{cfg}");
+        assert!(!plain.join(dropin).exists());
+    }
+}
