@@ -22,5 +22,11 @@ for n in 1 10 100 10000; do
   cmds+=("$bin render --spec $out/spec-$n.yaml --target hosts --out $out/render-$n")
   cmds+=("$bin apply --spec $out/spec-$n.yaml --root $out/root --dry-run")
 done
+# cloud-init user-data with every runtime's part (the node decides), and the same as a Terraform
+# template with a host as a variable (one more render, to check the value is the spec's alone).
+for n in 1 100; do
+  cmds+=("$bin render --spec $out/spec-$n.yaml --target cloud-init --out $out/user-data-$n")
+  cmds+=("$bin render --spec $out/spec-$n.yaml --target cloud-init --escape terraform --template-var h=reg0.corp.example:5000 --out $out/user-data-$n.tftpl")
+done
 hyperfine "${args[@]}" "${cmds[@]}" >&2
 sed "s#$out/##g; s#$bin#regtrust#g" "$out/results.md"
