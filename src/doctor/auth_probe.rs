@@ -2,7 +2,8 @@
 //! it want a login, and which scheme: `WWW-Authenticate: Basic` or `Bearer`), then with the
 //! credentials the node has for that host (a hosts.toml `Authorization` header, or config.toml's
 //! `registry.configs."host".auth`): `GET /v2/` with them for Basic, the token service's `GET
-//! realm?service=…` with them for Bearer. So it says whether the credentials work, and when a
+//! realm?service=…` with them for Bearer, or for an identity token the OAuth2 refresh-token
+//! grant (`POST realm`) containerd sends. So it says whether the credentials work, and when a
 //! header cannot (containerd before 2.1 sends no header with its token request). Never prints a
 //! credential.
 use std::io::{Read, Write};
@@ -27,6 +28,17 @@ fn get(
     authorization: Option<&str>,
     cas: &[std::path::PathBuf],
 ) -> Result<Answer, String> {
+    request(url, path, authorization, None, cas)
+}
+
+/// `GET path`, or `POST path` with an `application/x-www-form-urlencoded` body.
+fn request(
+    url: &str,
+    path: &str,
+    authorization: Option<&str>,
+    form: Option<&str>,
+    cas: &[std::path::PathBuf],
+) -> Result<Answer, String> {
     let authority = authority_of(url).ok_or("not a URL")?;
     let host = url
         .split_once("://")
@@ -34,11 +46,19 @@ fn get(
         .split('/')
         .next()
         .unwrap_or("");
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    let method = if form.is_some() { "POST" } else { "GET" };
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     if let Some(a) = authorization {
         req.push_str(&format!("Authorization: {a}\r\n"));
     }
+    if let Some(body) = form {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
     req.push_str("\r\n");
+    req.push_str(form.unwrap_or(""));
     let mut head = Vec::new();
     let mut read = |s: &mut dyn ReadWrite| -> Result<(), String> {
         s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
@@ -88,14 +108,23 @@ fn parse_challenge(c: &str) -> (String, Option<String>, Option<String>) {
     (scheme.to_string(), param("realm"), param("service"))
 }
 
+/// What the node would present to an endpoint.
+enum Credential {
+    /// An `Authorization` value (`Basic …`).
+    Header(String),
+    /// An identity token: the token service's OAuth2 refresh-token grant.
+    IdentityToken(crate::secret::Secret),
+}
+
 /// The credentials the node has for an endpoint: its hosts.toml header, else config.toml's for
-/// its host (`Basic …` either way; None with none, or an identity token).
+/// its host (a user and password as `Basic …`, or an identity token), and where they are; None
+/// with none (or ones that cannot be read, said in the source).
 fn credentials(
     e: &Endpoint,
     config: &[super::config_checks::ConfigAuth],
-) -> (Option<String>, &'static str) {
+) -> (Option<Credential>, &'static str) {
     if let Some(h) = &e.auth_header_value {
-        return (Some(h.clone()), "hosts.toml header");
+        return (Some(Credential::Header(h.clone())), "hosts.toml header");
     }
     let host = crate::spec::host::authority(&e.url);
     let Some(la) = config
@@ -107,11 +136,31 @@ fn credentials(
     };
     match la.credential() {
         Ok((user, crate::spec::SecretKind::Password, secret)) => (
-            Some(crate::secret::basic_authorization(&user, &secret)),
+            Some(Credential::Header(crate::secret::basic_authorization(
+                &user, &secret,
+            ))),
             "config.toml",
         ),
-        _ => (None, "config.toml (an identity token: not probed)"),
+        Ok((_, crate::spec::SecretKind::IdentityToken, token)) => (
+            Some(Credential::IdentityToken(token)),
+            "config.toml (an identity token)",
+        ),
+        Err(_) => (None, "config.toml (credentials it cannot read: not probed)"),
     }
+}
+
+/// `application/x-www-form-urlencoded` for one value: unreserved bytes as they are, every other
+/// byte as `%XX`.
+fn form_value(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// Probes one endpoint's authentication; pushes findings; returns the verdict line.
@@ -183,6 +232,7 @@ pub fn probe_endpoint(
         };
         let sep = if realm.contains('?') { '&' } else { '?' };
         let query = service
+            .as_ref()
             .map(|s| format!("{sep}service={s}"))
             .unwrap_or_default();
         let (realm_base, realm_path) = match realm.split_once("://") {
@@ -193,9 +243,30 @@ pub fn probe_endpoint(
             None => return Some(result(format!("Bearer realm `{realm}` is not a URL"))),
         };
         let cas = cas_for(root, &[]);
-        get(&realm_base, &realm_path, Some(&creds), &cas).map(|a| a.status == 200)
+        match &creds {
+            Credential::Header(h) => {
+                get(&realm_base, &realm_path, Some(h), &cas).map(|a| a.status == 200)
+            }
+            // What containerd does with an identity token: POST the refresh-token grant.
+            Credential::IdentityToken(t) => {
+                let path = realm_path.split('?').next().unwrap_or("/").to_string();
+                let form = format!(
+                    "grant_type=refresh_token&service={}&client_id=containerd-client&refresh_token={}",
+                    form_value(service.as_deref().unwrap_or("")),
+                    form_value(t.expose())
+                );
+                request(&realm_base, &path, None, Some(&form), &cas).map(|a| a.status == 200)
+            }
+        }
     } else {
-        get(base, "/v2/", Some(&creds), &cas).map(|a| a.status == 200)
+        match &creds {
+            Credential::Header(h) => get(base, "/v2/", Some(h), &cas).map(|a| a.status == 200),
+            Credential::IdentityToken(_) => {
+                return Some(result(format!(
+                    "asks for {scheme} credentials; {source} is for token registries (not tried)"
+                )));
+            }
+        }
     };
     let token = scheme.eq_ignore_ascii_case("bearer");
     match accepted {

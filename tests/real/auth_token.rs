@@ -312,6 +312,34 @@ fn one_version(w: &World, version: &str) {
             .any(|r| r.grant == "refresh_token" && r.user == "robot" && r.status == 200),
         "{version}: identity token: {asked:?}"
     );
+    // doctor --probe tries it the same way (the refresh-token grant), and a wrong one is refused.
+    let (codes, verdicts) = doctor_probe(w, &root, version);
+    assert!(
+        !codes.iter().any(|c| c == "credentials-rejected")
+            && verdicts.iter().any(|v| v.contains(
+                "the ones in config.toml (an identity token) are accepted by the token service"
+            )),
+        "{version}: {codes:?} {verdicts:?}"
+    );
+    let mark = w.token.token_mark();
+    fs::write(
+        &config,
+        written.replace(ROBOT_TOKEN, "not-the-robots-token"),
+    )
+    .unwrap();
+    let (codes, verdicts) = doctor_probe(w, &root, version);
+    fs::write(&config, &written).unwrap();
+    assert!(
+        codes.iter().any(|c| c == "credentials-rejected"),
+        "{version}: a wrong identity token: {codes:?} {verdicts:?}"
+    );
+    assert!(
+        w.token
+            .token_requests_since(mark)
+            .iter()
+            .any(|r| r.grant == "refresh_token" && r.status == 401),
+        "{version}: doctor's grant reached the token service"
+    );
 
     // The pull-through mirror with its own login in front of the token registry: each side gets
     // only its own credentials from containerd (the mirror fetches from the upstream as alice).
