@@ -129,8 +129,6 @@ codes! {
     // --- doctor: config.toml ---
     /// config.toml does not exist.
     ConfigMissing = "config-missing",
-    /// containerd's unit reads another file than config.toml (Flatcar's shipped one).
-    ConfigNotRead = "config-not-read",
     /// config.toml is not valid TOML.
     ConfigInvalidToml = "config-invalid-toml",
     /// config.toml has no `version` key (a version 1 file).

@@ -37,31 +37,6 @@ pub fn flatcar_unit(root: &std::path::Path) -> bool {
         .is_some_and(|t| t.contains("CONTAINERD_CONFIG") && t.contains(FLATCAR_SHIPPED_CONFIG))
 }
 
-/// Whether a containerd.service drop-in under the root's /etc points Flatcar's unit at
-/// [`DEFAULT_CONFIG_FILE`]: `CONTAINERD_CONFIG` set to it (regtrust's drop-in, or one of the
-/// user's), or an `ExecStart` that runs containerd without `--config` (Flatcar's documented way).
-pub fn flatcar_reads_default_file(root: &std::path::Path) -> bool {
-    let Ok(dir) = crate::root::resolve(root, "/etc/systemd/system/containerd.service.d") else {
-        return false;
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".conf"))
-        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-        .any(|t| {
-            t.lines().map(str::trim).any(|l| {
-                let l = l.replace('"', "");
-                l == format!("Environment=CONTAINERD_CONFIG={DEFAULT_CONFIG_FILE}")
-                    || (l.starts_with("ExecStart=")
-                        && l.contains("containerd")
-                        && !l.contains("--config"))
-            })
-        })
-}
-
 /// The one directory `config_path` names unless the spec says otherwise.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/containerd/certs.d";
 /// First bytes of every hosts.toml regtrust manages (see templates/hosts-header.j2).

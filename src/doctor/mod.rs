@@ -40,7 +40,6 @@ pub struct Report {
     pub docker: Option<docker_checks::DockerSummary>,
 }
 
-#[derive(Clone)]
 pub struct Options {
     pub root: PathBuf,
     pub config_file: String,
@@ -59,43 +58,6 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 pub fn run(opts: &Options) -> Result<Report, String> {
-    use crate::containerd::layout;
-    // Flatcar: its containerd.service reads the shipped file until a drop-in points it at
-    // config.toml; that file is the one checked, and a config.toml beside it is said unread.
-    let mut early = Vec::new();
-    let flatcar_shipped = opts.config_file == layout::DEFAULT_CONFIG_FILE
-        && layout::flatcar_unit(&opts.root)
-        && !layout::flatcar_reads_default_file(&opts.root);
-    let redirected;
-    let opts = if flatcar_shipped {
-        if crate::root::exists(&opts.root, &opts.config_file) {
-            early.push(Finding::found(
-                Level::Error,
-                Code::ConfigNotRead,
-                opts.config_file.clone(),
-                None,
-                format!(
-                    "containerd.service runs `containerd --config ${{CONTAINERD_CONFIG}}` with {} \
-                     (Flatcar), and no drop-in points it at {}",
-                    layout::FLATCAR_SHIPPED_CONFIG,
-                    opts.config_file
-                ),
-                "this file is never read: its config_path and settings do not apply".into(),
-                format!(
-                    "run `regtrust apply`, which adds the drop-in {} (then `systemctl \
-                     daemon-reload` and restart containerd)",
-                    layout::CONFIG_FILE_DROPIN
-                ),
-            ));
-        }
-        redirected = Options {
-            config_file: layout::FLATCAR_SHIPPED_CONFIG.to_string(),
-            ..opts.clone()
-        };
-        &redirected
-    } else {
-        opts
-    };
     let cfg_path = crate::root::resolve(&opts.root, &opts.config_file)
         .map_err(|e| format!("cannot read {}: {e}", opts.config_file))?;
     let text = match std::fs::read(&cfg_path) {
@@ -120,7 +82,7 @@ pub fn run(opts: &Options) -> Result<Report, String> {
         }
         Err(e) => return Err(e),
     };
-    let mut findings = early;
+    let mut findings = Vec::new();
     let cfg = config_checks::check(
         &opts.root,
         &opts.config_file,

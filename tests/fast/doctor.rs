@@ -332,10 +332,6 @@ fn every_doctor_code_fires_in_the_corpus() {
         "default-dir-unsupported",
         // Asked of a running containerd: the real corpus test checks it on every `cri-down` case.
         "cri-not-loaded",
-        // Flatcar's unit decides which file containerd reads (systemd, which the corpus runner
-        // does not run): `ignition::apply_on_a_flatcar_root_does_what_the_ignition_config_does`;
-        // the redirecting drop-in in a booted VM: the real `vm_boot::ignition_first_boot_pulls`.
-        "config-not-read",
         // Needs a TLS registry: the real `image_resolution_and_probe_against_real_registries`.
         "tls-certificate-rejected",
         // Credentials (file modes, no secret printed):

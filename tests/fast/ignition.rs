@@ -407,44 +407,6 @@ fn apply_on_a_flatcar_root_does_what_the_ignition_config_does() {
         );
         assert_eq!(snapshot(&applied), before);
 
-        // doctor checks the file Flatcar's containerd reads: the shipped one (no config_path)
-        // before apply, with a config.toml beside it said unread; after apply, neither.
-        let doctor = |root: &Path| {
-            crate::support::doctor_corpus::findings(&regtrust(&[
-                "doctor",
-                "--root",
-                root.to_str().unwrap(),
-                "--containerd",
-                v,
-                "--format",
-                "json",
-            ]))
-        };
-        let fresh = flatcar_root(&format!("doctor-{v}"), true);
-        let found = doctor(&fresh);
-        assert!(
-            found.contains("warning config-path-unset /usr/share/containerd/config.toml"),
-            "{found:#?}"
-        );
-        fs::create_dir_all(fresh.join("etc/containerd")).unwrap();
-        fs::copy(
-            applied.join("etc/containerd/config.toml"),
-            fresh.join("etc/containerd/config.toml"),
-        )
-        .unwrap();
-        let found = doctor(&fresh);
-        assert!(
-            found.contains("error config-not-read /etc/containerd/config.toml"),
-            "{found:#?}"
-        );
-        let found = doctor(&applied);
-        assert!(
-            !found
-                .iter()
-                .any(|f| f.contains("config-not-read") || f.contains("config-path-unset")),
-            "{found:#?}"
-        );
-
         // Without Flatcar's unit: no copy, no drop-in.
         let plain = flatcar_root(&format!("no-unit-{v}"), false);
         let o = apply(&plain);
