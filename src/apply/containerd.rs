@@ -1,7 +1,6 @@
 //! containerd's part of `apply`: the config.toml patch, the hosts.toml files, and what regtrust
 //! wrote earlier that the spec no longer has.
 use super::*;
-use crate::containerd::layout;
 
 /// containerd's part: config.toml patched, hosts.toml files and their certificates written.
 pub(super) fn prepare_containerd(
@@ -19,33 +18,11 @@ pub(super) fn prepare_containerd(
     }
     let existing = fs::read_optional(&config_path)
         .map_err(|e| NodeError::Io(format!("cannot read {}: {e}", config_path.display())))?;
-    let mut notes = Vec::new();
-    let flatcar =
-        opts.config_file == layout::DEFAULT_CONFIG_FILE && layout::flatcar_unit(&opts.root);
-    // Flatcar: containerd reads its shipped file until a drop-in points it at config.toml, which
-    // starts as a copy of that file so its settings are kept (as the Ignition unit does).
-    let seed = if flatcar && existing.is_none() {
-        let shipped = resolve(layout::FLATCAR_SHIPPED_CONFIG)?;
-        let text = fs::read_optional(&shipped)
-            .map_err(|e| NodeError::Io(format!("cannot read {}: {e}", shipped.display())))?;
-        if text.is_some() {
-            notes.push(format!(
-                "{} starts as a copy of {} (Flatcar's, which its containerd.service reads until \
-                 a drop-in points it elsewhere)",
-                opts.config_file,
-                layout::FLATCAR_SHIPPED_CONFIG
-            ));
-        }
-        text.filter(|t| !t.is_empty())
-    } else {
-        None
-    };
-    let base = existing.as_deref().or(seed.as_deref());
-    let (version, version_source) = resolve_version(opts, spec, base)?;
+    let (version, version_source) = resolve_version(opts, spec, existing.as_deref())?;
     let covered: BTreeSet<String> = spec.registries.iter().map(|r| r.dir_name.clone()).collect();
     let credentials = crate::plan::config_credentials(spec, Some(&version));
     let config = config_patch::patch(&PatchRequest {
-        existing: base,
+        existing: existing.as_deref(),
         containerd: version,
         config_path: spec.config_path.as_deref(),
         covered_dirs: &covered,
@@ -53,39 +30,17 @@ pub(super) fn prepare_containerd(
     })
     .map_err(|e| NodeError::Config(format!("{}: {e}", config_path.display())))?;
     let mut plan = Plan::build(spec, &config.migrated, &config.config_path, Some(version));
-    notes.extend(config.notes.iter().cloned());
+    let mut notes = config.notes.clone();
     // The drop-ins config.toml imports: config_path must take effect through them too.
-    let mut drop_in_changes = drop_in_edits(
+    let drop_in_changes = drop_in_edits(
         &in_root,
-        base,
+        existing.as_deref(),
         &opts.config_file,
         &version,
         &config.config_path,
         &mut notes,
     )?;
-    if flatcar {
-        let want = layout::config_file_dropin();
-        let path = resolve(layout::CONFIG_FILE_DROPIN)?;
-        let old = fs::read_optional(&path).unwrap_or(None);
-        if old.as_deref() != Some(want.as_str()) || fs::mode_of(&path) != Some(0o644) {
-            notes.push(format!(
-                "containerd.service reads {} (Flatcar): {} points it at {}; systemd must \
-                 reload its units (`systemctl daemon-reload`) before containerd restarts",
-                layout::FLATCAR_SHIPPED_CONFIG,
-                layout::CONFIG_FILE_DROPIN,
-                layout::DEFAULT_CONFIG_FILE
-            ));
-            drop_in_changes.push(Change::Write {
-                node_path: layout::CONFIG_FILE_DROPIN.to_string(),
-                path,
-                mode: 0o644,
-                content: want,
-                old,
-                kind: FileKind::HostsToml,
-            });
-        }
-    }
-    if config.changed || seed.is_some() || !drop_in_changes.is_empty() {
+    if config.changed || !drop_in_changes.is_empty() {
         plan.actions.push(Action::RestartContainerd);
     }
     refuse_url_directories(&in_root, &plan.config_path)?;
@@ -183,7 +138,7 @@ pub(super) fn prepare_containerd(
             old_mode.unwrap_or(0)
         ));
     }
-    if config.changed || seed.is_some() || old_mode.is_some_and(|m| m != config_mode) {
+    if config.changed || old_mode.is_some_and(|m| m != config_mode) {
         changes.push(Change::Write {
             node_path: config_node_path.clone(),
             path: config_path.clone(),

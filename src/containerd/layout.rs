@@ -9,34 +9,6 @@ pub const CREDENTIALS_FILE: &str = "/etc/containerd/config.toml.regtrust-credent
 /// Flatcar's shipped config.toml: its containerd.service runs `containerd --config
 /// ${CONTAINERD_CONFIG}` with this file unless a drop-in sets another (`/usr` is read-only there).
 pub const FLATCAR_SHIPPED_CONFIG: &str = "/usr/share/containerd/config.toml";
-/// Flatcar's containerd unit (read-only under /usr), which names [`FLATCAR_SHIPPED_CONFIG`].
-pub const FLATCAR_UNIT: &str = "/usr/lib/systemd/system/containerd.service";
-/// regtrust's containerd.service drop-in: `CONTAINERD_CONFIG` pointed at [`DEFAULT_CONFIG_FILE`].
-pub const CONFIG_FILE_DROPIN: &str =
-    "/etc/systemd/system/containerd.service.d/90-regtrust-config-file.conf";
-
-/// The drop-in's text: Flatcar's unit runs `containerd --config ${CONTAINERD_CONFIG}` with its
-/// shipped file; this points it at the file regtrust edits. Other systems' units do not use the
-/// variable and read that file anyway.
-pub fn config_file_dropin() -> String {
-    format!(
-        "# regtrust: containerd reads {DEFAULT_CONFIG_FILE}, where regtrust sets config_path.\n\
-         # Flatcar's containerd.service runs `containerd --config ${{CONTAINERD_CONFIG}}` with\n\
-         # {FLATCAR_SHIPPED_CONFIG}; elsewhere the variable is unused.\n\
-         [Service]\n\
-         Environment=CONTAINERD_CONFIG={DEFAULT_CONFIG_FILE}\n"
-    )
-}
-
-/// Whether the root's containerd.service is Flatcar's: it reads [`FLATCAR_SHIPPED_CONFIG`]
-/// through `CONTAINERD_CONFIG`, not /etc/containerd/config.toml.
-pub fn flatcar_unit(root: &std::path::Path) -> bool {
-    crate::root::resolve(root, FLATCAR_UNIT)
-        .ok()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .is_some_and(|t| t.contains("CONTAINERD_CONFIG") && t.contains(FLATCAR_SHIPPED_CONFIG))
-}
-
 /// The one directory `config_path` names unless the spec says otherwise.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/containerd/certs.d";
 /// First bytes of every hosts.toml regtrust manages (see templates/hosts-header.j2).

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use crate::containerd::Version;
-use crate::containerd::layout::DEFAULT_CONFIG_FILE;
+use crate::containerd::layout::{DEFAULT_CONFIG_FILE, FLATCAR_SHIPPED_CONFIG};
 use crate::emit::patch_script;
 use crate::plan::Plan;
 
@@ -162,6 +162,20 @@ pub fn unit_contents(containerd: Version, plan: &Plan) -> String {
     )
 }
 
+/// The containerd.service drop-in: Flatcar's unit runs `containerd --config ${CONTAINERD_CONFIG}`
+/// with its shipped file; this points it at the file the unit edits. Other systems' units do not
+/// use the variable and read that file anyway.
+pub fn dropin_contents() -> String {
+    format!(
+        "# regtrust: containerd reads {cfg}, where {UNIT_NAME} sets config_path.\n\
+         # Flatcar's containerd.service runs `containerd --config ${{CONTAINERD_CONFIG}}` with\n\
+         # {FLATCAR_SHIPPED_CONFIG}; elsewhere the variable is unused.\n\
+         [Service]\n\
+         Environment=CONTAINERD_CONFIG={cfg}\n",
+        cfg = DEFAULT_CONFIG_FILE,
+    )
+}
+
 /// The Ignition config, pretty-printed JSON with a final newline.
 pub fn render(plan: &Plan, containerd: Version, opts: Options) -> String {
     let mut files: Vec<File> = plan
@@ -187,7 +201,7 @@ pub fn render(plan: &Plan, containerd: Version, opts: Options) -> String {
             contents: None,
             dropins: vec![Dropin {
                 name: DROPIN_NAME,
-                contents: crate::containerd::layout::config_file_dropin(),
+                contents: dropin_contents(),
             }],
         });
     }
