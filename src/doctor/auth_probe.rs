@@ -235,35 +235,61 @@ pub fn probe_endpoint(
             .as_ref()
             .map(|s| format!("{sep}service={s}"))
             .unwrap_or_default();
-        let (realm_base, realm_path) = match realm.split_once("://") {
+        // The realm's own path and query (the POST goes there as given), and with `service`.
+        let (realm_base, realm_own) = match realm.split_once("://") {
             Some((scheme, rest)) => {
                 let (h, p) = rest.split_once('/').unwrap_or((rest, ""));
-                (format!("{scheme}://{h}"), format!("/{p}{query}"))
+                (format!("{scheme}://{h}"), format!("/{p}"))
             }
             None => return Some(result(format!("Bearer realm `{realm}` is not a URL"))),
         };
+        let realm_path = format!("{realm_own}{query}");
         let cas = cas_for(root, &[]);
         match &creds {
             Credential::Header(h) => {
                 get(&realm_base, &realm_path, Some(h), &cas).map(|a| a.status == 200)
             }
-            // What containerd does with an identity token: POST the refresh-token grant.
+            // What containerd does with an identity token: POST the refresh-token grant to the
+            // realm; a token service without it (400, 401 or 404, as GCR, Artifactory and ACR
+            // answer) gets the token as Basic `:token` on a GET, containerd's fallback.
             Credential::IdentityToken(t) => {
-                let path = realm_path.split('?').next().unwrap_or("/").to_string();
                 let form = format!(
                     "grant_type=refresh_token&service={}&client_id=containerd-client&refresh_token={}",
                     form_value(service.as_deref().unwrap_or("")),
                     form_value(t.expose())
                 );
-                request(&realm_base, &path, None, Some(&form), &cas).map(|a| a.status == 200)
+                match request(&realm_base, &realm_own, None, Some(&form), &cas) {
+                    Ok(a) if matches!(a.status, 400 | 401 | 404) => {
+                        let basic = crate::secret::basic_authorization("", t);
+                        get(&realm_base, &realm_path, Some(&basic), &cas).map(|a| a.status == 200)
+                    }
+                    other => other.map(|a| a.status == 200),
+                }
             }
         }
     } else {
         match &creds {
             Credential::Header(h) => get(base, "/v2/", Some(h), &cas).map(|a| a.status == 200),
+            // containerd answers a Basic challenge with a user and password only.
             Credential::IdentityToken(_) => {
+                out.push(Finding::found(
+                    Level::Error,
+                    Code::CredentialsMissing,
+                    file,
+                    None,
+                    format!(
+                        "{} asks for Basic credentials and the node has an identity token for \
+                         it, which containerd sends to token services only",
+                        e.url
+                    ),
+                    "every pull through it fails with 401 (no basic auth credentials)".into(),
+                    format!(
+                        "give {registry}'s `auth` a username and password instead, then \
+                         `regtrust apply`"
+                    ),
+                ));
                 return Some(result(format!(
-                    "asks for {scheme} credentials; {source} is for token registries (not tried)"
+                    "asks for {scheme} credentials; {source} cannot answer Basic"
                 )));
             }
         }

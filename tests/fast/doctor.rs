@@ -588,7 +588,11 @@ fn probe_tries_the_nodes_credentials() {
         let root = dir.path();
         let mut cfg = "version = 2\n\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n  config_path = \"/etc/containerd/certs.d\"\n".to_string();
         for (port, pw) in configs {
-            cfg.push_str(&format!("\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"127.0.0.1:{port}\".auth]\n  username = \"alice\"\n  password = \"{pw}\"\n"));
+            let login = match pw.strip_prefix("identitytoken:") {
+                Some(t) => format!("  identitytoken = \"{t}\"\n"),
+                None => format!("  username = \"alice\"\n  password = \"{pw}\"\n"),
+            };
+            cfg.push_str(&format!("\n[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"127.0.0.1:{port}\".auth]\n{login}"));
         }
         fs::create_dir_all(root.join("etc/containerd")).unwrap();
         fs::write(root.join("etc/containerd/config.toml"), cfg).unwrap();
@@ -625,6 +629,8 @@ fn probe_tries_the_nodes_credentials() {
             "YWxpY2U6cHJvYmUtV3Jvbmc=",
             "probe-Good-1",
             "probe-Wrong",
+            "probe-idt-1",
+            "OnByb2JlLWlkdC0x",
         ] {
             assert!(!out.contains(s), "doctor printed {s}: {out}");
         }
@@ -681,6 +687,33 @@ fn probe_tries_the_nodes_credentials() {
     // No credentials at all.
     let (c, _) = doctor(&[(basic, None)], &[], "1.7");
     assert!(has(&c, "credentials-missing"), "{c:?}");
+    // An identity token: this token service has no OAuth2 POST (it answers 400), so the probe
+    // falls back as containerd does, the token as Basic `:token` on a GET: accepted; a wrong
+    // token is refused both ways. On a Basic registry containerd cannot use one: said.
+    let idt = login_registry("Basic OnByb2JlLWlkdC0x", true); // `:probe-idt-1`
+    let (c, v) = doctor(&[(idt, None)], &[(idt, "identitytoken:probe-idt-1")], "1.7");
+    assert!(
+        !has(&c, "credentials-rejected")
+            && v.iter().any(|x| {
+                x.contains(
+                    "the ones in config.toml (an identity token) are accepted by the token service",
+                )
+            }),
+        "{c:?} {v:?}"
+    );
+    let (c, _) = doctor(&[(idt, None)], &[(idt, "identitytoken:probe-Wrong")], "1.7");
+    assert!(has(&c, "credentials-rejected"), "{c:?}");
+    let (c, v) = doctor(
+        &[(basic, None)],
+        &[(basic, "identitytoken:probe-idt-1")],
+        "1.7",
+    );
+    assert!(
+        has(&c, "credentials-missing")
+            && v.iter()
+                .any(|x| x.contains("(an identity token) cannot answer Basic")),
+        "{c:?} {v:?}"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
