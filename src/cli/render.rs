@@ -208,7 +208,10 @@ pub fn run(a: &RenderArgs) -> Result<u8> {
 }
 
 /// The containerd version an output is rendered for: `--containerd`, else the spec's.
-fn decided_version(cli: Option<Version>, spec: &crate::spec::ValidSpec) -> Option<Version> {
+pub(super) fn decided_version(
+    cli: Option<Version>,
+    spec: &crate::spec::ValidSpec,
+) -> Option<Version> {
     resolve::decide(resolve::Inputs {
         flag: cli,
         spec: spec.containerd,

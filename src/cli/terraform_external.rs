@@ -6,7 +6,7 @@ use std::io::{Read, Write as _};
 
 use super::args::Target;
 use super::exit;
-use crate::containerd::{Version, resolve};
+use crate::containerd::Version;
 use crate::emit::{cloud_init, config_fragment, installer, terraform};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
@@ -78,15 +78,7 @@ pub fn respond(input: &str) -> std::result::Result<BTreeMap<&'static str, String
                 .to_string(),
         );
     }
-    let version = resolve::decide(resolve::Inputs {
-        flag: cli_version,
-        spec: spec.containerd,
-        ..Default::default()
-    })
-    .ok()
-    .flatten()
-    .map(|(v, _)| v)
-    .ok_or(
+    let version = super::render::decided_version(cli_version, spec).ok_or(
         "the containerd version is needed: add `containerd` to the query or containerd.version to the spec",
     )?;
     let config_path = spec.config_path.as_deref().unwrap_or(DEFAULT_CONFIG_PATH);
