@@ -224,8 +224,9 @@ pub(super) fn decided_version(
 
 /// Whether `value` occurs, as a whole value, in the output rendered from the spec with every
 /// whole occurrence of `value` in the spec's text replaced by a name of its own: then it comes
-/// from regtrust's own text, not the spec. A spec that no longer loads (the value was part of
-/// its structure) counts as such an occurrence.
+/// from regtrust's own text, not the spec. When that spec does not load or render (the value
+/// was part of its structure, or of a file path) nothing can be told: false, as before the
+/// check.
 fn occurs_outside_the_spec(a: &RenderArgs, cli: Option<Version>, value: &str) -> Result<bool> {
     const OTHER: &str = "regtrust-template-value.invalid";
     let text = std::fs::read_to_string(&a.spec.spec)
@@ -234,7 +235,7 @@ fn occurs_outside_the_spec(a: &RenderArgs, cli: Option<Version>, value: &str) ->
     let Ok(mut loaded) =
         crate::spec::load::load_str_for(&a.spec.spec.display().to_string(), &renamed, cli)
     else {
-        return Ok(true);
+        return Ok(false);
     };
     QUIET.with(|q| q.set(true));
     let out = (|| -> Result<String> {
@@ -249,7 +250,7 @@ fn occurs_outside_the_spec(a: &RenderArgs, cli: Option<Version>, value: &str) ->
         text_output(a, &plan, version, &deferred).map_err(Error::Usage)
     })();
     QUIET.with(|q| q.set(false));
-    Ok(!terraform::whole_values(&out?, value).is_empty())
+    Ok(out.is_ok_and(|o| !terraform::whole_values(&o, value).is_empty()))
 }
 
 fn text_output(
