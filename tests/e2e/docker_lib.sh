@@ -1,6 +1,7 @@
-# Shared by tests/e2e/docker_pull.sh and docker_boot.sh (sourced, bash): registries and dockerd
-# inside the caller's private network and mount namespace. The caller sets `work`, and `here`
-# (this directory); `pids` collects the registries' process ids, `dockerd_pid` dockerd's.
+# Shared by tests/e2e/docker_pull.sh, docker_boot.sh and docker_store.sh (sourced, bash):
+# registries and dockerd inside the caller's private network and mount namespace. The caller
+# sets `work`, and `here` (this directory); `pids` collects the registries' process ids,
+# `dockerd_pid` dockerd's.
 pids=()
 dockerd_pid=
 api() { python3 "$here/engine_api.py" "$@"; }
@@ -27,11 +28,12 @@ cleanup() {
   kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
 }
 
-# start_dockerd DOCKERD SOCK LOG DATA EXEC PIDFILE: started and answering /_ping (a SIGHUP
-# before dockerd has installed its handler kills it), or `false`.
+# start_dockerd DOCKERD SOCK LOG DATA EXEC PIDFILE [STORAGE_DRIVER]: started (its output
+# appended to LOG; storage driver vfs unless given) and answering /_ping (a SIGHUP before dockerd
+# has installed its handler kills it), or `false`.
 start_dockerd() {
   "$1" --data-root "$4" --exec-root "$5" --pidfile "$6" -H "unix://$2" --bridge=none \
-    --iptables=false --ip6tables=false --storage-driver vfs > "$3" 2>&1 &
+    --iptables=false --ip6tables=false --storage-driver "${7:-vfs}" >> "$3" 2>&1 &
   dockerd_pid=$!
   for _ in $(seq 300); do
     [ "$(api "$2" ping)" = OK ] && break

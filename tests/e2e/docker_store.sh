@@ -10,7 +10,9 @@ set -u
 : "${TLS_CERT:?}" "${TLS_KEY:?}"
 regtrust=$1 work=$2 oci=$3 spec=$4 spec_pruned=$5 sockdir=$6 dockerd=$7
 here=$(dirname "$0")
-api() { python3 "$here/engine_api.py" "$@"; }
+# shellcheck source=tests/e2e/docker_lib.sh
+. "$here/docker_lib.sh"
+trap cleanup EXIT
 root=$work/root
 sock=$sockdir/store.sock
 log=$work/dockerd.log
@@ -22,29 +24,6 @@ mount --bind "$root/etc/docker" /etc/docker
 mkdir -p "$root/etc/containerd" /etc/containerd
 mount --bind "$root/etc/containerd" /etc/containerd
 
-pids=()
-dockerd_pid=
-cleanup() {
-  [ -n "$dockerd_pid" ] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
-  kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null
-}
-trap cleanup EXIT
-registry() { # name addr extra
-  mkdir -p "$work/$1"
-  cat > "$work/$1/config.yml" <<CFG
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $work/$1/data
-http:
-  addr: $2
-$3
-CFG
-  docker-registry serve "$work/$1/config.yml" > "$work/$1/registry.log" 2>&1 &
-  pids+=("$!")
-}
 registry registry 192.0.2.10:5000 ""
 registry tls-registry 192.0.2.11:5443 "  tls:
     certificate: $TLS_CERT
@@ -71,28 +50,16 @@ pull() { # label ref: pull, then delete the image so the next pull fetches again
   echo "step: $1: $(api "$sock" pull "$2")"
   curl -s -o /dev/null --unix-socket "$sock" -X DELETE "http://d/images/$(printf %s "$2" | sed 's|/|%2F|g')?force=1"
 }
-start() { # store label
-  "$dockerd" --data-root "$work/data-$1" --exec-root "$sockdir/exec-$1" --pidfile "$sockdir/$1.pid" \
-    -H "unix://$sock" --bridge=none --iptables=false --ip6tables=false \
-    --storage-driver "$2" >> "$log" 2>&1 &
-  dockerd_pid=$!
-  for _ in $(seq 300); do
-    [ "$(api "$sock" ping)" = OK ] && break
-    kill -0 "$dockerd_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ "$(api "$sock" ping)" = OK ] || { echo "step: dockerd did not start: $(tail -5 "$log")"; exit 1; }
+start() { # label storage-driver
+  start_dockerd "$dockerd" "$sock" "$log" "$work/data-$1" "$sockdir/exec-$1" "$sockdir/$1.pid" "$2" \
+    || { echo "step: dockerd did not start: $(tail -5 "$log")"; exit 1; }
 }
 stop() { kill "$dockerd_pid"; wait "$dockerd_pid" 2>/dev/null; dockerd_pid=; }
 sighup() {
   local before
   before=$(grep -c 'Reloaded configuration' "$log")
   kill -HUP "$dockerd_pid"
-  for _ in $(seq 50); do
-    [ "$(grep -c 'Reloaded configuration' "$log")" -gt "$before" ] && break
-    sleep 0.1
-  done
-  [ "$(grep -c 'Reloaded configuration' "$log")" -gt "$before" ] && echo "step: reloaded $1"
+  wait_reloaded "$log" "$before" && echo "step: reloaded $1"
 }
 hosts_toml() { # dir
   mkdir -p "$1/my.private.registry:5000"
