@@ -182,13 +182,7 @@ fn dockerd_pulls_through_what_apply_writes() {
         !log.contains(PASSWORD) && !log.contains(&b64),
         "a credential was printed: {ctx}"
     );
-    let step = |prefix: &str| -> String {
-        log.lines()
-            .find_map(|l| l.strip_prefix(&format!("step: {prefix}")))
-            .unwrap_or_else(|| panic!("no `step: {prefix}` line:\n{ctx}"))
-            .trim()
-            .to_string()
-    };
+    let step = |prefix: &str| crate::support::step(&log, prefix, &ctx);
     const X509: &str = "x509: certificate signed by unknown authority";
     assert_eq!(
         step("registry http://my.private.registry:5000/v2/"),
@@ -479,13 +473,7 @@ fn the_containerd_image_store_honours_what_apply_writes() {
         "{log}\n--- dockerd.log (tail)\n{}",
         tail(&work.join("dockerd.log"))
     );
-    let step = |prefix: &str| -> String {
-        log.lines()
-            .find_map(|l| l.strip_prefix(&format!("step: {prefix}")))
-            .unwrap_or_else(|| panic!("no `step: {prefix}` line:\n{ctx}"))
-            .trim()
-            .to_string()
-    };
+    let step = |prefix: &str| crate::support::step(&log, prefix, &ctx);
     const HTTP_ERROR: &str = "server gave HTTP response to HTTPS client";
     const X509: &str = "x509: certificate signed by unknown authority";
     assert!(step("classic store").starts_with("vfs "), "{ctx}");

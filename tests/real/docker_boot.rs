@@ -101,13 +101,7 @@ fn dockerd_pulls_after_the_cloud_init_and_installer_merge() {
         "{log}\n--- dockerd.log (tail)\n{}",
         tail(&work.join("dockerd.log"))
     );
-    let step = |prefix: &str| -> String {
-        log.lines()
-            .find_map(|l| l.strip_prefix(&format!("step: {prefix}")))
-            .unwrap_or_else(|| panic!("no `step: {prefix}` line:\n{ctx}"))
-            .trim()
-            .to_string()
-    };
+    let step = |prefix: &str| crate::support::step(&log, prefix, &ctx);
     const HTTP_ERROR: &str = "server gave HTTP response to HTTPS client";
     assert_eq!(step("pushed"), "", "{ctx}");
     assert!(step("dockerd").starts_with("20.10."), "{ctx}");

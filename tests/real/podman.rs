@@ -136,13 +136,7 @@ fn podman_and_skopeo_pull_through_what_apply_writes() {
         .env("NEWER_TOOLS", newer.join(" ")));
     let log = text(&out);
     eprintln!("{log}");
-    let step = |prefix: &str| -> String {
-        log.lines()
-            .find_map(|l| l.strip_prefix(&format!("step: {prefix}")))
-            .unwrap_or_else(|| panic!("no `step: {prefix}` line:\n{log}"))
-            .trim()
-            .to_string()
-    };
+    let step = |prefix: &str| crate::support::step(&log, prefix, &log);
     for (url, code) in [
         ("http://my.private.registry:5000/v2/", "200"),
         ("https://secure.registry.test:5443/v2/", "200"),

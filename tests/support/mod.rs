@@ -29,6 +29,16 @@ pub fn regtrust(args: &[&str]) -> Output {
     run(Command::new(regtrust_bin()).args(args))
 }
 
+/// The text after `step: PREFIX` on the first such line of an e2e script's log (tests/e2e/*.sh
+/// print one line per step), trimmed; panics with `ctx` when there is none.
+pub fn step(log: &str, prefix: &str, ctx: &str) -> String {
+    log.lines()
+        .find_map(|l| l.strip_prefix(&format!("step: {prefix}")))
+        .unwrap_or_else(|| panic!("no `step: {prefix}` line:\n{ctx}"))
+        .trim()
+        .to_string()
+}
+
 /// Runs the regtrust binary in `dir` (relative paths in `args` are under it).
 pub fn regtrust_in(dir: &Path, args: &[&str]) -> Output {
     run(Command::new(regtrust_bin()).args(args).current_dir(dir))
