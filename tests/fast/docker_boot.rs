@@ -147,6 +147,16 @@ fn apply(d: &Path, root: &Path, spec: &str) -> Output {
     )
 }
 
+/// cloud-init's merge script run with `python3 SCRIPT --root ROOT`.
+fn merge(r: &Rendered, root: &Path) -> Output {
+    crate::support::run(
+        Command::new("python3")
+            .arg(&r.merge)
+            .arg("--root")
+            .arg(root),
+    )
+}
+
 fn install(r: &Rendered, root: &Path) -> Output {
     crate::support::run_installer(&r.installer, root)
 }
@@ -285,12 +295,7 @@ fn the_merge_writes_what_apply_writes_or_both_refuse() {
                 fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
             }
         }
-        let ob = Command::new("python3")
-            .arg(&r.merge)
-            .arg("--root")
-            .arg(&b)
-            .output()
-            .unwrap();
+        let ob = merge(&r, &b);
         match (oa.status.code(), ob.status.code()) {
             (Some(0), Some(0)) => {
                 assert_eq!(
@@ -301,12 +306,7 @@ fn the_merge_writes_what_apply_writes_or_both_refuse() {
                     text(&ob)
                 );
                 // Idempotent: a second run changes nothing and says so.
-                let again = Command::new("python3")
-                    .arg(&r.merge)
-                    .arg("--root")
-                    .arg(&b)
-                    .output()
-                    .unwrap();
+                let again = merge(&r, &b);
                 assert!(again.status.success(), "{name}: {}", text(&again));
                 assert!(
                     text(&again).contains("already has the spec's entries: unchanged"),
@@ -558,12 +558,7 @@ fn an_interrupted_run_is_finished_and_a_broken_record_refused() {
     }
     let oa = apply(d, &a, SPEC);
     assert!(oa.status.success(), "{}", text(&oa));
-    let ob = Command::new("python3")
-        .arg(&r.merge)
-        .arg("--root")
-        .arg(&b)
-        .output()
-        .unwrap();
+    let ob = merge(&r, &b);
     assert!(ob.status.success(), "{}", text(&ob));
     let daemon = |root: &Path| fs::read_to_string(root.join("etc/docker/daemon.json")).unwrap();
     assert_eq!(daemon(&b), daemon(&a));
@@ -582,12 +577,7 @@ fn an_interrupted_run_is_finished_and_a_broken_record_refused() {
         let c = seeded(d, "c", Some(seed));
         fs::write(c.join("etc/docker/regtrust-managed.json"), bad).unwrap();
         let before = docker_tree(&c);
-        let o = Command::new("python3")
-            .arg(&r.merge)
-            .arg("--root")
-            .arg(&c)
-            .output()
-            .unwrap();
+        let o = merge(&r, &c);
         assert_eq!(o.status.code(), Some(1), "{bad}: {}", text(&o));
         assert!(
             text(&o).contains("not regtrust's record"),
@@ -816,12 +806,7 @@ fn a_node_without_docker_engine_is_left_alone() {
     let r = render(d, "spec", SPEC);
     let root = d.join("bare");
     fs::create_dir_all(&root).unwrap();
-    let o = Command::new("python3")
-        .arg(&r.merge)
-        .arg("--root")
-        .arg(&root)
-        .output()
-        .unwrap();
+    let o = merge(&r, &root);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("Docker Engine is not installed here"),
@@ -834,12 +819,7 @@ fn a_node_without_docker_engine_is_left_alone() {
     );
     fs::create_dir_all(root.join("etc/docker")).unwrap();
     fs::write(root.join("etc/docker/daemon.json"), "{}\n").unwrap();
-    let o = Command::new("python3")
-        .arg(&r.merge)
-        .arg("--root")
-        .arg(&root)
-        .output()
-        .unwrap();
+    let o = merge(&r, &root);
     assert!(o.status.success(), "{}", text(&o));
     let text = fs::read_to_string(root.join("etc/docker/daemon.json")).unwrap();
     assert!(text.contains("insecure-registries"), "{text}");
