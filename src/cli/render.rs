@@ -282,8 +282,11 @@ fn text_output(
                 scripts_as_text: a.escape == Escape::Terraform && !a.template_vars.is_empty(),
             };
             let text = cloud_init::render(plan, version, opts);
+            // Above EC2's limit the warning gives the alternatives' sizes (rendered only then, and
+            // not for the comparison render of --template-var, whose notes are not printed).
+            let over = text.len() > cloud_init::EC2_USER_DATA_LIMIT && !QUIET.with(|q| q.get());
             // What the user-data weighs with containerd's part alone, when the node decides.
-            let containerd_only = plan.runtimes_on_node.then(|| {
+            let containerd_only = (over && plan.runtimes_on_node).then(|| {
                 let mut p = plan.clone();
                 p.runtimes_on_node = false;
                 p.docker = None;
@@ -291,12 +294,9 @@ fn text_output(
                 cloud_init::render(&p, version, opts).len()
             });
             // And with every file gz+b64, when it is not already.
-            let files_gzipped = (a.encoding == Encoding::Plain
-                && text.len() > cloud_init::EC2_USER_DATA_LIMIT)
-                .then(|| {
-                    cloud_init::render(plan, version, cloud_init::Options { gzip: true, ..opts })
-                        .len()
-                });
+            let files_gzipped = (over && a.encoding == Encoding::Plain).then(|| {
+                cloud_init::render(plan, version, cloud_init::Options { gzip: true, ..opts }).len()
+            });
             report_size(&text, files_gzipped, containerd_only);
             text
         }
@@ -598,6 +598,9 @@ fn output_mode(target: Target, plan: &Plan) -> u32 {
 }
 
 fn report_size(text: &str, files_gzipped: Option<usize>, containerd_only: Option<usize>) {
+    if QUIET.with(|q| q.get()) {
+        return;
+    }
     let bytes = text.len();
     note!("user-data: {bytes} bytes");
     if bytes <= cloud_init::EC2_USER_DATA_LIMIT {
